@@ -1,0 +1,78 @@
+package org.resnorm.jmh;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.CommandLineOptionException;
+import org.openjdk.jmh.runner.options.CommandLineOptions;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+import org.resnorm.bench.ConvCase;
+
+/**
+ * Runs the ceiling and conv benchmarks in one JMH run and prints the GFLOP/s table of
+ * docs/PERFORMANCE.md (markdown). Any JMH command-line option is passed through, e.g.
+ * {@code -p algo=auto,im2col} or {@code -wi 2 -i 3}; {@code --jmh} runs plain JMH instead.
+ */
+public final class Report {
+  private Report() {}
+
+  public static void main(String[] args) throws RunnerException, CommandLineOptionException, java.io.IOException {
+    if (args.length > 0 && args[0].equals("--jmh")) {
+      String[] rest = java.util.Arrays.copyOfRange(args, 1, args.length);
+      org.openjdk.jmh.Main.main(rest);
+      return;
+    }
+    CommandLineOptions cli = new CommandLineOptions(args);
+    ChainedOptionsBuilder opts = new OptionsBuilder().parent(cli)
+        .include(CeilingBenchmark.class.getSimpleName())
+        .include(ConvBenchmark.class.getSimpleName())
+        .jvmArgsAppend("--enable-native-access=ALL-UNNAMED");
+    if (!cli.getForkCount().hasValue()) {
+      opts.forks(1);
+    }
+    if (!cli.getWarmupIterations().hasValue()) {
+      opts.warmupIterations(3).warmupTime(TimeValue.seconds(1));
+    }
+    if (!cli.getMeasurementIterations().hasValue()) {
+      opts.measurementIterations(5).measurementTime(TimeValue.seconds(1));
+    }
+    Collection<RunResult> results = new Runner(opts.build()).run();
+
+    double sgemmMs = Double.NaN;
+    double copyMs = Double.NaN;
+    List<RunResult> conv = new ArrayList<>();
+    for (RunResult r : results) {
+      String name = r.getParams().getBenchmark();
+      if (name.endsWith("sgemm2048")) {
+        sgemmMs = r.getPrimaryResult().getScore();
+      } else if (name.endsWith("copy256MiB")) {
+        copyMs = r.getPrimaryResult().getScore();
+      } else {
+        conv.add(r);
+      }
+    }
+    double n = CeilingBenchmark.SGEMM_N;
+    double sgemm = 2 * n * n * n / (sgemmMs * 1e-3) * 1e-9;
+    double copy = 2.0 * 4 * CeilingBenchmark.COPY_FLOATS / (copyMs * 1e-3) * 1e-9;
+    System.out.println();
+    System.out.printf("Ceilings (same run): OpenBLAS sgemm 2048^3 = %.1f GFLOP/s, copy = %.1f GB/s%n%n", sgemm, copy);
+    System.out.println("| shape | direction | algo | batch | ms (±err) | GFLOP/s | % of sgemm |");
+    System.out.println("|---|---|---|---|---|---|---|");
+    for (RunResult r : conv) {
+      String method = r.getParams().getBenchmark();
+      method = method.substring(method.lastIndexOf('.') + 1);
+      ConvCase cc = ConvCase.RESNET110.get(Integer.parseInt(r.getParams().getParam("shape")));
+      int batch = Integer.parseInt(r.getParams().getParam("batch"));
+      double ms = r.getPrimaryResult().getScore();
+      double err = r.getPrimaryResult().getScoreError();
+      double gflops = cc.flops(batch) / (ms * 1e-3) * 1e-9;
+      System.out.printf("| %s | %s | %s | %d | %.3f (±%.3f) | %.1f | %.0f%% |%n", cc.name(), method,
+          r.getParams().getParam("algo"), batch, ms, Double.isNaN(err) ? 0 : err, gflops, 100 * gflops / sgemm);
+    }
+  }
+}

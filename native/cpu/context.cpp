@@ -1,0 +1,104 @@
+// rn_context lifecycle, aligned memory, version strings, copy bandwidth helper.
+#include <cstdlib>
+#include <cstring>
+
+#include "blas.h"
+#include "context_impl.h"
+
+namespace rn {
+
+Workspace::~Workspace() { release(); }
+
+void* Workspace::require(size_t bytes) {
+  if (bytes <= capacity_) return data_;
+  release();
+  // Grow geometrically-ish so a sequence of slightly larger requests does not
+  // reallocate every time.
+  size_t want = bytes + bytes / 8;
+  void* p = rn_alloc(want);
+  if (p == nullptr) throw std::bad_alloc();
+  data_ = p;
+  capacity_ = want;
+  return data_;
+}
+
+void Workspace::release() {
+  rn_free(data_);
+  data_ = nullptr;
+  capacity_ = 0;
+}
+
+}  // namespace rn
+
+extern "C" {
+
+rn_context* rn_context_create(int num_threads) {
+  rn::blas::pin_single_threaded();
+  int threads = num_threads > 0 ? num_threads : rn_cpu_count();
+  try {
+    auto* ctx = new rn_context(threads);
+    ctx->isa = rn_cpu_best_isa();
+    return ctx;
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void rn_context_destroy(rn_context* ctx) { delete ctx; }
+
+int rn_context_num_threads(const rn_context* ctx) { return ctx ? ctx->pool.size() : 0; }
+
+int rn_context_isa(const rn_context* ctx) { return ctx ? ctx->isa : -1; }
+
+int rn_context_set_isa(rn_context* ctx, int isa) {
+  if (ctx == nullptr || isa < RN_ISA_GENERIC || isa > RN_ISA_AVX512) return RN_STATUS_BAD_ARGUMENT;
+  if (isa > rn_cpu_best_isa()) return RN_STATUS_UNSUPPORTED;
+  std::lock_guard<std::mutex> lock(ctx->mu);
+  ctx->isa = isa;
+  return RN_STATUS_OK;
+}
+
+size_t rn_context_workspace_bytes(const rn_context* ctx) {
+  if (ctx == nullptr) return 0;
+  std::lock_guard<std::mutex> lock(const_cast<rn_context*>(ctx)->mu);
+  return ctx->workspace.capacity();
+}
+
+void rn_context_trim(rn_context* ctx) {
+  if (ctx == nullptr) return;
+  std::lock_guard<std::mutex> lock(ctx->mu);
+  ctx->workspace.release();
+}
+
+void* rn_alloc(size_t bytes) {
+  if (bytes == 0) bytes = 64;
+  void* p = nullptr;
+  if (posix_memalign(&p, 64, (bytes + 63) & ~static_cast<size_t>(63)) != 0) return nullptr;
+  return p;
+}
+
+void rn_free(void* p) { std::free(p); }
+
+const char* rn_version(void) { return RN_VERSION_STRING; }
+
+const char* rn_compiler(void) {
+#if defined(__clang__)
+  return "clang " __clang_version__;
+#elif defined(__GNUC__)
+  return "g++ " __VERSION__;
+#else
+  return "unknown";
+#endif
+}
+
+int rn_copy_floats(rn_context* ctx, int64_t n, const float* src, float* dst) {
+  if (n < 0 || (n > 0 && (!src || !dst))) return RN_STATUS_BAD_ARGUMENT;
+  return rn_guarded(ctx, [&] {
+    ctx->pool.parallel_for(n, 1 << 16, [&](int64_t b, int64_t e, int) {
+      std::memcpy(dst + b, src + b, static_cast<size_t>(e - b) * sizeof(float));
+    });
+    return RN_STATUS_OK;
+  });
+}
+
+}  // extern "C"

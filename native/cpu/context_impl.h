@@ -1,0 +1,73 @@
+// Internal definition of rn_context and the helpers every C entry point uses.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <new>
+
+#include "resnorm/context.h"
+#include "thread_pool.h"
+
+namespace rn {
+
+// Scratch memory owned by a context. Grows to the largest request seen and is
+// reused by every later call, so kernels do not allocate per call. Contents do
+// not survive between calls.
+class Workspace {
+ public:
+  Workspace() = default;
+  ~Workspace();
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+
+  // Returns at least `bytes` bytes, 64-byte aligned. Throws std::bad_alloc.
+  void* require(size_t bytes);
+  size_t capacity() const { return capacity_; }
+  void release();
+
+ private:
+  void* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+// Carves 64-byte aligned pieces out of one workspace block.
+class ScratchCarver {
+ public:
+  explicit ScratchCarver(void* base) : cursor_(static_cast<char*>(base)) {}
+  template <class T>
+  T* take(size_t count) {
+    T* p = reinterpret_cast<T*>(cursor_);
+    cursor_ += round_up(count * sizeof(T));
+    return p;
+  }
+  static size_t round_up(size_t bytes) { return (bytes + 63) & ~static_cast<size_t>(63); }
+
+ private:
+  char* cursor_;
+};
+
+}  // namespace rn
+
+struct rn_context {
+  explicit rn_context(int threads) : pool(threads) {}
+  std::mutex mu;  // one call at a time per context: guards workspace and pool
+  rn::ThreadPool pool;
+  int isa = RN_ISA_GENERIC;
+  rn::Workspace workspace;
+};
+
+// Runs body() with the context locked, turning C++ exceptions into status codes
+// (nothing may unwind through the C ABI into the JVM).
+template <class Body>
+int rn_guarded(rn_context* ctx, const Body& body) {
+  if (ctx == nullptr) return RN_STATUS_BAD_ARGUMENT;
+  try {
+    std::lock_guard<std::mutex> lock(ctx->mu);
+    return body();
+  } catch (const std::bad_alloc&) {
+    return RN_STATUS_OUT_OF_MEMORY;
+  } catch (...) {
+    return RN_STATUS_INTERNAL;
+  }
+}

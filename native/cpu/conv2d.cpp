@@ -1,0 +1,94 @@
+// conv2d C entry points: validate the descriptor, pick the algorithm, dispatch.
+#include "conv2d_impl.h"
+
+namespace {
+
+bool positive(int32_t v) { return v > 0; }
+
+int check_desc(const rn_conv2d_desc* d) {
+  if (d == nullptr) return RN_STATUS_BAD_ARGUMENT;
+  if (!positive(d->n) || !positive(d->c) || !positive(d->h) || !positive(d->w) || !positive(d->k) ||
+      !positive(d->r) || !positive(d->s) || !positive(d->stride_h) || !positive(d->stride_w))
+    return RN_STATUS_BAD_ARGUMENT;
+  if (d->pad_h < 0 || d->pad_w < 0 || d->pad_h >= d->r || d->pad_w >= d->s) return RN_STATUS_BAD_ARGUMENT;
+  int64_t hp = int64_t(d->h) + 2 * d->pad_h - d->r, wp = int64_t(d->w) + 2 * d->pad_w - d->s;
+  if (hp < 0 || wp < 0) return RN_STATUS_BAD_ARGUMENT;
+  if (d->p != hp / d->stride_h + 1 || d->q != wp / d->stride_w + 1) return RN_STATUS_BAD_ARGUMENT;
+  // Offsets are computed in 64 bits, but GEMM dimensions are 32-bit (blasint).
+  if (int64_t(d->c) * d->r * d->s > INT32_MAX || int64_t(d->p) * d->q > INT32_MAX ||
+      int64_t(d->h) * d->w > INT32_MAX)
+    return RN_STATUS_BAD_ARGUMENT;
+  switch (d->algo) {
+    case RN_CONV_ALGO_AUTO:
+    case RN_CONV_ALGO_IM2COL:
+      return RN_STATUS_OK;
+    case RN_CONV_ALGO_WINOGRAD:
+      return rn::conv::winograd_applicable(*d) ? RN_STATUS_OK : RN_STATUS_UNSUPPORTED;
+    default:
+      return RN_STATUS_BAD_ARGUMENT;
+  }
+}
+
+int resolve(const rn_conv2d_desc& d, int direction) {
+  if (d.algo != RN_CONV_ALGO_AUTO) return d.algo;
+  (void)direction;
+  return rn::conv::winograd_applicable(d) ? RN_CONV_ALGO_WINOGRAD : RN_CONV_ALGO_IM2COL;
+}
+
+}  // namespace
+
+extern "C" {
+
+int rn_conv2d_check(const rn_conv2d_desc* d) { return check_desc(d); }
+
+int rn_conv2d_resolve_algo(const rn_conv2d_desc* d, int direction) {
+  if (check_desc(d) != RN_STATUS_OK || direction < 0 || direction > 2) return -1;
+  return resolve(*d, direction);
+}
+
+int rn_conv2d_forward(rn_context* ctx, const rn_conv2d_desc* d, const float* x, const float* w,
+                      const float* bias, float* y) {
+  int st = check_desc(d);
+  if (st != RN_STATUS_OK) return st;
+  if (!x || !w || !y) return RN_STATUS_BAD_ARGUMENT;
+  return rn_guarded(ctx, [&] {
+    switch (resolve(*d, 0)) {
+      case RN_CONV_ALGO_WINOGRAD:
+        return rn::conv::winograd_forward(ctx, *d, x, w, bias, y);
+      default:
+        return rn::conv::im2col_forward(ctx, *d, x, w, bias, y);
+    }
+  });
+}
+
+int rn_conv2d_backward_data(rn_context* ctx, const rn_conv2d_desc* d, const float* dy, const float* w,
+                            float* dx) {
+  int st = check_desc(d);
+  if (st != RN_STATUS_OK) return st;
+  if (!dy || !w || !dx) return RN_STATUS_BAD_ARGUMENT;
+  return rn_guarded(ctx, [&] {
+    switch (resolve(*d, 1)) {
+      case RN_CONV_ALGO_WINOGRAD:
+        return rn::conv::winograd_backward_data(ctx, *d, dy, w, dx);
+      default:
+        return rn::conv::im2col_backward_data(ctx, *d, dy, w, dx);
+    }
+  });
+}
+
+int rn_conv2d_backward_filter(rn_context* ctx, const rn_conv2d_desc* d, const float* x, const float* dy,
+                              float* dw, float* dbias) {
+  int st = check_desc(d);
+  if (st != RN_STATUS_OK) return st;
+  if (!x || !dy || !dw) return RN_STATUS_BAD_ARGUMENT;
+  return rn_guarded(ctx, [&] {
+    switch (resolve(*d, 2)) {
+      case RN_CONV_ALGO_WINOGRAD:
+        return rn::conv::winograd_backward_filter(ctx, *d, x, dy, dw, dbias);
+      default:
+        return rn::conv::im2col_backward_filter(ctx, *d, x, dy, dw, dbias);
+    }
+  });
+}
+
+}  // extern "C"

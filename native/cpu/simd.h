@@ -1,0 +1,63 @@
+// A minimal SIMD vocabulary over one register type, chosen by the ISA level this
+// file is compiled for (see cmake/ResnormIsa.cmake): __m512 (AVX-512), __m256
+// (AVX2+FMA) or __m128 (baseline SSE2, no FMA). Include it only from kernel
+// files, inside namespace rn::RN_ISA_NS (so each level gets its own copy), and
+// after <immintrin.h> has been included at file scope.
+#pragma once
+
+#ifndef _IMMINTRIN_H_INCLUDED
+#error "include <immintrin.h> at file scope before simd.h"
+#endif
+
+#if defined(RN_ISA_LEVEL_avx512)
+struct Vec {
+  __m512 v;
+};
+constexpr int kWidth = 16;
+inline Vec vzero() { return {_mm512_setzero_ps()}; }
+inline Vec vset1(float x) { return {_mm512_set1_ps(x)}; }
+inline Vec vload(const float* p) { return {_mm512_loadu_ps(p)}; }
+inline void vstore(float* p, Vec a) { _mm512_storeu_ps(p, a.v); }
+inline Vec vadd(Vec a, Vec b) { return {_mm512_add_ps(a.v, b.v)}; }
+inline Vec vsub(Vec a, Vec b) { return {_mm512_sub_ps(a.v, b.v)}; }
+inline Vec vmul(Vec a, Vec b) { return {_mm512_mul_ps(a.v, b.v)}; }
+inline Vec vfmadd(Vec a, Vec b, Vec c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+inline float vhsum(Vec a) { return _mm512_reduce_add_ps(a.v); }
+#elif defined(RN_ISA_LEVEL_avx2)
+struct Vec {
+  __m256 v;
+};
+constexpr int kWidth = 8;
+inline Vec vzero() { return {_mm256_setzero_ps()}; }
+inline Vec vset1(float x) { return {_mm256_set1_ps(x)}; }
+inline Vec vload(const float* p) { return {_mm256_loadu_ps(p)}; }
+inline void vstore(float* p, Vec a) { _mm256_storeu_ps(p, a.v); }
+inline Vec vadd(Vec a, Vec b) { return {_mm256_add_ps(a.v, b.v)}; }
+inline Vec vsub(Vec a, Vec b) { return {_mm256_sub_ps(a.v, b.v)}; }
+inline Vec vmul(Vec a, Vec b) { return {_mm256_mul_ps(a.v, b.v)}; }
+inline Vec vfmadd(Vec a, Vec b, Vec c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+inline float vhsum(Vec a) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+#else
+struct Vec {
+  __m128 v;
+};
+constexpr int kWidth = 4;
+inline Vec vzero() { return {_mm_setzero_ps()}; }
+inline Vec vset1(float x) { return {_mm_set1_ps(x)}; }
+inline Vec vload(const float* p) { return {_mm_loadu_ps(p)}; }
+inline void vstore(float* p, Vec a) { _mm_storeu_ps(p, a.v); }
+inline Vec vadd(Vec a, Vec b) { return {_mm_add_ps(a.v, b.v)}; }
+inline Vec vsub(Vec a, Vec b) { return {_mm_sub_ps(a.v, b.v)}; }
+inline Vec vmul(Vec a, Vec b) { return {_mm_mul_ps(a.v, b.v)}; }
+inline Vec vfmadd(Vec a, Vec b, Vec c) { return {_mm_add_ps(_mm_mul_ps(a.v, b.v), c.v)}; }
+inline float vhsum(Vec a) {
+  __m128 s = _mm_add_ps(a.v, _mm_movehl_ps(a.v, a.v));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+#endif

@@ -1,0 +1,138 @@
+// conv2d: forward, backward-data, backward-filter against float64 references,
+// on odd shapes, for every ISA level, algorithm and a few thread counts.
+#include "test_util.h"
+
+using namespace rntest;
+
+namespace {
+
+rn_conv2d_desc make(int n, int c, int h, int w, int k, int r, int s, int stride, int pad, int algo) {
+  rn_conv2d_desc d{};
+  d.n = n; d.c = c; d.h = h; d.w = w; d.k = k; d.r = r; d.s = s;
+  d.stride_h = d.stride_w = stride;
+  d.pad_h = d.pad_w = pad;
+  d.p = (h + 2 * pad - r) / stride + 1;
+  d.q = (w + 2 * pad - s) / stride + 1;
+  d.algo = algo;
+  return d;
+}
+
+size_t xsize(const rn_conv2d_desc& d) { return size_t(d.n) * d.c * d.h * d.w; }
+size_t wsize(const rn_conv2d_desc& d) { return size_t(d.k) * d.c * d.r * d.s; }
+size_t ysize(const rn_conv2d_desc& d) { return size_t(d.n) * d.k * d.p * d.q; }
+
+// Calls f(n, k, c, p, q, ih, iw, widx, xidx, yidx) for every (output, tap) pair inside the image.
+template <class F>
+void for_each_tap(const rn_conv2d_desc& d, const F& f) {
+  for (int n = 0; n < d.n; ++n)
+    for (int k = 0; k < d.k; ++k)
+      for (int p = 0; p < d.p; ++p)
+        for (int q = 0; q < d.q; ++q)
+          for (int c = 0; c < d.c; ++c)
+            for (int r = 0; r < d.r; ++r)
+              for (int s = 0; s < d.s; ++s) {
+                int ih = p * d.stride_h - d.pad_h + r, iw = q * d.stride_w - d.pad_w + s;
+                if (ih < 0 || ih >= d.h || iw < 0 || iw >= d.w) continue;
+                size_t xi = ((size_t(n) * d.c + c) * d.h + ih) * d.w + iw;
+                size_t wi = ((size_t(k) * d.c + c) * d.r + r) * d.s + s;
+                size_t yi = ((size_t(n) * d.k + k) * d.p + p) * d.q + q;
+                f(xi, wi, yi);
+              }
+}
+
+void run_case(const rn_conv2d_desc& d, bool with_bias, rn_context* ctx, std::mt19937_64& rng,
+              const std::string& label) {
+  Buffer x(xsize(d)), w(wsize(d)), b(d.k), dy(ysize(d));
+  x.fill_random(rng);
+  w.fill_random(rng);
+  b.fill_random(rng);
+  dy.fill_random(rng);
+
+  std::vector<double> y_ref(ysize(d), 0.0), dx_ref(xsize(d), 0.0), dw_ref(wsize(d), 0.0), db_ref(d.k, 0.0);
+  for (size_t i = 0; i < y_ref.size(); ++i) {
+    size_t k = (i / (size_t(d.p) * d.q)) % d.k;
+    y_ref[i] = with_bias ? b[k] : 0.0;
+    db_ref[k] += dy[i];
+  }
+  for_each_tap(d, [&](size_t xi, size_t wi, size_t yi) {
+    y_ref[yi] += double(w[wi]) * x[xi];
+    dx_ref[xi] += double(w[wi]) * dy[yi];
+    dw_ref[wi] += double(x[xi]) * dy[yi];
+  });
+
+  Buffer y(ysize(d)), dx(xsize(d)), dw(wsize(d)), db(d.k);
+  std::string name = label + " forward";
+  RN_EXPECT_OK(rn_conv2d_forward(ctx, &d, x.data(), w.data(), with_bias ? b.data() : nullptr, y.data()));
+  expect_close(name.c_str(), y, y_ref, 1e-5);
+  name = label + " backward_data";
+  RN_EXPECT_OK(rn_conv2d_backward_data(ctx, &d, dy.data(), w.data(), dx.data()));
+  expect_close(name.c_str(), dx, dx_ref, 1e-5);
+  name = label + " backward_filter";
+  RN_EXPECT_OK(rn_conv2d_backward_filter(ctx, &d, x.data(), dy.data(), dw.data(), with_bias ? db.data() : nullptr));
+  expect_close(name.c_str(), dw, dw_ref, 1e-5);
+  if (with_bias) {
+    name = label + " backward_bias";
+    expect_close(name.c_str(), db, db_ref, 1e-5);
+  } else {
+    RN_EXPECT(!db.all_finite() && db.intact(), "%s: dbias written although NULL was passed", label.c_str());
+  }
+}
+
+struct Shape { int n, c, h, w, k, r, s, stride, pad; };
+
+}  // namespace
+
+int main() {
+  const Shape shapes[] = {
+      {3, 5, 7, 6, 4, 3, 3, 1, 1},    // odd sizes, 3x3 same
+      {3, 5, 7, 6, 4, 3, 3, 2, 1},    // stride 2
+      {2, 3, 9, 11, 5, 1, 1, 1, 0},   // 1x1 direct path
+      {2, 4, 9, 7, 6, 1, 1, 2, 0},    // 1x1 stride 2 (shortcut B)
+      {2, 3, 13, 15, 4, 7, 7, 2, 3},  // 7x7 stem
+      {1, 2, 5, 5, 3, 3, 3, 1, 0},    // no padding
+      {4, 16, 10, 10, 16, 3, 3, 1, 1},// ResNet stage-1 like
+      {2, 32, 6, 6, 16, 3, 3, 1, 1},  // CReLU conv2-like (2C -> C)
+      {3, 7, 8, 9, 9, 3, 3, 1, 1},    // odd channels, uneven tiles
+      {2, 6, 16, 16, 12, 3, 3, 2, 1}, // stage transition
+      {5, 1, 3, 4, 2, 2, 3, 1, 1},    // rectangular kernel
+  };
+  std::mt19937_64 rng(42);
+  for (int threads : {1, 2, 3}) {
+    rn_context* ctx = rn_context_create(threads);
+    RN_EXPECT(ctx != nullptr, "context");
+    for (int isa : isa_levels()) {
+      RN_EXPECT_OK(rn_context_set_isa(ctx, isa));
+      for (const Shape& s : shapes) {
+        for (int algo : {RN_CONV_ALGO_AUTO, RN_CONV_ALGO_IM2COL, RN_CONV_ALGO_WINOGRAD}) {
+          rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, algo);
+          if (rn_conv2d_check(&d) != RN_STATUS_OK) continue;  // algorithm not applicable
+          for (bool bias : {true, false}) {
+            char label[160];
+            std::snprintf(label, sizeof label, "[t=%d %s algo=%d bias=%d] n%d c%d %dx%d k%d %dx%d s%d p%d",
+                          threads, rn_isa_name(isa), algo, bias, s.n, s.c, s.h, s.w, s.k, s.r, s.s,
+                          s.stride, s.pad);
+            run_case(d, bias, ctx, rng, label);
+          }
+        }
+      }
+    }
+    rn_context_destroy(ctx);
+  }
+
+  // Bad descriptors are refused, not executed.
+  rn_context* ctx = rn_context_create(1);
+  rn_conv2d_desc bad = make(1, 1, 4, 4, 1, 3, 3, 1, 1, RN_CONV_ALGO_AUTO);
+  bad.p = 5;
+  float dummy[64] = {};
+  RN_EXPECT(rn_conv2d_forward(ctx, &bad, dummy, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT, "wrong p");
+  bad = make(1, 1, 4, 4, 1, 3, 3, 1, 1, RN_CONV_ALGO_AUTO);
+  bad.pad_h = 3;
+  RN_EXPECT(rn_conv2d_check(&bad) == RN_STATUS_BAD_ARGUMENT, "pad >= kernel");
+  bad = make(1, 1, 4, 4, 1, 3, 3, 2, 1, RN_CONV_ALGO_WINOGRAD);
+  RN_EXPECT(rn_conv2d_check(&bad) == RN_STATUS_UNSUPPORTED, "winograd with stride 2");
+  bad = make(1, 1, 4, 4, 1, 3, 3, 1, 1, RN_CONV_ALGO_IM2COL);
+  RN_EXPECT(rn_conv2d_forward(nullptr, &bad, dummy, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT, "null ctx");
+  RN_EXPECT(rn_conv2d_forward(ctx, &bad, nullptr, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT, "null x");
+  rn_context_destroy(ctx);
+  return finish("test_conv2d");
+}

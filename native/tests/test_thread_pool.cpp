@@ -1,0 +1,42 @@
+// The pool through the public API: many small back-to-back jobs (the pattern of a
+// training step), several contexts at once, and contexts used from several threads.
+#include <thread>
+
+#include "test_util.h"
+
+using namespace rntest;
+
+int main() {
+  const int64_t n = 1 << 20;
+  Buffer src(n), dst(n);
+  std::mt19937_64 rng(3);
+  src.fill_random(rng);
+  rn_context* ctx = rn_context_create(4);
+  RN_EXPECT(rn_context_num_threads(ctx) == 4, "thread count");
+  for (int rep = 0; rep < 2000; ++rep) {
+    int64_t len = (rep * 7919) % n + 1;
+    RN_EXPECT_OK(rn_copy_floats(ctx, len, src.data(), dst.data()));
+    if (std::memcmp(src.data(), dst.data(), size_t(len) * 4) != 0) {
+      RN_EXPECT(false, "copy mismatch at rep %d", rep);
+      break;
+    }
+  }
+  // One context shared by several caller threads: calls serialize, results stay right.
+  std::vector<std::thread> callers;
+  std::vector<Buffer*> outs;
+  for (int t = 0; t < 4; ++t) outs.push_back(new Buffer(n));
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&, t] {
+      for (int rep = 0; rep < 50; ++rep) rn_copy_floats(ctx, n, src.data(), outs[t]->data());
+    });
+  for (auto& c : callers) c.join();
+  for (int t = 0; t < 4; ++t) {
+    RN_EXPECT(std::memcmp(src.data(), outs[t]->data(), size_t(n) * 4) == 0, "shared context copy %d", t);
+    delete outs[t];
+  }
+  rn_context_destroy(ctx);
+  // Create/destroy churn must not leak threads or hang.
+  for (int i = 0; i < 50; ++i) rn_context_destroy(rn_context_create(3));
+  RN_EXPECT(rn_context_set_isa(nullptr, 0) == RN_STATUS_BAD_ARGUMENT, "null ctx");
+  return finish("test_thread_pool");
+}

@@ -1,0 +1,200 @@
+package org.resnorm.ops;
+
+import org.resnorm.bind.ResnormNative;
+import org.resnorm.bind.ResnormNative.rn_conv2d_desc;
+import org.resnorm.core.Checks;
+import org.resnorm.core.Engine;
+import org.resnorm.core.NativeStatus;
+import org.resnorm.core.Tensor;
+
+/**
+ * 2-D convolution (cross-correlation), NCHW float32: forward, backward-data and
+ * backward-filter (+bias) kernels.
+ *
+ * <pre>
+ *   y[n,k,p,q] = bias[k] + sum_{c,r,s} w[k,c,r,s] * x[n, c, p*strideH - padH + r, q*strideW - padW + s]
+ *   x [N, C, H, W]   w [K, C, R, S]   bias [K] (optional)   y [N, K, P, Q]
+ *   P = (H + 2 padH - R) / strideH + 1,   Q = (W + 2 padW - S) / strideW + 1
+ * </pre>
+ *
+ * An instance holds the layer's geometry (not its weights) and works for any batch size and
+ * image size. Gradients are overwritten, not accumulated. Not thread-safe (it reuses one native
+ * descriptor); close it to free that descriptor.
+ */
+public final class Conv2d implements AutoCloseable {
+  private final int inChannels;
+  private final int outChannels;
+  private final int kernelH;
+  private final int kernelW;
+  private final int strideH;
+  private final int strideW;
+  private final int padH;
+  private final int padW;
+  private final ConvAlgo algo;
+  private final rn_conv2d_desc desc;
+
+  /** Square kernel, stride and padding, algorithm AUTO. */
+  public Conv2d(int inChannels, int outChannels, int kernel, int stride, int padding) {
+    this(inChannels, outChannels, kernel, kernel, stride, stride, padding, padding, ConvAlgo.AUTO);
+  }
+
+  public Conv2d(int inChannels, int outChannels, int kernelH, int kernelW, int strideH, int strideW,
+      int padH, int padW, ConvAlgo algo) {
+    Checks.positive("inChannels", inChannels);
+    Checks.positive("outChannels", outChannels);
+    Checks.positive("kernelH", kernelH);
+    Checks.positive("kernelW", kernelW);
+    Checks.positive("strideH", strideH);
+    Checks.positive("strideW", strideW);
+    Checks.nonNegative("padH", padH);
+    Checks.nonNegative("padW", padW);
+    if (padH >= kernelH || padW >= kernelW) {
+      throw new IllegalArgumentException("padding (" + padH + ", " + padW + ") must be smaller than the kernel ("
+          + kernelH + ", " + kernelW + ")");
+    }
+    if (algo == null) {
+      throw new IllegalArgumentException("algo must not be null");
+    }
+    if (algo == ConvAlgo.WINOGRAD && !(kernelH == 3 && kernelW == 3 && strideH == 1 && strideW == 1)) {
+      throw new IllegalArgumentException("WINOGRAD needs a 3x3 kernel with stride 1, got " + kernelH + "x" + kernelW
+          + " stride " + strideH + "x" + strideW);
+    }
+    this.inChannels = inChannels;
+    this.outChannels = outChannels;
+    this.kernelH = kernelH;
+    this.kernelW = kernelW;
+    this.strideH = strideH;
+    this.strideW = strideW;
+    this.padH = padH;
+    this.padW = padW;
+    this.algo = algo;
+    this.desc = new rn_conv2d_desc();
+  }
+
+  public int inChannels() {
+    return inChannels;
+  }
+
+  public int outChannels() {
+    return outChannels;
+  }
+
+  public ConvAlgo algo() {
+    return algo;
+  }
+
+  /** Weight shape [K, C, R, S]. */
+  public int[] weightShape() {
+    return new int[] {outChannels, inChannels, kernelH, kernelW};
+  }
+
+  /** Output shape for an input of shape [N, C, H, W]; throws if the input is too small. */
+  public int[] outputShape(int[] inputShape) {
+    if (inputShape == null || inputShape.length != 4) {
+      throw new IllegalArgumentException("conv2d input must be [N, C, H, W], got "
+          + (inputShape == null ? "null" : java.util.Arrays.toString(inputShape)));
+    }
+    if (inputShape[1] != inChannels) {
+      throw new IllegalArgumentException("conv2d expects " + inChannels + " input channels, got "
+          + java.util.Arrays.toString(inputShape));
+    }
+    for (int d : inputShape) {
+      Checks.positive("input dimension", d);
+    }
+    long hp = (long) inputShape[2] + 2L * padH - kernelH;
+    long wp = (long) inputShape[3] + 2L * padW - kernelW;
+    if (hp < 0 || wp < 0) {
+      throw new IllegalArgumentException("input " + java.util.Arrays.toString(inputShape) + " is smaller than the "
+          + kernelH + "x" + kernelW + " kernel with padding " + padH + "x" + padW);
+    }
+    return new int[] {inputShape[0], outChannels, (int) (hp / strideH + 1), (int) (wp / strideW + 1)};
+  }
+
+  /** The algorithm AUTO picks for this input shape: direction 0 forward, 1 data, 2 filter. */
+  public ConvAlgo resolvedAlgo(int[] inputShape, int direction) {
+    if (direction < 0 || direction > 2) {
+      throw new IllegalArgumentException("direction must be 0, 1 or 2");
+    }
+    fill(inputShape, outputShape(inputShape));
+    return ConvAlgo.of(ResnormNative.rn_conv2d_resolve_algo(desc, direction));
+  }
+
+  /** y = conv(x, w) + bias. bias may be null. */
+  public void forward(Engine engine, Tensor x, Tensor w, Tensor bias, Tensor y) {
+    Checks.engine(engine);
+    int[] xs = inputShapeOf("x", x);
+    int[] ys = outputShape(xs);
+    Checks.floatTensor("w", w, weightShape());
+    Checks.optionalFloatTensor("bias", bias, outChannels);
+    Checks.floatTensor("y", y, ys);
+    Checks.noOverlap("y", y, new String[] {"x", "w", "bias"}, x, w, bias);
+    fill(xs, ys);
+    NativeStatus.check(ResnormNative.rn_conv2d_forward(engine.handle(), desc, x.floatPointer(), w.floatPointer(),
+        bias == null ? null : bias.floatPointer(), y.floatPointer()), "conv2d forward");
+  }
+
+  /** dx = dL/dx from dy = dL/dy. {@code dx} fixes the input shape [N, C, H, W]. */
+  public void backwardData(Engine engine, Tensor dy, Tensor w, Tensor dx) {
+    Checks.engine(engine);
+    int[] xs = inputShapeOf("dx", dx);
+    int[] ys = outputShape(xs);
+    Checks.floatTensor("dy", dy, ys);
+    Checks.floatTensor("w", w, weightShape());
+    Checks.noOverlap("dx", dx, new String[] {"dy", "w"}, dy, w);
+    fill(xs, ys);
+    NativeStatus.check(ResnormNative.rn_conv2d_backward_data(engine.handle(), desc, dy.floatPointer(),
+        w.floatPointer(), dx.floatPointer()), "conv2d backward_data");
+  }
+
+  /** dw = dL/dw and dbias = dL/dbias (dbias may be null). */
+  public void backwardFilter(Engine engine, Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
+    Checks.engine(engine);
+    int[] xs = inputShapeOf("x", x);
+    int[] ys = outputShape(xs);
+    Checks.floatTensor("dy", dy, ys);
+    Checks.floatTensor("dw", dw, weightShape());
+    Checks.optionalFloatTensor("dbias", dbias, outChannels);
+    Checks.noOverlap("dw", dw, new String[] {"x", "dy", "dbias"}, x, dy, dbias);
+    Checks.noOverlap("dbias", dbias, new String[] {"x", "dy"}, x, dy);
+    fill(xs, ys);
+    NativeStatus.check(ResnormNative.rn_conv2d_backward_filter(engine.handle(), desc, x.floatPointer(),
+        dy.floatPointer(), dw.floatPointer(), dbias == null ? null : dbias.floatPointer()), "conv2d backward_filter");
+  }
+
+  /** Direct FLOPs of one direction for an input shape: 2*N*K*C*R*S*P*Q. */
+  public long flops(int[] inputShape) {
+    int[] ys = outputShape(inputShape);
+    return 2L * ys[0] * ys[1] * ys[2] * ys[3] * inChannels * kernelH * kernelW;
+  }
+
+  private int[] inputShapeOf(String name, Tensor t) {
+    org.resnorm.core.Checks.rank(name, t, org.resnorm.core.DType.F32, 4);
+    int[] s = t.shape();
+    if (s[1] != inChannels) {
+      throw new IllegalArgumentException(name + " must have " + inChannels + " channels, got " + t.shapeString());
+    }
+    return s;
+  }
+
+  private void fill(int[] xs, int[] ys) {
+    desc.n(xs[0]).c(xs[1]).h(xs[2]).w(xs[3]).k(outChannels).r(kernelH).s(kernelW)
+        .stride_h(strideH).stride_w(strideW).pad_h(padH).pad_w(padW).p(ys[2]).q(ys[3]).algo(algo.code);
+    int st = ResnormNative.rn_conv2d_check(desc);
+    if (st != ResnormNative.RN_STATUS_OK) {
+      // The Java checks above mirror the native ones; reaching this means they drifted apart.
+      throw new IllegalArgumentException("conv2d descriptor rejected by native check (status " + st + ") for input "
+          + java.util.Arrays.toString(xs));
+    }
+  }
+
+  @Override
+  public void close() {
+    desc.close();
+  }
+
+  @Override
+  public String toString() {
+    return "Conv2d(" + inChannels + "->" + outChannels + ", " + kernelH + "x" + kernelW + ", stride " + strideH + "x"
+        + strideW + ", pad " + padH + "x" + padW + ", " + algo + ")";
+  }
+}

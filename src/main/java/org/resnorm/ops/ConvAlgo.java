@@ -1,0 +1,38 @@
+package org.resnorm.ops;
+
+import org.resnorm.bind.ResnormNative;
+
+/** Convolution algorithm. Every one computes the same function; they differ in speed. */
+public enum ConvAlgo {
+  /** The fastest available for the shape and direction. */
+  AUTO(ResnormNative.RN_CONV_ALGO_AUTO),
+  /** im2col (direct for 1x1) + GEMM: every shape; the reference path. */
+  IM2COL(ResnormNative.RN_CONV_ALGO_IM2COL),
+  /** Winograd F(2x2,3x3): 3x3 kernels with stride 1 only. */
+  WINOGRAD(ResnormNative.RN_CONV_ALGO_WINOGRAD);
+
+  final int code;
+
+  ConvAlgo(int code) {
+    this.code = code;
+  }
+
+  static ConvAlgo of(int code) {
+    for (ConvAlgo a : values()) {
+      if (a.code == code) {
+        return a;
+      }
+    }
+    throw new IllegalStateException("unknown conv algo code " + code);
+  }
+
+  /** Parses "auto", "im2col" or "winograd" (case-insensitive). */
+  public static ConvAlgo parse(String name) {
+    for (ConvAlgo a : values()) {
+      if (a.name().equalsIgnoreCase(name)) {
+        return a;
+      }
+    }
+    throw new IllegalArgumentException("unknown conv algorithm '" + name + "': expected auto, im2col or winograd");
+  }
+}

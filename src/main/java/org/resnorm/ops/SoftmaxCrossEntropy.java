@@ -1,0 +1,72 @@
+package org.resnorm.ops;
+
+import org.resnorm.bind.ResnormNative;
+import org.resnorm.core.Checks;
+import org.resnorm.core.DType;
+import org.resnorm.core.Engine;
+import org.resnorm.core.NativeStatus;
+import org.resnorm.core.Tensor;
+
+/**
+ * Softmax cross-entropy over classes with mean reduction over the batch, its gradient, and
+ * top-k counts. logits [N, classes] float32, labels [N] int32 in [0, classes).
+ */
+public final class SoftmaxCrossEntropy {
+  private SoftmaxCrossEntropy() {}
+
+  /** Mean loss {@code -(1/N) sum_i log softmax(logits_i)[label_i]} (NaN if a logit is NaN). */
+  public static float loss(Engine engine, Tensor logits, Tensor labels) {
+    Checks.engine(engine);
+    int[] nc = check(logits, labels);
+    float[] out = new float[1];
+    NativeStatus.check(ResnormNative.rn_softmax_xent_forward(engine.handle(), nc[0], nc[1], logits.floatPointer(),
+        labels.intPointer(), out), "softmax_xent forward");
+    return out[0];
+  }
+
+  /** dlogits = scale * d(loss)/d(logits) = scale * (softmax - onehot) / N (overwritten). */
+  public static void backward(Engine engine, Tensor logits, Tensor labels, float scale, Tensor dlogits) {
+    Checks.engine(engine);
+    int[] nc = check(logits, labels);
+    Checks.finite("scale", scale);
+    Checks.floatTensor("dlogits", dlogits, nc[0], nc[1]);
+    Checks.noOverlap("dlogits", dlogits, new String[] {"labels"}, labels);
+    // dlogits may be logits itself (the kernel reads each row before writing it); any
+    // other partial overlap would be a bug in the caller.
+    if (dlogits != logits && dlogits.overlaps(logits)) {
+      throw new IllegalArgumentException("dlogits partially overlaps logits: pass the same tensor or a separate one");
+    }
+    NativeStatus.check(ResnormNative.rn_softmax_xent_backward(engine.handle(), nc[0], nc[1], logits.floatPointer(),
+        labels.intPointer(), scale, dlogits.floatPointer()), "softmax_xent backward");
+  }
+
+  /**
+   * Rows whose label is among the k largest logits (ties favour the label; rows with a NaN
+   * logit never count).
+   */
+  public static long topkCorrect(Engine engine, Tensor logits, Tensor labels, int k) {
+    Checks.engine(engine);
+    int[] nc = check(logits, labels);
+    Checks.positive("k", k);
+    long[] out = new long[1];
+    NativeStatus.check(ResnormNative.rn_topk_correct(engine.handle(), nc[0], nc[1], logits.floatPointer(),
+        labels.intPointer(), k, out), "topk");
+    return out[0];
+  }
+
+  /** Validates shapes and every label; returns {N, classes}. */
+  private static int[] check(Tensor logits, Tensor labels) {
+    Checks.rank("logits", logits, DType.F32, 2);
+    int n = logits.dim(0);
+    int classes = logits.dim(1);
+    Checks.intTensor("labels", labels, n);
+    int[] values = labels.toIntArray();
+    for (int i = 0; i < values.length; i++) {
+      if (values[i] < 0 || values[i] >= classes) {
+        throw new IllegalArgumentException("label " + values[i] + " at index " + i + " is out of range [0, " + classes
+            + ")");
+      }
+    }
+    return new int[] {n, classes};
+  }
+}
