@@ -1,16 +1,18 @@
-// conv2d by Winograd F(2x2,3x3) for 3x3 stride-1 convolutions (the ones that
-// dominate ResNets). See winograd.h for the scheme.
+// conv2d by Winograd F(4x4,3x3) for 3x3 stride-1 convolutions (the ones that
+// dominate ResNets). See winograd.h for the scheme and the layouts.
 //
-//   forward:         Y = A^T [ U (.) V ] A, U = G g G^T, V = B^T d B, summed over C
-//   backward-data:   the forward scheme on dy with the filters rotated by 180
-//                    degrees and K/C swapped (padding 2 - pad): a stride-1
-//                    correlation's adjoint is again a correlation.
+//   forward:         Y = A^T [ U (.) V ] A with U = G g G^T, V = B^T d B, summed over C
+//   backward-data:   the forward scheme on dy with the filters rotated by 180 degrees
+//                    and K/C swapped (padding 2 - pad): the adjoint of a stride-1
+//                    correlation is again a correlation.
 //   backward-filter: the adjoint of the forward map in g, tile by tile:
-//                    dW = G^T [ sum_tiles (A dY A^T) (.) V ] G, the sum over tiles
-//                    being 16 GEMMs that reduce over the tile axis.
-// Work is split across the pool by blocks of tile rows (an atomic counter
-// hands them out); each thread transforms, multiplies and writes back its block
-// while it is in cache.
+//                    dW = G^T [ sum over tiles (A dY A^T) (.) V ] G, the sum over
+//                    tiles being 36 GEMMs that reduce over the tile axis.
+//
+// Work: blocks of whole tile rows (of one or several images), handed to the pool's
+// threads by an atomic counter. Each thread packs the rows a tile row needs into
+// channel-blocked form, transforms, multiplies and writes back while the block is
+// in cache, so NCHW stays the layout everywhere outside this file.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -27,85 +29,166 @@ bool winograd_applicable(const rn_conv2d_desc& d) {
 
 namespace {
 
-// Tiles per block aimed at: enough columns for full-width GEMM micro-tiles,
-// few enough that V and M of a block stay in L2.
-constexpr int32_t kTargetTiles = 64;
+using wino::kPatch;
+using wino::kPositions;
+using wino::kTile;
 
-wino::Geometry make_geometry(int32_t n, int32_t c, int32_t h, int32_t w, int32_t k, int32_t p, int32_t q,
-                             int32_t pad_h, int32_t pad_w) {
-  wino::Geometry g{};
-  g.n = n; g.c = c; g.h = h; g.w = w; g.k = k; g.p = p; g.q = q;
-  g.pad_h = pad_h;
-  g.pad_w = pad_w;
-  g.th = (p + 1) / 2;
-  g.tw = (q + 1) / 2;
-  int64_t rows = std::max<int64_t>(1, kTargetTiles / g.tw);
-  rows = std::min<int64_t>(rows, g.total_rows());
-  g.rows_per_block = int32_t(rows);
-  int64_t tiles = rows * g.tw;
-  g.tb = int32_t((tiles + wino::kTileAlign - 1) / wino::kTileAlign * wino::kTileAlign);
-  return g;
+// A forward-form problem: out[n][cout][p][q] = sum over cin of a 3x3 correlation.
+struct Plan {
+  int32_t n, cin, h, w, cout, p, q, pad_h, pad_w;
+  int32_t cblocks, kblocks, cin16, cout16;
+  int32_t th, tw, wp;     // tiles per image (rows, columns); packed row width 4*tw + 2
+  int32_t rows_per_block; // tile rows per block
+  int64_t tiles;          // rows_per_block * tw: rows of V and M
+  int64_t total_rows() const { return int64_t(n) * th; }
+  int64_t blocks() const { return (total_rows() + rows_per_block - 1) / rows_per_block; }
+};
+
+// Bytes of V and M a block may use: about half of a typical 1-2 MiB L2.
+constexpr int64_t kBlockBytes = 768 << 10;
+
+Plan make_plan(int32_t n, int32_t cin, int32_t h, int32_t w, int32_t cout, int32_t p, int32_t q, int32_t pad_h,
+               int32_t pad_w) {
+  Plan pl{};
+  pl.n = n; pl.cin = cin; pl.h = h; pl.w = w; pl.cout = cout; pl.p = p; pl.q = q;
+  pl.pad_h = pad_h; pl.pad_w = pad_w;
+  pl.cblocks = lane_blocks(cin);
+  pl.kblocks = lane_blocks(cout);
+  pl.cin16 = pl.cblocks * kLanes;
+  pl.cout16 = pl.kblocks * kLanes;
+  pl.th = (p + kTile - 1) / kTile;
+  pl.tw = (q + kTile - 1) / kTile;
+  pl.wp = kTile * pl.tw + 2;
+  const int64_t per_tile = int64_t(kPositions) * (pl.cin16 + pl.cout16) * sizeof(float);
+  const int64_t want = std::clamp<int64_t>(kBlockBytes / per_tile, 16, 128);
+  int64_t rows = std::max<int64_t>(1, want / pl.tw);
+  pl.rows_per_block = int32_t(std::min<int64_t>(rows, pl.total_rows()));
+  pl.tiles = int64_t(pl.rows_per_block) * pl.tw;
+  return pl;
 }
 
-int64_t block_count(const wino::Geometry& g) {
-  return (g.total_rows() + g.rows_per_block - 1) / g.rows_per_block;
-}
+// The 6x3 matrix G of F(4x4,3x3) (points 0, 1, -1, 2, -2, inf).
+constexpr double kG[6][3] = {{1.0 / 4, 0, 0},
+                             {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                             {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                             {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                             {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                             {0, 0, 1}};
 
-// U[xi][out][in] = G g G^T. Forward: out = k, in = c, g = w[k][c]. For
-// backward-data (rotated = true): out = c, in = k, g = w[k][c] rotated 180.
-void transform_filters(ThreadPool& pool, const float* w, int32_t k, int32_t c, bool rotated, float* u) {
-  const int32_t outs = rotated ? c : k, ins = rotated ? k : c;
-  pool.parallel_for(int64_t(k) * c, 256, [&](int64_t b, int64_t e, int) {
+// u[xi][i][o] = (G g G^T)[xi] for input channel i, output channel o (zero past the
+// real channel counts). Forward: g = w[o][i]. Backward-data (rotated): the "input"
+// channels are the conv's K, the outputs its C, and g = w[i][o] rotated 180 degrees.
+void transform_filters(ThreadPool& pool, const Plan& pl, const float* w, bool rotated, float* u) {
+  std::memset(u, 0, sizeof(float) * kPositions * pl.cin16 * pl.cout16);
+  pool.parallel_for(int64_t(pl.cin) * pl.cout, 64, [&](int64_t b, int64_t e, int) {
     for (int64_t idx = b; idx < e; ++idx) {
-      const int32_t kk = int32_t(idx / c), cc = int32_t(idx % c);
-      const float* src = w + idx * 9;
-      float gm[3][3];
+      const int64_t i = idx / pl.cout, o = idx % pl.cout;
+      const float* src = rotated ? w + (i * pl.cout + o) * 9 : w + (o * pl.cin + i) * 9;
+      double g[3][3];
       for (int r = 0; r < 3; ++r)
-        for (int s = 0; s < 3; ++s) gm[r][s] = rotated ? src[(2 - r) * 3 + (2 - s)] : src[r * 3 + s];
-      float t[4][3];  // G g
-      for (int s = 0; s < 3; ++s) {
-        t[0][s] = gm[0][s];
-        t[1][s] = 0.5f * (gm[0][s] + gm[1][s] + gm[2][s]);
-        t[2][s] = 0.5f * (gm[0][s] - gm[1][s] + gm[2][s]);
-        t[3][s] = gm[2][s];
-      }
-      const int64_t o = rotated ? cc : kk, i = rotated ? kk : cc;
-      for (int a = 0; a < 4; ++a) {  // (G g) G^T
-        float v[4] = {t[a][0], 0.5f * (t[a][0] + t[a][1] + t[a][2]), 0.5f * (t[a][0] - t[a][1] + t[a][2]), t[a][2]};
-        for (int bb = 0; bb < 4; ++bb) u[((a * 4 + bb) * int64_t(outs) + o) * ins + i] = v[bb];
-      }
+        for (int s = 0; s < 3; ++s) g[r][s] = rotated ? src[(2 - r) * 3 + (2 - s)] : src[r * 3 + s];
+      double t[6][3];  // G g
+      for (int a = 0; a < 6; ++a)
+        for (int s = 0; s < 3; ++s) t[a][s] = kG[a][0] * g[0][s] + kG[a][1] * g[1][s] + kG[a][2] * g[2][s];
+      for (int a = 0; a < 6; ++a)
+        for (int c = 0; c < 6; ++c) {
+          double v = t[a][0] * kG[c][0] + t[a][1] * kG[c][1] + t[a][2] * kG[c][2];
+          u[(int64_t(a * 6 + c) * pl.cin16 + i) * pl.cout16 + o] = float(v);
+        }
     }
   });
 }
 
-// Runs the forward scheme: y = conv(x, filters whose transform is u) + bias.
-int run_forward_form(rn_context* ctx, const wino::Geometry& g, const float* x, const float* w, bool rotated,
-                     const float* bias, float* y) {
-  const IsaKernels& kern = isa_kernels(ctx->isa);
-  const int64_t blocks = block_count(g);
-  const int threads = int(std::min<int64_t>(ctx->pool.size(), blocks));
-  const size_t u_bytes = ScratchCarver::round_up(sizeof(float) * wino::kPositions * g.k * g.c);
-  const size_t per_thread = ScratchCarver::round_up(sizeof(float) * wino::kPositions * int64_t(g.c) * g.tb) +
-                            ScratchCarver::round_up(sizeof(float) * wino::kPositions * int64_t(g.k) * g.tb) +
-                            ScratchCarver::round_up(sizeof(float) * wino::row_scratch_floats(g));
-  char* base = static_cast<char*>(ctx->workspace.require(u_bytes + per_thread * threads));
-  float* u = reinterpret_cast<float*>(base);
-  transform_filters(ctx->pool, w, rotated ? g.c : g.k, rotated ? g.k : g.c, rotated, u);
+struct ThreadBuffers {
+  float* xt;  // packed input rows of one tile row
+  float* v;   // transformed input of a block
+  float* m;   // GEMM output (forward) or transformed output gradient (backward-filter)
+  float* yt;  // packed output rows (forward) or output-gradient rows (backward-filter)
+};
 
+size_t thread_bytes(const Plan& pl) {
+  return ScratchCarver::round_up(sizeof(float) * pl.cblocks * kPatch * pl.wp * kLanes) +
+         ScratchCarver::round_up(sizeof(float) * kPositions * pl.tiles * pl.cin16) +
+         ScratchCarver::round_up(sizeof(float) * kPositions * pl.tiles * pl.cout16) +
+         ScratchCarver::round_up(sizeof(float) * pl.kblocks * kTile * kTile * pl.tw * kLanes);
+}
+
+ThreadBuffers carve(const Plan& pl, char* base) {
+  ScratchCarver c(base);
+  ThreadBuffers t;
+  t.xt = c.take<float>(size_t(pl.cblocks) * kPatch * pl.wp * kLanes);
+  t.v = c.take<float>(size_t(kPositions) * pl.tiles * pl.cin16);
+  t.m = c.take<float>(size_t(kPositions) * pl.tiles * pl.cout16);
+  t.yt = c.take<float>(size_t(pl.kblocks) * kTile * kTile * pl.tw * kLanes);
+  return t;
+}
+
+// Packs and transforms the input of tile rows [row0, row0 + rows) into t.v.
+void input_block(const IsaKernels& kern, const Plan& pl, const float* x, int64_t row0, int32_t rows,
+                 const ThreadBuffers& t) {
+  for (int32_t ri = 0; ri < rows; ++ri) {
+    const int64_t grow = row0 + ri, img = grow / pl.th;
+    const int32_t a = int32_t(grow % pl.th);
+    kern.pack_c16(x + img * pl.cin * int64_t(pl.h) * pl.w, pl.cin, pl.h, pl.w, kTile * a - pl.pad_h, kPatch,
+                  -pl.pad_w, pl.wp, t.xt);
+    kern.wino4_input_row(t.xt, pl.cblocks, pl.wp, pl.tw, t.v, int64_t(ri) * pl.tw, pl.tiles, pl.cin16);
+  }
+}
+
+// y = conv(x, filters transformed into u) + bias (bias: cout16 floats or null).
+void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* u, const float* bias16,
+                      float* y, char* scratch) {
+  const IsaKernels& kern = isa_kernels(ctx->isa);
+  const int64_t blocks = pl.blocks();
+  const int threads = int(std::min<int64_t>(ctx->pool.size(), blocks));
+  const size_t per_thread = thread_bytes(pl);
   std::atomic<int64_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
-    ScratchCarver carve(base + u_bytes + per_thread * tid);
-    float* v = carve.take<float>(size_t(wino::kPositions) * g.c * g.tb);
-    float* m = carve.take<float>(size_t(wino::kPositions) * g.k * g.tb);
-    float* scratch = carve.take<float>(wino::row_scratch_floats(g));
+    const ThreadBuffers t = carve(pl, scratch + per_thread * tid);
     for (int64_t b = next.fetch_add(1); b < blocks; b = next.fetch_add(1)) {
-      const int64_t row0 = b * g.rows_per_block;
-      const int32_t rows = int32_t(std::min<int64_t>(g.rows_per_block, g.total_rows() - row0));
-      kern.wino_input_transform(g, x, row0, rows, v, scratch);
-      kern.wino_gemm(g.k, g.c, g.tb, u, v, m);
-      kern.wino_output_transform(g, m, bias, row0, rows, y, scratch);
+      const int64_t row0 = b * pl.rows_per_block;
+      const int32_t rows = int32_t(std::min<int64_t>(pl.rows_per_block, pl.total_rows() - row0));
+      input_block(kern, pl, x, row0, rows, t);
+      GemmArgs g;
+      g.m = int64_t(rows) * pl.tw;
+      g.n = pl.cout16;
+      g.seg_len = pl.cin;  // lanes past cin are zero in both operands
+      g.lda = pl.cin16;
+      g.a_step = 1;
+      g.b_step = pl.cout16;
+      g.ldc = pl.cout16;
+      for (int xi = 0; xi < kPositions; ++xi) {
+        g.a = t.v + xi * pl.tiles * pl.cin16;
+        g.b = u + int64_t(xi) * pl.cin16 * pl.cout16;
+        g.c = t.m + xi * pl.tiles * pl.cout16;
+        kern.gemm_bcast(g);
+      }
+      for (int32_t ri = 0; ri < rows; ++ri) {
+        const int64_t grow = row0 + ri, img = grow / pl.th;
+        const int32_t a = int32_t(grow % pl.th);
+        kern.wino4_output_row(t.m, int64_t(ri) * pl.tw, pl.tiles, pl.kblocks, pl.tw, bias16, t.yt);
+        kern.unpack_c16(t.yt, pl.cout, kTile, kTile * pl.tw, pl.p, pl.q, kTile * a,
+                        y + img * pl.cout * int64_t(pl.p) * pl.q);
+      }
     }
   });
+}
+
+int forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* w, bool rotated, const float* bias,
+                 float* y) {
+  const size_t u_bytes = ScratchCarver::round_up(sizeof(float) * kPositions * pl.cin16 * pl.cout16);
+  const size_t bias_bytes = ScratchCarver::round_up(sizeof(float) * pl.cout16);
+  const int threads = int(std::min<int64_t>(ctx->pool.size(), pl.blocks()));
+  char* base = static_cast<char*>(ctx->workspace.require(u_bytes + bias_bytes + thread_bytes(pl) * threads));
+  float* u = reinterpret_cast<float*>(base);
+  transform_filters(ctx->pool, pl, w, rotated, u);
+  float* bias16 = nullptr;
+  if (bias != nullptr) {
+    bias16 = reinterpret_cast<float*>(base + u_bytes);
+    std::memset(bias16, 0, sizeof(float) * pl.cout16);
+    std::memcpy(bias16, bias, sizeof(float) * pl.cout);
+  }
+  run_forward_form(ctx, pl, x, u, bias16, y, base + u_bytes + bias_bytes);
   return RN_STATUS_OK;
 }
 
@@ -113,78 +196,92 @@ int run_forward_form(rn_context* ctx, const wino::Geometry& g, const float* x, c
 
 int winograd_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
                      float* y) {
-  wino::Geometry g = make_geometry(d.n, d.c, d.h, d.w, d.k, d.p, d.q, d.pad_h, d.pad_w);
-  return run_forward_form(ctx, g, x, w, false, bias, y);
+  Plan pl = make_plan(d.n, d.c, d.h, d.w, d.k, d.p, d.q, d.pad_h, d.pad_w);
+  return forward_form(ctx, pl, x, w, false, bias, y);
 }
 
 int winograd_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
-  // dx = correlation of dy (K channels, P x Q) with the rotated filters, padding 2 - pad: output H x W.
-  wino::Geometry g = make_geometry(d.n, d.k, d.p, d.q, d.c, d.h, d.w, 2 - d.pad_h, 2 - d.pad_w);
-  return run_forward_form(ctx, g, dy, w, true, nullptr, dx);
+  // dx = correlation of dy (K channels, P x Q) with the rotated filters, padding 2 - pad: H x W.
+  Plan pl = make_plan(d.n, d.k, d.p, d.q, d.c, d.h, d.w, 2 - d.pad_h, 2 - d.pad_w);
+  return forward_form(ctx, pl, dy, w, true, nullptr, dx);
 }
 
 int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy, float* dw,
                              float* dbias) {
   const IsaKernels& kern = isa_kernels(ctx->isa);
-  wino::Geometry g = make_geometry(d.n, d.c, d.h, d.w, d.k, d.p, d.q, d.pad_h, d.pad_w);
-  const int64_t blocks = block_count(g);
+  const Plan pl = make_plan(d.n, d.c, d.h, d.w, d.k, d.p, d.q, d.pad_h, d.pad_w);
+  const int64_t blocks = pl.blocks();
   const int threads = int(std::min<int64_t>(ctx->pool.size(), blocks));
-  const int64_t acc_floats = int64_t(wino::kPositions) * g.k * g.c;
-  const size_t per_thread = ScratchCarver::round_up(sizeof(float) * wino::kPositions * int64_t(g.c) * g.tb) +
-                            ScratchCarver::round_up(sizeof(float) * wino::kPositions * int64_t(g.k) * g.tb) +
-                            ScratchCarver::round_up(sizeof(float) * wino::row_scratch_floats(g)) +
-                            ScratchCarver::round_up(sizeof(float) * acc_floats);
+  const int64_t acc_floats = int64_t(kPositions) * pl.cout * pl.cin16;  // acc[xi][k][c]
+  const size_t acc_bytes = ScratchCarver::round_up(sizeof(float) * acc_floats);
+  const size_t per_thread = thread_bytes(pl) + acc_bytes;
   char* base = static_cast<char*>(ctx->workspace.require(per_thread * threads));
-  auto accumulator = [&](int t) {
-    ScratchCarver carve(base + per_thread * t);
-    carve.take<float>(size_t(wino::kPositions) * g.c * g.tb);
-    carve.take<float>(size_t(wino::kPositions) * g.k * g.tb);
-    carve.take<float>(wino::row_scratch_floats(g));
-    return carve.take<float>(acc_floats);
-  };
+  auto accumulator = [&](int tid) { return reinterpret_cast<float*>(base + per_thread * tid + thread_bytes(pl)); };
 
   std::atomic<int64_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
-    ScratchCarver carve(base + per_thread * tid);
-    float* v = carve.take<float>(size_t(wino::kPositions) * g.c * g.tb);
-    float* z = carve.take<float>(size_t(wino::kPositions) * g.k * g.tb);
-    float* scratch = carve.take<float>(wino::row_scratch_floats(g));
-    float* acc = carve.take<float>(acc_floats);
+    const ThreadBuffers t = carve(pl, base + per_thread * tid);
+    float* acc = accumulator(tid);
     std::memset(acc, 0, sizeof(float) * acc_floats);
+    GemmArgs g;
+    g.m = pl.cout;      // rows: output channels k
+    g.n = pl.cin16;     // columns: input channels c
+    g.lda = 1;          // A = Z[xi] read as (k, t): k contiguous
+    g.a_step = pl.cout16;
+    g.b_step = pl.cin16;
+    g.ldc = pl.cin16;
+    g.accumulate = true;
     for (int64_t b = next.fetch_add(1); b < blocks; b = next.fetch_add(1)) {
-      const int64_t row0 = b * g.rows_per_block;
-      const int32_t rows = int32_t(std::min<int64_t>(g.rows_per_block, g.total_rows() - row0));
-      kern.wino_input_transform(g, x, row0, rows, v, scratch);
-      kern.wino_grad_transform(g, dy, row0, rows, z);
-      kern.wino_gemm_acc_nt(g.k, g.c, g.tb, z, v, acc);
+      const int64_t row0 = b * pl.rows_per_block;
+      const int32_t rows = int32_t(std::min<int64_t>(pl.rows_per_block, pl.total_rows() - row0));
+      input_block(kern, pl, x, row0, rows, t);
+      for (int32_t ri = 0; ri < rows; ++ri) {
+        const int64_t grow = row0 + ri, img = grow / pl.th;
+        const int32_t a = int32_t(grow % pl.th);
+        // dY rows 4a..4a+3 of this tile row, zero past p and q
+        kern.pack_c16(dy + img * pl.cout * int64_t(pl.p) * pl.q, pl.cout, pl.p, pl.q, kTile * a, kTile, 0,
+                      kTile * pl.tw, t.yt);
+        kern.wino4_grad_row(t.yt, pl.kblocks, pl.tw, t.m, int64_t(ri) * pl.tw, pl.tiles);
+      }
+      g.seg_len = int32_t(int64_t(rows) * pl.tw);
+      for (int xi = 0; xi < kPositions; ++xi) {
+        g.a = t.m + xi * pl.tiles * pl.cout16;
+        g.b = t.v + xi * pl.tiles * pl.cin16;
+        g.c = acc + int64_t(xi) * pl.cout * pl.cin16;
+        kern.gemm_bcast(g);
+      }
     }
   });
 
   // Sum the per-thread accumulators in thread order, then dW = G^T S G per filter.
   float* total = accumulator(0);
-  ctx->pool.parallel_for(acc_floats, 4096, [&](int64_t b, int64_t e, int) {
-    for (int t = 1; t < threads; ++t) {
-      const float* a = accumulator(t);
-      for (int64_t i = b; i < e; ++i) total[i] += a[i];
-    }
-  });
-  const int64_t kc = int64_t(g.k) * g.c;
-  ctx->pool.parallel_for(kc, 256, [&](int64_t b, int64_t e, int) {
+  if (threads > 1) {
+    ctx->pool.parallel_for(acc_floats, 4096, [&](int64_t b, int64_t e, int) {
+      for (int tt = 1; tt < threads; ++tt) {
+        const float* a = accumulator(tt);
+        for (int64_t i = b; i < e; ++i) total[i] += a[i];
+      }
+    });
+  }
+  ctx->pool.parallel_for(int64_t(d.k) * d.c, 64, [&](int64_t b, int64_t e, int) {
     for (int64_t idx = b; idx < e; ++idx) {
-      float s[4][4];
-      for (int xi = 0; xi < wino::kPositions; ++xi) s[xi / 4][xi % 4] = total[xi * kc + idx];
-      float t[3][4];  // G^T S
-      for (int j = 0; j < 4; ++j) {
-        t[0][j] = s[0][j] + 0.5f * (s[1][j] + s[2][j]);
-        t[1][j] = 0.5f * (s[1][j] - s[2][j]);
-        t[2][j] = 0.5f * (s[1][j] + s[2][j]) + s[3][j];
-      }
+      const int64_t k = idx / d.c, c = idx % d.c;
+      double s[6][6];
+      for (int xi = 0; xi < kPositions; ++xi) s[xi / 6][xi % 6] = total[(int64_t(xi) * pl.cout + k) * pl.cin16 + c];
+      double t[3][6];  // G^T S
+      for (int r = 0; r < 3; ++r)
+        for (int j = 0; j < 6; ++j) {
+          double v = 0;
+          for (int i = 0; i < 6; ++i) v += kG[i][r] * s[i][j];
+          t[r][j] = v;
+        }
       float* out = dw + idx * 9;
-      for (int r = 0; r < 3; ++r) {  // (G^T S) G
-        out[r * 3 + 0] = t[r][0] + 0.5f * (t[r][1] + t[r][2]);
-        out[r * 3 + 1] = 0.5f * (t[r][1] - t[r][2]);
-        out[r * 3 + 2] = 0.5f * (t[r][1] + t[r][2]) + t[r][3];
-      }
+      for (int r = 0; r < 3; ++r)
+        for (int sc = 0; sc < 3; ++sc) {
+          double v = 0;
+          for (int j = 0; j < 6; ++j) v += t[r][j] * kG[j][sc];
+          out[r * 3 + sc] = float(v);
+        }
     }
   });
 

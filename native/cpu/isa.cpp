@@ -7,8 +7,8 @@ namespace rn {
 
 #define RN_ISA_TABLE(ns)                                                                      \
   IsaKernels {                                                                                \
-    #ns, &ns::sgd_step, &ns::wino_input_transform, &ns::wino_output_transform,                \
-        &ns::wino_grad_transform, &ns::wino_gemm, &ns::wino_gemm_acc_nt                       \
+    #ns, &ns::sgd_step, &ns::gemm_bcast, &ns::pack_c16, &ns::unpack_c16, &ns::wino4_input_row, \
+        &ns::wino4_output_row, &ns::wino4_grad_row                                            \
   }
 
 const IsaKernels& isa_kernels(int isa) {

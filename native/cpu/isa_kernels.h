@@ -6,22 +6,26 @@
 #include <cstdint>
 
 #include "resnorm/sgd.h"
-#include "winograd.h"
+#include "gemm.h"
 
 #define RN_ISA_KERNEL_DECLARATIONS                                                              \
   /* sgd_kernels.cpp */                                                                         \
   void sgd_step(const rn_sgd_params& p, int64_t count, float* param, const float* grad,         \
                 float* velocity);                                                             \
+  /* gemm_kernels.cpp */                                                                        \
+  void gemm_bcast(const GemmArgs& g);                                                           \
+  /* pack_kernels.cpp */                                                                        \
+  void pack_c16(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0,           \
+                int32_t rows, int32_t col0, int32_t cols, float* out);                          \
+  void unpack_c16(const float* in, int32_t channels, int32_t rows, int32_t cols, int32_t p,     \
+                  int32_t q, int32_t row0, float* y);                                           \
   /* winograd_kernels.cpp: see winograd.h */                                                    \
-  void wino_input_transform(const wino::Geometry& g, const float* x, int64_t row0, int32_t rows, \
-                            float* v, float* scratch);                                          \
-  void wino_output_transform(const wino::Geometry& g, const float* m, const float* bias,        \
-                             int64_t row0, int32_t rows, float* y, float* scratch);             \
-  void wino_grad_transform(const wino::Geometry& g, const float* dy, int64_t row0, int32_t rows, \
-                           float* z);                                                           \
-  void wino_gemm(int32_t k, int32_t c, int32_t tb, const float* u, const float* v, float* m);   \
-  void wino_gemm_acc_nt(int32_t k, int32_t c, int32_t tb, const float* z, const float* v,       \
-                        float* acc);
+  void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, float* v,       \
+                       int64_t t0, int64_t tiles, int32_t lanes_total);                         \
+  void wino4_output_row(const float* m, int64_t t0, int64_t tiles, int32_t blocks, int32_t tw,  \
+                        const float* bias, float* yt);                                          \
+  void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0,       \
+                      int64_t tiles);
 
 namespace rn {
 namespace generic { RN_ISA_KERNEL_DECLARATIONS }
@@ -31,11 +35,12 @@ namespace avx512 { RN_ISA_KERNEL_DECLARATIONS }
 struct IsaKernels {
   const char* name;
   decltype(&generic::sgd_step) sgd_step;
-  decltype(&generic::wino_input_transform) wino_input_transform;
-  decltype(&generic::wino_output_transform) wino_output_transform;
-  decltype(&generic::wino_grad_transform) wino_grad_transform;
-  decltype(&generic::wino_gemm) wino_gemm;
-  decltype(&generic::wino_gemm_acc_nt) wino_gemm_acc_nt;
+  decltype(&generic::gemm_bcast) gemm_bcast;
+  decltype(&generic::pack_c16) pack_c16;
+  decltype(&generic::unpack_c16) unpack_c16;
+  decltype(&generic::wino4_input_row) wino4_input_row;
+  decltype(&generic::wino4_output_row) wino4_output_row;
+  decltype(&generic::wino4_grad_row) wino4_grad_row;
 };
 
 // The kernel table of an ISA level (RN_ISA_*); the caller has checked the CPU has it.

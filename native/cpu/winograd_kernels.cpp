@@ -1,13 +1,15 @@
-// Winograd F(2x2,3x3) kernels, compiled once per ISA level (see winograd.h for
-// the scheme and conv2d_winograd.cpp for the driver).
+// Winograd F(4x4,3x3) transforms on channel-blocked rows (16 channels in the
+// vector lanes), compiled per ISA level. See winograd.h for the scheme and the
+// layouts; conv2d_winograd.cpp drives them.
 //
-// Transforms run across the tiles of a tile row (stride-1 loops the compiler
-// vectorizes); the 16 GEMMs use a register-blocked micro-kernel over the
-// level's vector type (simd.h).
+//   input:   V = B^T d B     (6x6 patch -> 6x6)
+//   output:  Y = A^T M A     (6x6 -> 4x4 outputs), + bias
+//   grad:    Z = A dY A^T    (4x4 output gradient -> 6x6), for backward-filter
+// Every transform is separable: a 1-D pass along the rows into a small stack
+// buffer, then along the columns, with the 16 lanes of a channel block as SIMD.
 #include <immintrin.h>
 
-#include <cstring>
-
+#include "gemm.h"
 #include "isa_kernels.h"
 #include "winograd.h"
 
@@ -17,271 +19,123 @@ namespace rn::RN_ISA_NS {
 
 namespace {
 
-// Input value x[ih][iw] of one channel plane, zero outside the image.
-inline void load_padded_row(const float* plane, const wino::Geometry& g, int32_t ih, float* xp) {
-  // xp[j] = x[ih][j - pad_w] for j in [0, 2*tw + 2)
-  const int32_t len = 2 * g.tw + 2;
-  if (ih < 0 || ih >= g.h) {
-    std::memset(xp, 0, sizeof(float) * len);
-    return;
-  }
-  const float* row = plane + int64_t(ih) * g.w;
-  int32_t j = 0;
-  for (; j < g.pad_w && j < len; ++j) xp[j] = 0.0f;
-  int32_t copy = g.w;
-  if (g.pad_w + copy > len) copy = len - g.pad_w;
-  if (copy > 0) {
-    std::memcpy(xp + g.pad_w, row, sizeof(float) * copy);
-    j = g.pad_w + copy;
-  }
-  for (; j < len; ++j) xp[j] = 0.0f;
+constexpr int kSub = kLanes / kWidth;  // vectors per 16-lane block
+
+// B^T d for 6 values (points 0, +-1, +-2, inf).
+inline void bt6(const Vec d[6], Vec t[6]) {
+  const Vec two = vset1(2.0f), four = vset1(4.0f), five = vset1(5.0f);
+  t[0] = vfmadd(four, d[0], vfnmadd(five, d[2], d[4]));
+  t[1] = vfnmadd(four, vadd(d[1], d[2]), vadd(d[3], d[4]));
+  t[2] = vfmadd(four, vsub(d[1], d[2]), vsub(d[4], d[3]));
+  t[3] = vfmadd(two, vsub(d[3], d[1]), vsub(d[4], d[2]));
+  t[4] = vfnmadd(two, vsub(d[3], d[1]), vsub(d[4], d[2]));
+  t[5] = vfmadd(four, d[1], vfnmadd(five, d[3], d[5]));
+}
+
+// A^T m for 6 values -> 4.
+inline void at6(const Vec m[6], Vec s[4]) {
+  const Vec two = vset1(2.0f), four = vset1(4.0f), eight = vset1(8.0f);
+  const Vec p12 = vadd(m[1], m[2]), m12 = vsub(m[1], m[2]);
+  const Vec p34 = vadd(m[3], m[4]), m34 = vsub(m[3], m[4]);
+  s[0] = vadd(vadd(m[0], p12), p34);
+  s[1] = vfmadd(two, m34, m12);
+  s[2] = vfmadd(four, p34, p12);
+  s[3] = vadd(vfmadd(eight, m34, m12), m[5]);
+}
+
+// A e for 4 values -> 6 (the transpose of at6's map).
+inline void a4(const Vec e[4], Vec z[6]) {
+  const Vec two = vset1(2.0f), four = vset1(4.0f);
+  const Vec p02 = vadd(e[0], e[2]), p13 = vadd(e[1], e[3]);
+  const Vec q02 = vfmadd(four, e[2], e[0]), q13 = vfmadd(four, e[3], e[1]);
+  z[0] = e[0];
+  z[1] = vadd(p02, p13);
+  z[2] = vsub(p02, p13);
+  z[3] = vfmadd(two, q13, q02);
+  z[4] = vfnmadd(two, q13, q02);
+  z[5] = e[3];
 }
 
 }  // namespace
 
-void wino_input_transform(const wino::Geometry& g, const float* x, int64_t row0, int32_t rows, float* v,
-                          float* scratch) {
-  const int32_t tw = g.tw;
-  const int64_t tb = g.tb;
-  const int64_t pos_stride = int64_t(g.c) * tb;  // v[xi][c][t]
-  float* col = scratch;                          // col[i][j][tw]: column-transformed input rows
-  float* xp = scratch + 16 * tw;                 // one zero-padded input row
-  for (int32_t c = 0; c < g.c; ++c) {
-    for (int32_t ri = 0; ri < rows; ++ri) {
-      const int64_t grow = row0 + ri;
-      const int64_t img = grow / g.th;
-      const int32_t th = int32_t(grow % g.th);
-      const float* plane = x + (img * g.c + c) * int64_t(g.h) * g.w;
-      for (int32_t i = 0; i < 4; ++i) {
-        load_padded_row(plane, g, 2 * th - g.pad_h + i, xp);
-        float* c0 = col + (i * 4 + 0) * tw;
-        float* c1 = col + (i * 4 + 1) * tw;
-        float* c2 = col + (i * 4 + 2) * tw;
-        float* c3 = col + (i * 4 + 3) * tw;
-        // d B along the row: (d0 - d2, d1 + d2, d2 - d1, d1 - d3) per tile
-        for (int32_t t = 0; t < tw; ++t) {
-          float d0 = xp[2 * t], d1 = xp[2 * t + 1], d2 = xp[2 * t + 2], d3 = xp[2 * t + 3];
-          c0[t] = d0 - d2;
-          c1[t] = d1 + d2;
-          c2[t] = d2 - d1;
-          c3[t] = d1 - d3;
+void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, float* v, int64_t t0, int64_t tiles,
+                     int32_t lanes_total) {
+  const int64_t xi_stride = tiles * lanes_total;  // v[xi][t][c]
+  for (int32_t cb = 0; cb < blocks; ++cb) {
+    const float* rows = xt + int64_t(cb) * 6 * wp * kLanes;
+    for (int32_t b = 0; b < tw; ++b) {
+      float* out = v + (t0 + b) * lanes_total + int64_t(cb) * kLanes;
+      for (int sub = 0; sub < kSub; ++sub) {
+        Vec tmp[6][6];  // tmp[i][j'] = (d B)[i][j']
+        for (int i = 0; i < 6; ++i) {
+          const float* src = rows + (int64_t(i) * wp + 4 * b) * kLanes + sub * kWidth;
+          Vec d[6];
+          for (int j = 0; j < 6; ++j) d[j] = vload(src + j * kLanes);
+          bt6(d, tmp[i]);
+        }
+        for (int j = 0; j < 6; ++j) {
+          Vec col[6], t[6];
+          for (int i = 0; i < 6; ++i) col[i] = tmp[i][j];
+          bt6(col, t);
+          for (int i = 0; i < 6; ++i) vstore(out + (i * 6 + j) * xi_stride + sub * kWidth, t[i]);
         }
       }
-      // B^T (.) across the 4 rows
-      float* out = v + int64_t(c) * tb + int64_t(ri) * tw;
-      for (int32_t j = 0; j < 4; ++j) {
-        const float* r0 = col + (0 * 4 + j) * tw;
-        const float* r1 = col + (1 * 4 + j) * tw;
-        const float* r2 = col + (2 * 4 + j) * tw;
-        const float* r3 = col + (3 * 4 + j) * tw;
-        float* o0 = out + (0 * 4 + j) * pos_stride;
-        float* o1 = out + (1 * 4 + j) * pos_stride;
-        float* o2 = out + (2 * 4 + j) * pos_stride;
-        float* o3 = out + (3 * 4 + j) * pos_stride;
-        for (int32_t t = 0; t < tw; ++t) {
-          o0[t] = r0[t] - r2[t];
-          o1[t] = r1[t] + r2[t];
-          o2[t] = r2[t] - r1[t];
-          o3[t] = r1[t] - r3[t];
-        }
-      }
-    }
-    // Padding columns: zero, so the GEMMs only ever read defined values.
-    const int64_t used = int64_t(rows) * tw;
-    if (used < tb)
-      for (int xi = 0; xi < wino::kPositions; ++xi)
-        std::memset(v + xi * pos_stride + int64_t(c) * tb + used, 0, sizeof(float) * (tb - used));
-  }
-}
-
-void wino_output_transform(const wino::Geometry& g, const float* m, const float* bias, int64_t row0, int32_t rows,
-                           float* y, float* scratch) {
-  const int32_t tw = g.tw;
-  const int64_t tb = g.tb;
-  const int64_t pos_stride = int64_t(g.k) * tb;  // m[xi][k][t]
-  float* e = scratch;                            // e[i][j][tw]: A^T applied down the columns
-  float* out0 = scratch + 8 * tw;                // two output rows, interleaved back to q order
-  float* out1 = out0 + 2 * tw + 2;
-  for (int32_t k = 0; k < g.k; ++k) {
-    const float b = bias ? bias[k] : 0.0f;
-    for (int32_t ri = 0; ri < rows; ++ri) {
-      const int64_t grow = row0 + ri;
-      const int64_t img = grow / g.th;
-      const int32_t th = int32_t(grow % g.th);
-      const float* in = m + int64_t(k) * tb + int64_t(ri) * tw;
-      // rows of A^T M: (M0 + M1 + M2, M1 - M2 - M3) for each column j
-      for (int32_t j = 0; j < 4; ++j) {
-        const float* m0 = in + (0 * 4 + j) * pos_stride;
-        const float* m1 = in + (1 * 4 + j) * pos_stride;
-        const float* m2 = in + (2 * 4 + j) * pos_stride;
-        const float* m3 = in + (3 * 4 + j) * pos_stride;
-        float* e0 = e + (0 * 4 + j) * tw;
-        float* e1 = e + (1 * 4 + j) * tw;
-        for (int32_t t = 0; t < tw; ++t) {
-          e0[t] = m0[t] + m1[t] + m2[t];
-          e1[t] = m1[t] - m2[t] - m3[t];
-        }
-      }
-      // (.) A along the row, interleaving the two output columns of each tile
-      for (int32_t i = 0; i < 2; ++i) {
-        const float* f0 = e + (i * 4 + 0) * tw;
-        const float* f1 = e + (i * 4 + 1) * tw;
-        const float* f2 = e + (i * 4 + 2) * tw;
-        const float* f3 = e + (i * 4 + 3) * tw;
-        float* o = i == 0 ? out0 : out1;
-        for (int32_t t = 0; t < tw; ++t) {
-          o[2 * t] = f0[t] + f1[t] + f2[t] + b;
-          o[2 * t + 1] = f1[t] - f2[t] - f3[t] + b;
-        }
-      }
-      float* plane = y + (img * g.k + k) * int64_t(g.p) * g.q;
-      const int32_t p0 = 2 * th;
-      std::memcpy(plane + int64_t(p0) * g.q, out0, sizeof(float) * g.q);
-      if (p0 + 1 < g.p) std::memcpy(plane + int64_t(p0 + 1) * g.q, out1, sizeof(float) * g.q);
     }
   }
 }
 
-void wino_grad_transform(const wino::Geometry& g, const float* dy, int64_t row0, int32_t rows, float* z) {
-  // z[xi][k][t] = (A dY A^T)[xi] for the 2x2 output-gradient tile t (zero beyond p, q)
-  const int32_t tw = g.tw;
-  const int64_t tb = g.tb;
-  const int64_t pos_stride = int64_t(g.k) * tb;
-  for (int32_t k = 0; k < g.k; ++k) {
-    for (int32_t ri = 0; ri < rows; ++ri) {
-      const int64_t grow = row0 + ri;
-      const int64_t img = grow / g.th;
-      const int32_t th = int32_t(grow % g.th);
-      const float* plane = dy + (img * g.k + k) * int64_t(g.p) * g.q;
-      const int32_t p0 = 2 * th;
-      const float* row_a = plane + int64_t(p0) * g.q;
-      const float* row_c = p0 + 1 < g.p ? plane + int64_t(p0 + 1) * g.q : nullptr;
-      float* out = z + int64_t(k) * tb + int64_t(ri) * tw;
-      for (int32_t t = 0; t < tw; ++t) {
-        const int32_t q0 = 2 * t;
-        const bool has_b = q0 + 1 < g.q;
-        float a = row_a[q0], b = has_b ? row_a[q0 + 1] : 0.0f;
-        float c = row_c ? row_c[q0] : 0.0f, d = (row_c && has_b) ? row_c[q0 + 1] : 0.0f;
-        // A dY: rows (a, b), (a + c, b + d), (a - c, b - d), (-c, -d); then each row (u, v) -> (u, u+v, u-v, -v)
-        const float ru[4] = {a, a + c, a - c, -c};
-        const float rv[4] = {b, b + d, b - d, -d};
+void wino4_output_row(const float* m, int64_t t0, int64_t tiles, int32_t blocks, int32_t tw, const float* bias,
+                      float* yt) {
+  const int32_t lanes_total = blocks * kLanes;
+  const int64_t xi_stride = tiles * lanes_total;  // m[xi][t][k]
+  const int64_t cols = 4 * int64_t(tw);
+  for (int32_t kb = 0; kb < blocks; ++kb) {
+    float* rows = yt + int64_t(kb) * 4 * cols * kLanes;
+    for (int32_t b = 0; b < tw; ++b) {
+      const float* in = m + (t0 + b) * lanes_total + int64_t(kb) * kLanes;
+      for (int sub = 0; sub < kSub; ++sub) {
+        const Vec bv = bias ? vload(bias + kb * kLanes + sub * kWidth) : vzero();
+        Vec tmp[6][4];  // tmp[i][j'] = (M A)[i][j']
+        for (int i = 0; i < 6; ++i) {
+          Vec row[6];
+          for (int j = 0; j < 6; ++j) row[j] = vload(in + (i * 6 + j) * xi_stride + sub * kWidth);
+          at6(row, tmp[i]);
+        }
+        for (int j = 0; j < 4; ++j) {
+          Vec col[6], s[4];
+          for (int i = 0; i < 6; ++i) col[i] = tmp[i][j];
+          at6(col, s);
+          for (int i = 0; i < 4; ++i)
+            vstore(rows + (int64_t(i) * cols + 4 * b + j) * kLanes + sub * kWidth, vadd(s[i], bv));
+        }
+      }
+    }
+  }
+}
+
+void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0, int64_t tiles) {
+  const int32_t lanes_total = blocks * kLanes;
+  const int64_t xi_stride = tiles * lanes_total;  // z[xi][t][k]
+  const int64_t cols = 4 * int64_t(tw);
+  for (int32_t kb = 0; kb < blocks; ++kb) {
+    const float* rows = dyt + int64_t(kb) * 4 * cols * kLanes;
+    for (int32_t b = 0; b < tw; ++b) {
+      float* out = z + (t0 + b) * lanes_total + int64_t(kb) * kLanes;
+      for (int sub = 0; sub < kSub; ++sub) {
+        Vec tmp[4][6];  // tmp[i][j'] = (dY A^T)[i][j']
         for (int i = 0; i < 4; ++i) {
-          out[(i * 4 + 0) * pos_stride + t] = ru[i];
-          out[(i * 4 + 1) * pos_stride + t] = ru[i] + rv[i];
-          out[(i * 4 + 2) * pos_stride + t] = ru[i] - rv[i];
-          out[(i * 4 + 3) * pos_stride + t] = -rv[i];
+          Vec e[4];
+          for (int j = 0; j < 4; ++j) e[j] = vload(rows + (int64_t(i) * cols + 4 * b + j) * kLanes + sub * kWidth);
+          a4(e, tmp[i]);
+        }
+        for (int j = 0; j < 6; ++j) {
+          Vec col[4], zz[6];
+          for (int i = 0; i < 4; ++i) col[i] = tmp[i][j];
+          a4(col, zz);
+          for (int i = 0; i < 6; ++i) vstore(out + (i * 6 + j) * xi_stride + sub * kWidth, zz[i]);
         }
       }
     }
-    const int64_t used = int64_t(rows) * tw;
-    if (used < tb)
-      for (int xi = 0; xi < wino::kPositions; ++xi)
-        std::memset(z + xi * pos_stride + int64_t(k) * tb + used, 0, sizeof(float) * (tb - used));
-  }
-}
-
-namespace {
-
-// acc (MR x NV vectors) = U[k0.., :] * V[:, t0..]; written to M.
-template <int MR, int NV>
-inline void micro_nn(int32_t c, const float* u, int64_t ldu, const float* v, int64_t ldv, float* m, int64_t ldm) {
-  Vec acc[MR][NV];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) acc[i][j] = vzero();
-  for (int32_t ci = 0; ci < c; ++ci) {
-    Vec vv[NV];
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) vv[j] = vload(v + ci * ldv + j * kWidth);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      Vec uu = vset1(u[i * ldu + ci]);
-#pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) acc[i][j] = vfmadd(uu, vv[j], acc[i][j]);
-    }
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) vstore(m + i * ldm + j * kWidth, acc[i][j]);
-}
-
-// Register blocking per level: MR rows of U times NV vectors of tiles.
-#if defined(RN_ISA_LEVEL_avx512)
-constexpr int kMr = 4, kNv = 4;  // 16 accumulators of 32 registers
-#elif defined(RN_ISA_LEVEL_avx2)
-constexpr int kMr = 4, kNv = 2;  // 8 accumulators of 16 registers
-#else
-constexpr int kMr = 4, kNv = 2;
-#endif
-constexpr int kNc = kNv * kWidth;  // tile columns per micro-tile; divides kTileAlign
-
-template <int MR>
-void rows_nn(int32_t c, int32_t tb, const float* u, const float* v, float* m) {
-  for (int32_t t = 0; t < tb; t += kNc) micro_nn<MR, kNv>(c, u, c, v + t, tb, m + t, tb);
-}
-
-// acc[k0.., c0..] += Z[k0.., :] . V[c0.., :] (dot products over the tile axis)
-template <int MR, int NR>
-inline void micro_nt(int32_t tb, const float* z, const float* v, int64_t ld, float* acc, int64_t ldacc) {
-  Vec s[MR][NR];
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) s[i][j] = vzero();
-  for (int32_t t = 0; t < tb; t += kWidth) {
-    Vec zz[MR], vv[NR];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) zz[i] = vload(z + i * ld + t);
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) vv[j] = vload(v + j * ld + t);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-      for (int j = 0; j < NR; ++j) s[i][j] = vfmadd(zz[i], vv[j], s[i][j]);
-  }
-#pragma GCC unroll 8
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-    for (int j = 0; j < NR; ++j) acc[i * ldacc + j] += vhsum(s[i][j]);
-}
-
-#if defined(RN_ISA_LEVEL_avx512)
-constexpr int kNtMr = 4, kNtNr = 4;
-#else
-constexpr int kNtMr = 3, kNtNr = 3;
-#endif
-
-template <int MR>
-void rows_nt(int32_t c, int32_t tb, const float* z, const float* v, float* acc) {
-  int32_t c0 = 0;
-  for (; c0 + kNtNr <= c; c0 += kNtNr) micro_nt<MR, kNtNr>(tb, z, v + int64_t(c0) * tb, tb, acc + c0, c);
-  for (; c0 < c; ++c0) micro_nt<MR, 1>(tb, z, v + int64_t(c0) * tb, tb, acc + c0, c);
-}
-
-}  // namespace
-
-void wino_gemm(int32_t k, int32_t c, int32_t tb, const float* u, const float* v, float* m) {
-  for (int xi = 0; xi < wino::kPositions; ++xi) {
-    const float* uxi = u + int64_t(xi) * k * c;
-    const float* vxi = v + int64_t(xi) * c * tb;
-    float* mxi = m + int64_t(xi) * k * tb;
-    int32_t k0 = 0;
-    for (; k0 + kMr <= k; k0 += kMr) rows_nn<kMr>(c, tb, uxi + int64_t(k0) * c, vxi, mxi + int64_t(k0) * tb);
-    for (; k0 < k; ++k0) rows_nn<1>(c, tb, uxi + int64_t(k0) * c, vxi, mxi + int64_t(k0) * tb);
-  }
-}
-
-void wino_gemm_acc_nt(int32_t k, int32_t c, int32_t tb, const float* z, const float* v, float* acc) {
-  for (int xi = 0; xi < wino::kPositions; ++xi) {
-    const float* zxi = z + int64_t(xi) * k * tb;
-    const float* vxi = v + int64_t(xi) * c * tb;
-    float* axi = acc + int64_t(xi) * k * c;
-    int32_t k0 = 0;
-    for (; k0 + kNtMr <= k; k0 += kNtMr)
-      rows_nt<kNtMr>(c, tb, zxi + int64_t(k0) * tb, vxi, axi + int64_t(k0) * c);
-    for (; k0 < k; ++k0) rows_nt<1>(c, tb, zxi + int64_t(k0) * tb, vxi, axi + int64_t(k0) * c);
   }
 }
 

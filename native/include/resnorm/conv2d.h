@@ -21,7 +21,7 @@ extern "C" {
 typedef enum rn_conv_algo {
   RN_CONV_ALGO_AUTO = 0,     /* fastest available for the shape */
   RN_CONV_ALGO_IM2COL = 1,   /* im2col (or direct for 1x1) + GEMM: every shape */
-  RN_CONV_ALGO_WINOGRAD = 2  /* F(2x2,3x3): 3x3, stride 1, dilation 1 only */
+  RN_CONV_ALGO_WINOGRAD = 2  /* F(4x4,3x3): 3x3, stride 1 only */
 } rn_conv_algo;
 
 typedef struct rn_conv2d_desc {

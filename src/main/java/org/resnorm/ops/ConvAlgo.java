@@ -8,7 +8,7 @@ public enum ConvAlgo {
   AUTO(ResnormNative.RN_CONV_ALGO_AUTO),
   /** im2col (direct for 1x1) + GEMM: every shape; the reference path. */
   IM2COL(ResnormNative.RN_CONV_ALGO_IM2COL),
-  /** Winograd F(2x2,3x3): 3x3 kernels with stride 1 only. */
+  /** Winograd F(4x4,3x3): 3x3 kernels with stride 1 only (float32 error ~2e-6 relative). */
   WINOGRAD(ResnormNative.RN_CONV_ALGO_WINOGRAD);
 
   final int code;

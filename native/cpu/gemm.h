@@ -1,0 +1,31 @@
+// Arguments of the small-GEMM engine (gemm_kernels.cpp), shared by the
+// convolution drivers. See gemm_kernels.cpp for the exact formula.
+#pragma once
+
+#include <cstdint>
+
+namespace rn {
+
+struct GemmArgs {
+  int64_t m = 0;            // rows of C (A is read as broadcast scalars)
+  int64_t n = 0;            // columns of C, a multiple of 16 (B is read as vectors)
+  int32_t nseg = 1;         // segments summed into the same C
+  int32_t seg_len = 0;      // reduction steps per segment
+  const int64_t* a_off = nullptr;  // per-segment offsets into A / B (nullptr: 0)
+  const int64_t* b_off = nullptr;
+  const float* a = nullptr;
+  int64_t lda = 0;          // A stride between rows of C
+  int64_t a_step = 1;       // A stride per reduction step
+  const float* b = nullptr;
+  int64_t b_step = 0;       // B stride per reduction step (columns are contiguous)
+  float* c = nullptr;
+  int64_t ldc = 0;
+  bool accumulate = false;  // C += instead of C =
+};
+
+// Lanes of the channel-blocked layouts the conv kernels pack into. (static:
+// this header is also compiled into the per-ISA kernel files, see ResnormIsa.cmake.)
+constexpr int kLanes = 16;
+static inline int32_t lane_blocks(int32_t channels) { return (channels + kLanes - 1) / kLanes; }
+
+}  // namespace rn
