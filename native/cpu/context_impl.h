@@ -47,6 +47,28 @@ class ScratchCarver {
   char* cursor_;
 };
 
+// Plans one workspace block: add() returns each piece's 64-byte aligned offset,
+// total() the bytes to require. Lets a kernel take all its scratch in one call.
+class ScratchPlan {
+ public:
+  size_t add(size_t bytes) {
+    size_t at = total_;
+    total_ += ScratchCarver::round_up(bytes);
+    return at;
+  }
+  template <class T>
+  size_t add_array(size_t count) { return add(count * sizeof(T)); }
+  size_t total() const { return total_; }
+
+ private:
+  size_t total_ = 0;
+};
+
+template <class T>
+T* at_offset(void* base, size_t offset) {
+  return reinterpret_cast<T*>(static_cast<char*>(base) + offset);
+}
+
 }  // namespace rn
 
 struct rn_context {

@@ -21,6 +21,7 @@ int check_desc(const rn_conv2d_desc* d) {
   switch (d->algo) {
     case RN_CONV_ALGO_AUTO:
     case RN_CONV_ALGO_IM2COL:
+    case RN_CONV_ALGO_DIRECT:
       return RN_STATUS_OK;
     case RN_CONV_ALGO_WINOGRAD:
       return rn::conv::winograd_applicable(*d) ? RN_STATUS_OK : RN_STATUS_UNSUPPORTED;
@@ -29,13 +30,44 @@ int check_desc(const rn_conv2d_desc* d) {
   }
 }
 
+// AUTO's choice, from measurements on the shapes of CIFAR and ImageNet ResNets
+// (docs/PERFORMANCE.md): Winograd for every 3x3 stride-1 conv; direct convolution
+// where its 16-lane channel blocks are full; im2col + OpenBLAS for the pointwise
+// (1x1) convs, which are plain GEMMs, and for the few-channel stem's gradients.
 int resolve(const rn_conv2d_desc& d, int direction) {
   if (d.algo != RN_CONV_ALGO_AUTO) return d.algo;
-  (void)direction;
-  return rn::conv::winograd_applicable(d) ? RN_CONV_ALGO_WINOGRAD : RN_CONV_ALGO_IM2COL;
+  if (rn::conv::winograd_applicable(d)) return RN_CONV_ALGO_WINOGRAD;
+  const bool pointwise = d.r == 1 && d.s == 1;
+  switch (direction) {
+    case 0:  // forward: k in the lanes
+      return pointwise ? RN_CONV_ALGO_IM2COL : RN_CONV_ALGO_DIRECT;
+    case 1:  // backward-data: c in the lanes
+      return d.c >= 16 && !(pointwise && (d.stride_h > 1 || d.stride_w > 1)) ? RN_CONV_ALGO_DIRECT
+                                                                              : RN_CONV_ALGO_IM2COL;
+    default:  // backward-filter: c as the broadcast rows
+      return d.c >= 16 && !pointwise ? RN_CONV_ALGO_DIRECT : RN_CONV_ALGO_IM2COL;
+  }
 }
 
 }  // namespace
+
+namespace rn::conv {
+
+void bias_gradient(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, float* dbias) {
+  const int64_t pq = int64_t(d.p) * d.q;
+  ctx->pool.parallel_for(d.k, 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t k = b; k < e; ++k) {
+      double sum = 0.0;
+      for (int32_t n = 0; n < d.n; ++n) {
+        const float* plane = dy + (int64_t(n) * d.k + k) * pq;
+        for (int64_t i = 0; i < pq; ++i) sum += plane[i];
+      }
+      dbias[k] = float(sum);
+    }
+  });
+}
+
+}  // namespace rn::conv
 
 extern "C" {
 
@@ -55,6 +87,8 @@ int rn_conv2d_forward(rn_context* ctx, const rn_conv2d_desc* d, const float* x, 
     switch (resolve(*d, 0)) {
       case RN_CONV_ALGO_WINOGRAD:
         return rn::conv::winograd_forward(ctx, *d, x, w, bias, y);
+      case RN_CONV_ALGO_DIRECT:
+        return rn::conv::direct_forward(ctx, *d, x, w, bias, y);
       default:
         return rn::conv::im2col_forward(ctx, *d, x, w, bias, y);
     }
@@ -70,6 +104,8 @@ int rn_conv2d_backward_data(rn_context* ctx, const rn_conv2d_desc* d, const floa
     switch (resolve(*d, 1)) {
       case RN_CONV_ALGO_WINOGRAD:
         return rn::conv::winograd_backward_data(ctx, *d, dy, w, dx);
+      case RN_CONV_ALGO_DIRECT:
+        return rn::conv::direct_backward_data(ctx, *d, dy, w, dx);
       default:
         return rn::conv::im2col_backward_data(ctx, *d, dy, w, dx);
     }
@@ -85,6 +121,8 @@ int rn_conv2d_backward_filter(rn_context* ctx, const rn_conv2d_desc* d, const fl
     switch (resolve(*d, 2)) {
       case RN_CONV_ALGO_WINOGRAD:
         return rn::conv::winograd_backward_filter(ctx, *d, x, dy, dw, dbias);
+      case RN_CONV_ALGO_DIRECT:
+        return rn::conv::direct_backward_filter(ctx, *d, x, dy, dw, dbias);
       default:
         return rn::conv::im2col_backward_filter(ctx, *d, x, dy, dw, dbias);
     }

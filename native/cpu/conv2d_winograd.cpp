@@ -130,7 +130,7 @@ void input_block(const IsaKernels& kern, const Plan& pl, const float* x, int64_t
     const int64_t grow = row0 + ri, img = grow / pl.th;
     const int32_t a = int32_t(grow % pl.th);
     kern.pack_c16(x + img * pl.cin * int64_t(pl.h) * pl.w, pl.cin, pl.h, pl.w, kTile * a - pl.pad_h, kPatch,
-                  -pl.pad_w, pl.wp, t.xt);
+                  -pl.pad_w, pl.wp, t.xt, PackStrides::block_major(kPatch, pl.wp));
     kern.wino4_input_row(t.xt, pl.cblocks, pl.wp, pl.tw, t.v, int64_t(ri) * pl.tw, pl.tiles, pl.cin16);
   }
 }
@@ -167,8 +167,8 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
         const int64_t grow = row0 + ri, img = grow / pl.th;
         const int32_t a = int32_t(grow % pl.th);
         kern.wino4_output_row(t.m, int64_t(ri) * pl.tw, pl.tiles, pl.kblocks, pl.tw, bias16, t.yt);
-        kern.unpack_c16(t.yt, pl.cout, kTile, kTile * pl.tw, pl.p, pl.q, kTile * a,
-                        y + img * pl.cout * int64_t(pl.p) * pl.q);
+        kern.unpack_c16(t.yt, PackStrides::block_major(kTile, kTile * pl.tw), pl.cout, kTile, kTile * pl.tw, pl.p,
+                        pl.q, kTile * a, y + img * pl.cout * int64_t(pl.p) * pl.q);
       }
     }
   });
@@ -240,7 +240,7 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
         const int32_t a = int32_t(grow % pl.th);
         // dY rows 4a..4a+3 of this tile row, zero past p and q
         kern.pack_c16(dy + img * pl.cout * int64_t(pl.p) * pl.q, pl.cout, pl.p, pl.q, kTile * a, kTile, 0,
-                      kTile * pl.tw, t.yt);
+                      kTile * pl.tw, t.yt, PackStrides::block_major(kTile, kTile * pl.tw));
         kern.wino4_grad_row(t.yt, pl.kblocks, pl.tw, t.m, int64_t(ri) * pl.tw, pl.tiles);
       }
       g.seg_len = int32_t(int64_t(rows) * pl.tw);
@@ -285,19 +285,7 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
     }
   });
 
-  if (dbias != nullptr) {
-    const int64_t pq = int64_t(d.p) * d.q;
-    ctx->pool.parallel_for(d.k, 1, [&](int64_t b, int64_t e, int) {
-      for (int64_t k = b; k < e; ++k) {
-        double sum = 0.0;
-        for (int32_t n = 0; n < d.n; ++n) {
-          const float* plane = dy + (int64_t(n) * d.k + k) * pq;
-          for (int64_t i = 0; i < pq; ++i) sum += plane[i];
-        }
-        dbias[k] = float(sum);
-      }
-    });
-  }
+  if (dbias != nullptr) bias_gradient(ctx, d, dy, dbias);
   return RN_STATUS_OK;
 }
 

@@ -28,4 +28,16 @@ struct GemmArgs {
 constexpr int kLanes = 16;
 static inline int32_t lane_blocks(int32_t channels) { return (channels + kLanes - 1) / kLanes; }
 
+// Where lane block cb, row r and column c of a packed (16-lane) layout start, in
+// floats: cb*block + r*row + c*col; the 16 lanes follow contiguously.
+struct PackStrides {
+  int64_t block, row, col;
+  // [blocks][rows][cols][16]
+  static PackStrides block_major(int64_t rows, int64_t cols) { return {rows * cols * kLanes, cols * kLanes, kLanes}; }
+  // [rows][cols][blocks*16]
+  static PackStrides pixel_major(int64_t cols, int32_t blocks) {
+    return {kLanes, cols * blocks * kLanes, int64_t(blocks) * kLanes};
+  }
+};
+
 }  // namespace rn

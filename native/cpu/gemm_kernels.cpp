@@ -18,7 +18,9 @@ namespace rn::RN_ISA_NS {
 
 namespace {
 
-template <int MR, int NV>
+// LDA > 0: the A row stride is that compile-time constant (the broadcasts then use
+// constant displacements instead of one register per row); 0: g.lda at run time.
+template <int MR, int NV, int LDA>
 inline void micro(const GemmArgs& g, int64_t i0, int64_t j0) {
   Vec acc[MR][NV];
   float* c = g.c + i0 * g.ldc + j0;
@@ -33,21 +35,32 @@ inline void micro(const GemmArgs& g, int64_t i0, int64_t j0) {
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) acc[i][j] = vzero();
   }
-  const int64_t lda = g.lda, a_step = g.a_step, b_step = g.b_step;
+  const int64_t lda = LDA > 0 ? LDA : g.lda, a_step = g.a_step, b_step = g.b_step;
+  // Rows are addressed as group base + {0, 1, 2, 3} * lda: with a run-time lda that
+  // keeps the row addresses in a few registers (base pointers, lda, 3*lda) instead
+  // of one register (or a spill) per row.
+  constexpr int kGroups = (MR + 3) / 4;
+  const int64_t lda3 = 3 * lda;
   for (int32_t seg = 0; seg < g.nseg; ++seg) {
     const float* pa = g.a + (g.a_off ? g.a_off[seg] : 0) + i0 * lda;
     const float* pb = g.b + (g.b_off ? g.b_off[seg] : 0) + j0;
+    const float* base[kGroups];
+#pragma GCC unroll 4
+    for (int q = 0; q < kGroups; ++q) base[q] = pa + 4 * q * lda;
     for (int32_t kk = 0; kk < g.seg_len; ++kk) {
       Vec bv[NV];
 #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) bv[j] = vload(pb + j * kWidth);
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
-        const Vec av = vset1(pa[i * lda]);
+        const float* row = base[i / 4];
+        const float* at = (i % 4) == 0 ? row : (i % 4) == 1 ? row + lda : (i % 4) == 2 ? row + 2 * lda : row + lda3;
+        const Vec av = vset1(*at);
 #pragma GCC unroll 8
         for (int j = 0; j < NV; ++j) acc[i][j] = vfmadd(av, bv[j], acc[i][j]);
       }
-      pa += a_step;
+#pragma GCC unroll 4
+      for (int q = 0; q < kGroups; ++q) base[q] += a_step;
       pb += b_step;
     }
   }
@@ -57,42 +70,67 @@ inline void micro(const GemmArgs& g, int64_t i0, int64_t j0) {
     for (int j = 0; j < NV; ++j) vstore(c + i * g.ldc + j * kWidth, acc[i][j]);
 }
 
-// Rows of a column block: full MR tiles, then one smaller tile for the rest.
-template <int MR, int NV>
-void column_block(const GemmArgs& g, int64_t j0) {
-  int64_t i0 = 0;
-  for (; i0 + MR <= g.m; i0 += MR) micro<MR, NV>(g, i0, j0);
-  switch (g.m - i0) {
-#define RN_TAIL(r) \
+template <int NV, int LDA>
+void rows_of(const GemmArgs& g, int64_t i0, int64_t j0, int mr) {
+  switch (mr) {
+#define RN_ROWS(r) \
   case r:          \
-    if constexpr (r < MR) micro<r, NV>(g, i0, j0); \
+    micro<r, NV, LDA>(g, i0, j0); \
     break;
-    RN_TAIL(1) RN_TAIL(2) RN_TAIL(3) RN_TAIL(4) RN_TAIL(5) RN_TAIL(6) RN_TAIL(7) RN_TAIL(8)
-    RN_TAIL(9) RN_TAIL(10) RN_TAIL(11) RN_TAIL(12) RN_TAIL(13)
-#undef RN_TAIL
+    RN_ROWS(1) RN_ROWS(2) RN_ROWS(3) RN_ROWS(4) RN_ROWS(5) RN_ROWS(6) RN_ROWS(7) RN_ROWS(8)
+#if defined(RN_ISA_LEVEL_avx512)
+    RN_ROWS(9) RN_ROWS(10) RN_ROWS(11) RN_ROWS(12) RN_ROWS(13) RN_ROWS(14) RN_ROWS(15) RN_ROWS(16)
+#endif
+#undef RN_ROWS
     default:
       break;
   }
 }
 
+// The rows of one column block, in tiles of at most MAX_MR rows, balanced so that
+// no tile is much shorter than the others (16 rows run as 8 + 8, not 12 + 4).
+template <int MAX_MR, int NV, int LDA>
+void column_block_lda(const GemmArgs& g, int64_t j0) {
+  const int64_t tiles = (g.m + MAX_MR - 1) / MAX_MR;
+  const int64_t base = g.m / tiles, extra = g.m % tiles;  // `extra` tiles get one more row
+  int64_t i0 = 0;
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int mr = int(base + (t < extra ? 1 : 0));
+    rows_of<NV, LDA>(g, i0, j0, mr);
+    i0 += mr;
+  }
+}
+
+template <int MAX_MR, int NV>
+void column_block(const GemmArgs& g, int64_t j0) {
+  switch (g.lda) {
+    case 1: column_block_lda<MAX_MR, NV, 1>(g, j0); break;
+    case 2: column_block_lda<MAX_MR, NV, 2>(g, j0); break;
+    default: column_block_lda<MAX_MR, NV, 0>(g, j0); break;
+  }
+}
+
 // Register tiles per level (rows x vectors). Columns come 16 at a time.
 #if defined(RN_ISA_LEVEL_avx512)
-// 32 zmm registers: 12x1 / 12x2 / 6x4 accumulators.
+// 32 zmm registers: up to 16x1 / 12x2 / 6x4 accumulators. 6x4 only pays when it
+// gets whole tiles; for a few rows 12x2 keeps 16+ accumulators busy and streams
+// half as much of B per row tile.
 void columns(const GemmArgs& g) {
   int64_t j0 = 0;
-  for (; j0 + 64 <= g.n; j0 += 64) column_block<6, 4>(g, j0);
+  if (g.m >= 12)
+    for (; j0 + 64 <= g.n; j0 += 64) column_block<6, 4>(g, j0);
   for (; j0 + 32 <= g.n; j0 += 32) column_block<12, 2>(g, j0);
-  for (; j0 + 16 <= g.n; j0 += 16) column_block<12, 1>(g, j0);
+  for (; j0 + 16 <= g.n; j0 += 16) column_block<16, 1>(g, j0);
 }
 #elif defined(RN_ISA_LEVEL_avx2)
-// 16 ymm registers: 6x2 / 3x4 accumulators.
+// 16 ymm registers: up to 6x2 / 3x4 accumulators.
 void columns(const GemmArgs& g) {
   int64_t j0 = 0;
   for (; j0 + 32 <= g.n; j0 += 32) column_block<3, 4>(g, j0);
   for (; j0 + 16 <= g.n; j0 += 16) column_block<6, 2>(g, j0);
 }
 #else
-// 16 xmm registers: 3x4 accumulators (16 columns).
+// 16 xmm registers: up to 3x4 accumulators (16 columns).
 void columns(const GemmArgs& g) {
   for (int64_t j0 = 0; j0 + 16 <= g.n; j0 += 16) column_block<3, 4>(g, j0);
 }

@@ -16,9 +16,11 @@
   void gemm_bcast(const GemmArgs& g);                                                           \
   /* pack_kernels.cpp */                                                                        \
   void pack_c16(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0,           \
-                int32_t rows, int32_t col0, int32_t cols, float* out);                          \
-  void unpack_c16(const float* in, int32_t channels, int32_t rows, int32_t cols, int32_t p,     \
-                  int32_t q, int32_t row0, float* y);                                           \
+                int32_t rows, int32_t col0, int32_t cols, float* out, const PackStrides& st);   \
+  void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0,        \
+                   int32_t rows, int32_t col0, int32_t cols, float* out);                       \
+  void unpack_c16(const float* in, const PackStrides& st, int32_t channels, int32_t rows,       \
+                  int32_t cols, int32_t p, int32_t q, int32_t row0, float* y);                  \
   /* winograd_kernels.cpp: see winograd.h */                                                    \
   void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, float* v,       \
                        int64_t t0, int64_t tiles, int32_t lanes_total);                         \
@@ -37,6 +39,7 @@ struct IsaKernels {
   decltype(&generic::sgd_step) sgd_step;
   decltype(&generic::gemm_bcast) gemm_bcast;
   decltype(&generic::pack_c16) pack_c16;
+  decltype(&generic::pack_planar) pack_planar;
   decltype(&generic::unpack_c16) unpack_c16;
   decltype(&generic::wino4_input_row) wino4_input_row;
   decltype(&generic::wino4_output_row) wino4_output_row;

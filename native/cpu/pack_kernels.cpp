@@ -1,6 +1,11 @@
 // Conversions between NCHW planes and the channel-blocked rows the conv kernels
-// compute on: out[cb][r][c][l] = x[cb*16 + l][row0 + r][col0 + c] (zero outside
-// the image and for lanes past the channel count). Done a few rows at a time,
+// compute on:  out[cb*kb_stride + r*row_stride + c*col_stride + l]
+//                = x[cb*16 + l][row0 + r][col0 + c]
+// (zero outside the image and for lanes past the channel count); unpack is the
+// inverse for the rows and columns inside the output plane. The strides give
+// both layouts in use: block-major [CB][rows][cols][16] (Winograd) and
+// pixel-major [rows][cols][CB*16] (direct convolution). pack_planar is the plain
+// row copy with zero padding, out[(r*C + c)*cols + j] = x[c][row0 + r][col0 + j]. Done a few rows at a time,
 // inside the kernels, so the data never leaves the cache: NCHW stays the layout
 // of the API and of every tensor. Compiled per ISA level; the vector paths are
 // 16x16 (AVX-512) / 8x8 (AVX2) register transposes, the generic path is scalar.
@@ -46,23 +51,45 @@ inline void transpose16(__m512 r[16]) {
   }
 }
 
-// 16 channel rows (16 floats each, row l at src[l * stride]) -> 16 columns of 16 lanes.
-inline void pack_chunk(const float* src, int64_t stride, float* dst) {
+// 16 channel rows (16 floats each, row l at src[l * stride]) -> 16 columns of 16
+// lanes (column j at dst[j * col_stride]).
+inline void pack_chunk(const float* src, int64_t stride, float* dst, int64_t col_stride) {
   __m512 r[16];
   for (int l = 0; l < 16; ++l) r[l] = _mm512_loadu_ps(src + l * stride);
   transpose16(r);
-  for (int j = 0; j < 16; ++j) _mm512_storeu_ps(dst + j * kLanes, r[j]);
+  for (int j = 0; j < 16; ++j) _mm512_storeu_ps(dst + j * col_stride, r[j]);
 }
 
-// 16 columns of 16 lanes -> 16 channel rows (row k at dst[k * stride]).
-inline void unpack_chunk(const float* src, float* dst, int64_t stride) {
+// 16 columns of 16 lanes (column j at src[j * col_stride]) -> 16 channel rows (row k
+// at dst[k * stride]).
+inline void unpack_chunk(const float* src, int64_t col_stride, float* dst, int64_t stride) {
   __m512 r[16];
-  for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(src + j * kLanes);
+  for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(src + j * col_stride);
   transpose16(r);
   for (int k = 0; k < 16; ++k) _mm512_storeu_ps(dst + k * stride, r[k]);
 }
+// Same for 8 columns (small images): a 16x16 transpose with half the block unused.
+constexpr int32_t kHalfChunk = 8;
+
+inline void pack_half_chunk(const float* src, int64_t stride, float* dst, int64_t col_stride) {
+  __m512 r[16];
+  for (int l = 0; l < 16; ++l) r[l] = _mm512_castps256_ps512(_mm256_loadu_ps(src + l * stride));
+  transpose16(r);
+  for (int j = 0; j < 8; ++j) _mm512_storeu_ps(dst + j * col_stride, r[j]);
+}
+
+inline void unpack_half_chunk(const float* src, int64_t col_stride, float* dst, int64_t stride) {
+  __m512 r[16];
+  for (int j = 0; j < 8; ++j) r[j] = _mm512_loadu_ps(src + j * col_stride);
+  for (int j = 8; j < 16; ++j) r[j] = _mm512_setzero_ps();
+  transpose16(r);
+  for (int k = 0; k < 16; ++k) _mm256_storeu_ps(dst + k * stride, _mm512_castps512_ps256(r[k]));
+}
 #elif defined(RN_ISA_LEVEL_avx2)
 constexpr int32_t kChunk = 8;
+constexpr int32_t kHalfChunk = 0;
+inline void pack_half_chunk(const float*, int64_t, float*, int64_t) {}
+inline void unpack_half_chunk(const float*, int64_t, float*, int64_t) {}
 
 inline void transpose8(__m256 r[8]) {
   __m256 t[8], s[8];
@@ -82,56 +109,76 @@ inline void transpose8(__m256 r[8]) {
   }
 }
 
-inline void pack_chunk(const float* src, int64_t stride, float* dst) {
+inline void pack_chunk(const float* src, int64_t stride, float* dst, int64_t col_stride) {
   for (int h = 0; h < 2; ++h) {  // lanes 0-7, then 8-15
     __m256 r[8];
     for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(src + (h * 8 + l) * stride);
     transpose8(r);
-    for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + j * kLanes + h * 8, r[j]);
+    for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + j * col_stride + h * 8, r[j]);
   }
 }
 
-inline void unpack_chunk(const float* src, float* dst, int64_t stride) {
+inline void unpack_chunk(const float* src, int64_t col_stride, float* dst, int64_t stride) {
   for (int h = 0; h < 2; ++h) {
     __m256 r[8];
-    for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + j * kLanes + h * 8);
+    for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + j * col_stride + h * 8);
     transpose8(r);
     for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + (h * 8 + k) * stride, r[k]);
   }
 }
 #else
 constexpr int32_t kChunk = 0;  // scalar only
-inline void pack_chunk(const float*, int64_t, float*) {}
-inline void unpack_chunk(const float*, float*, int64_t) {}
+constexpr int32_t kHalfChunk = 0;
+inline void pack_chunk(const float*, int64_t, float*, int64_t) {}
+inline void unpack_chunk(const float*, int64_t, float*, int64_t) {}
+inline void pack_half_chunk(const float*, int64_t, float*, int64_t) {}
+inline void unpack_half_chunk(const float*, int64_t, float*, int64_t) {}
 #endif
 
 }  // namespace
 
 void pack_c16(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0, int32_t rows, int32_t col0,
-              int32_t cols, float* out) {
+              int32_t cols, float* out, const PackStrides& st) {
   const int32_t blocks = lane_blocks(channels);
   const int64_t plane = int64_t(h) * w;
   // columns c in [c_lo, c_hi) come from inside the image
   int32_t c_lo = col0 < 0 ? (-col0 < cols ? -col0 : cols) : 0;
   int32_t c_hi = w - col0 < cols ? w - col0 : cols;
   if (c_hi < c_lo) c_hi = c_lo;
+  auto zero_cols = [&](float* dst, int32_t from, int32_t to) {
+    for (int32_t c = from; c < to; ++c) std::memset(dst + c * st.col, 0, sizeof(float) * kLanes);
+  };
   for (int32_t cb = 0; cb < blocks; ++cb) {
     const int32_t lanes = channels - cb * kLanes < kLanes ? channels - cb * kLanes : kLanes;
     for (int32_t r = 0; r < rows; ++r) {
-      float* dst = out + (int64_t(cb) * rows + r) * cols * kLanes;
+      float* dst = out + cb * st.block + r * st.row;
       const int32_t ih = row0 + r;
+      // The 16 channel planes are read as 16 short streams a plane apart, which the
+      // hardware prefetchers follow poorly: fetch a few rows ahead by hand.
+      constexpr int32_t kAhead = 8;
+      if (ih + kAhead >= 0 && ih + kAhead < h) {
+        const char* ahead = reinterpret_cast<const char*>(x + int64_t(cb) * kLanes * plane + int64_t(ih + kAhead) * w);
+        for (int32_t l = 0; l < lanes; ++l)
+          for (int64_t byte = 0; byte < int64_t(w) * 4; byte += 64)
+            _mm_prefetch(ahead + l * plane * 4 + byte, _MM_HINT_T0);
+      }
       if (ih < 0 || ih >= h) {
-        std::memset(dst, 0, sizeof(float) * cols * kLanes);
+        zero_cols(dst, 0, cols);
         continue;
       }
-      std::memset(dst, 0, sizeof(float) * c_lo * kLanes);
-      std::memset(dst + int64_t(c_hi) * kLanes, 0, sizeof(float) * (cols - c_hi) * kLanes);
+      zero_cols(dst, 0, c_lo);
+      zero_cols(dst, c_hi, cols);
       const float* src = x + int64_t(cb) * kLanes * plane + int64_t(ih) * w + col0;
       int32_t c = c_lo;
-      if (kChunk > 0 && lanes == kLanes)
-        for (; c + kChunk <= c_hi; c += kChunk) pack_chunk(src + c, plane, dst + int64_t(c) * kLanes);
+      if (kChunk > 0 && lanes == kLanes) {
+        for (; c + kChunk <= c_hi; c += kChunk) pack_chunk(src + c, plane, dst + c * st.col, st.col);
+        if (kHalfChunk > 0 && c + kHalfChunk <= c_hi) {
+          pack_half_chunk(src + c, plane, dst + c * st.col, st.col);
+          c += kHalfChunk;
+        }
+      }
       for (; c < c_hi; ++c) {
-        float* d = dst + int64_t(c) * kLanes;
+        float* d = dst + c * st.col;
         for (int32_t l = 0; l < lanes; ++l) d[l] = src[l * plane + c];
         for (int32_t l = lanes; l < kLanes; ++l) d[l] = 0.0f;
       }
@@ -139,8 +186,31 @@ void pack_c16(const float* x, int32_t channels, int32_t h, int32_t w, int32_t ro
   }
 }
 
-void unpack_c16(const float* in, int32_t channels, int32_t rows, int32_t cols, int32_t p, int32_t q, int32_t row0,
-                float* y) {
+void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0, int32_t rows, int32_t col0,
+                 int32_t cols, float* out) {
+  // Rows here are short (8-40 floats): plain loops the vectorizer handles beat
+  // three libc calls per row.
+  int32_t lo = -col0 < 0 ? 0 : (-col0 > cols ? cols : -col0);
+  int32_t hi = w - col0 < lo ? lo : (w - col0 > cols ? cols : w - col0);
+  for (int32_t r = 0; r < rows; ++r) {
+    const int32_t ih = row0 + r;
+    const bool inside = ih >= 0 && ih < h;
+    for (int32_t c = 0; c < channels; ++c) {
+      float* __restrict dst = out + (int64_t(r) * channels + c) * cols;
+      if (!inside) {
+        for (int32_t j = 0; j < cols; ++j) dst[j] = 0.0f;
+        continue;
+      }
+      const float* __restrict src = x + (int64_t(c) * h + ih) * w + col0;
+      for (int32_t j = 0; j < lo; ++j) dst[j] = 0.0f;
+      for (int32_t j = lo; j < hi; ++j) dst[j] = src[j];
+      for (int32_t j = hi; j < cols; ++j) dst[j] = 0.0f;
+    }
+  }
+}
+
+void unpack_c16(const float* in, const PackStrides& st, int32_t channels, int32_t rows, int32_t cols, int32_t p,
+                int32_t q, int32_t row0, float* y) {
   const int32_t blocks = lane_blocks(channels);
   const int64_t plane = int64_t(p) * q;
   const int32_t valid_rows = p - row0 < rows ? p - row0 : rows;
@@ -148,13 +218,18 @@ void unpack_c16(const float* in, int32_t channels, int32_t rows, int32_t cols, i
   for (int32_t kb = 0; kb < blocks; ++kb) {
     const int32_t lanes = channels - kb * kLanes < kLanes ? channels - kb * kLanes : kLanes;
     for (int32_t r = 0; r < valid_rows; ++r) {
-      const float* src = in + (int64_t(kb) * rows + r) * cols * kLanes;
+      const float* src = in + kb * st.block + r * st.row;
       float* dst = y + int64_t(kb) * kLanes * plane + int64_t(row0 + r) * q;
       int32_t c = 0;
-      if (kChunk > 0 && lanes == kLanes)
-        for (; c + kChunk <= valid_cols; c += kChunk) unpack_chunk(src + int64_t(c) * kLanes, dst + c, plane);
+      if (kChunk > 0 && lanes == kLanes) {
+        for (; c + kChunk <= valid_cols; c += kChunk) unpack_chunk(src + c * st.col, st.col, dst + c, plane);
+        if (kHalfChunk > 0 && c + kHalfChunk <= valid_cols) {
+          unpack_half_chunk(src + c * st.col, st.col, dst + c, plane);
+          c += kHalfChunk;
+        }
+      }
       for (; c < valid_cols; ++c) {
-        const float* s = src + int64_t(c) * kLanes;
+        const float* s = src + c * st.col;
         for (int32_t l = 0; l < lanes; ++l) dst[l * plane + c] = s[l];
       }
     }

@@ -95,6 +95,13 @@ int main() {
       {3, 7, 8, 9, 9, 3, 3, 1, 1},    // odd channels, uneven tiles
       {2, 6, 16, 16, 12, 3, 3, 2, 1}, // stage transition
       {5, 1, 3, 4, 2, 2, 3, 1, 1},    // rectangular kernel
+      {2, 20, 11, 9, 40, 3, 3, 1, 1}, // partial lane blocks on both sides
+      {2, 20, 11, 9, 40, 3, 3, 2, 1}, // ... strided
+      {2, 6, 10, 13, 5, 3, 3, 1, 2},  // padding 2
+      {3, 4, 11, 10, 6, 3, 3, 3, 1},  // stride 3 (taps skip input pixels in backward-data)
+      {2, 3, 9, 9, 4, 1, 1, 3, 0},    // 1x1 stride 3: some input pixels get no gradient
+      {16, 32, 16, 16, 32, 3, 3, 1, 1}, // realistic size: long accumulations
+      {8, 16, 16, 16, 32, 3, 3, 2, 1},  // stage transition at realistic size
   };
   std::mt19937_64 rng(42);
   for (int threads : {1, 2, 3}) {
@@ -103,7 +110,7 @@ int main() {
     for (int isa : isa_levels()) {
       RN_EXPECT_OK(rn_context_set_isa(ctx, isa));
       for (const Shape& s : shapes) {
-        for (int algo : {RN_CONV_ALGO_AUTO, RN_CONV_ALGO_IM2COL, RN_CONV_ALGO_WINOGRAD}) {
+        for (int algo : {RN_CONV_ALGO_AUTO, RN_CONV_ALGO_IM2COL, RN_CONV_ALGO_WINOGRAD, RN_CONV_ALGO_DIRECT}) {
           rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, algo);
           if (rn_conv2d_check(&d) != RN_STATUS_OK) continue;  // algorithm not applicable
           for (bool bias : {true, false}) {

@@ -5,6 +5,7 @@
  *                                                       q*stride_w - pad_w + s]
  * x: [n, c, h, w]   w: [k, c, r, s]   y: [n, k, p, q]
  * p = (h + 2*pad_h - r) / stride_h + 1,  q = (w + 2*pad_w - s) / stride_w + 1
+ * Padding must be smaller than the kernel (pad_h < r, pad_w < s).
  *
  * backward_data:   dx = dL/dx given dy (dx is overwritten, not accumulated)
  * backward_filter: dw = dL/dw, dbias = dL/dbias (overwritten; dbias may be NULL)
@@ -21,7 +22,8 @@ extern "C" {
 typedef enum rn_conv_algo {
   RN_CONV_ALGO_AUTO = 0,     /* fastest available for the shape */
   RN_CONV_ALGO_IM2COL = 1,   /* im2col (or direct for 1x1) + GEMM: every shape */
-  RN_CONV_ALGO_WINOGRAD = 2  /* F(4x4,3x3): 3x3, stride 1 only */
+  RN_CONV_ALGO_WINOGRAD = 2, /* F(4x4,3x3): 3x3, stride 1 only */
+  RN_CONV_ALGO_DIRECT = 3    /* direct convolution on channel-blocked data: every shape */
 } rn_conv_algo;
 
 typedef struct rn_conv2d_desc {

@@ -48,6 +48,7 @@ public final class ResnormNative {
   public static final int RN_CONV_ALGO_AUTO = 0;
   public static final int RN_CONV_ALGO_IM2COL = 1;
   public static final int RN_CONV_ALGO_WINOGRAD = 2;
+  public static final int RN_CONV_ALGO_DIRECT = 3;
 
   // ---------------------------------------------------------------- context.h
   /** Opaque {@code rn_context*}. */

@@ -31,7 +31,7 @@ final class BenchKernelsCommand implements Callable<Integer> {
   @Option(names = "--isa", description = "generic, avx2 or avx512 (default: best).")
   String isa;
 
-  @Option(names = "--algo", defaultValue = "auto", description = "auto, im2col or winograd (default ${DEFAULT-VALUE}).")
+  @Option(names = "--algo", defaultValue = "auto", description = "auto, im2col, winograd or direct (default ${DEFAULT-VALUE}).")
   String algo;
 
   @Option(names = "--case", split = ",", description = "Case indices 0-7 (default: all).")
@@ -83,7 +83,7 @@ final class BenchKernelsCommand implements Callable<Integer> {
 
   private void benchCase(Engine engine, ConvCase cc, ConvAlgo convAlgo, double sgemm) {
     ConvAlgo a = convAlgo;
-    if (a == ConvAlgo.WINOGRAD && cc.stride() != 1) {
+    if (!a.appliesTo(3, 3, cc.stride(), cc.stride())) {
       a = ConvAlgo.AUTO;
     }
     int[] xs = {batch, cc.c(), cc.hw(), cc.hw()};

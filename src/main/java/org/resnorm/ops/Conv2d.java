@@ -55,8 +55,8 @@ public final class Conv2d implements AutoCloseable {
     if (algo == null) {
       throw new IllegalArgumentException("algo must not be null");
     }
-    if (algo == ConvAlgo.WINOGRAD && !(kernelH == 3 && kernelW == 3 && strideH == 1 && strideW == 1)) {
-      throw new IllegalArgumentException("WINOGRAD needs a 3x3 kernel with stride 1, got " + kernelH + "x" + kernelW
+    if (!algo.appliesTo(kernelH, kernelW, strideH, strideW)) {
+      throw new IllegalArgumentException(algo + " needs a 3x3 kernel with stride 1, got " + kernelH + "x" + kernelW
           + " stride " + strideH + "x" + strideW);
     }
     this.inChannels = inChannels;

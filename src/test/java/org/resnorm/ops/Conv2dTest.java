@@ -74,7 +74,7 @@ class Conv2dTest {
   }
 
   static boolean applicable(ConvAlgo algo, ConvShape g) {
-    return algo != ConvAlgo.WINOGRAD || (g.r() == 3 && g.s() == 3 && g.stride() == 1);
+    return algo.appliesTo(g.r(), g.s(), g.stride(), g.stride());
   }
 
   /** Inputs, an upstream gradient, and the float64 reference results for one shape. */

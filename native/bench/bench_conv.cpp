@@ -1,0 +1,66 @@
+// Native conv timing without the JVM, for profiling (perf record) and for the GPU
+// machine later. Java's bench-kernels / JMH remain the reported measurements.
+//   bench_conv N C H W K R S stride pad [algo=0 auto|1 im2col|2 winograd|3 direct] [threads] [seconds]
+//              [directions: any of f, d, w (forward, backward-data, backward-filter); default fdw]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "resnorm/resnorm.h"
+
+int main(int argc, char** argv) {
+  if (argc < 10) {
+    std::fprintf(stderr, "usage: %s N C H W K R S stride pad [algo] [threads] [seconds]\n", argv[0]);
+    return 2;
+  }
+  rn_conv2d_desc d{};
+  d.n = std::atoi(argv[1]); d.c = std::atoi(argv[2]); d.h = std::atoi(argv[3]); d.w = std::atoi(argv[4]);
+  d.k = std::atoi(argv[5]); d.r = std::atoi(argv[6]); d.s = std::atoi(argv[7]);
+  d.stride_h = d.stride_w = std::atoi(argv[8]);
+  d.pad_h = d.pad_w = std::atoi(argv[9]);
+  d.algo = argc > 10 ? std::atoi(argv[10]) : 0;
+  const int threads = argc > 11 ? std::atoi(argv[11]) : 0;
+  const double seconds = argc > 12 ? std::atof(argv[12]) : 1.0;
+  const std::string dirs = argc > 13 ? argv[13] : "fdw";
+  d.p = (d.h + 2 * d.pad_h - d.r) / d.stride_h + 1;
+  d.q = (d.w + 2 * d.pad_w - d.s) / d.stride_w + 1;
+  if (rn_conv2d_check(&d) != RN_STATUS_OK) {
+    std::fprintf(stderr, "bad shape / algorithm\n");
+    return 2;
+  }
+  const size_t xs = size_t(d.n) * d.c * d.h * d.w, ws = size_t(d.k) * d.c * d.r * d.s, ys = size_t(d.n) * d.k * d.p * d.q;
+  std::vector<float> x(xs), w(ws), y(ys), dy(ys), dx(xs), dw(ws);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (auto* v : {&x, &w, &dy})
+    for (float& f : *v) f = u(rng);
+  rn_context* ctx = rn_context_create(threads);
+  const double flops = 2.0 * d.n * d.k * d.c * d.r * d.s * d.p * d.q;
+  const char* names[3] = {"forward", "backward_data", "backward_filter"};
+  for (int dir = 0; dir < 3; ++dir) {
+    if (dirs.find("fdw"[dir]) == std::string::npos) continue;
+    auto run = [&] {
+      if (dir == 0) return rn_conv2d_forward(ctx, &d, x.data(), w.data(), nullptr, y.data());
+      if (dir == 1) return rn_conv2d_backward_data(ctx, &d, dy.data(), w.data(), dx.data());
+      return rn_conv2d_backward_filter(ctx, &d, x.data(), dy.data(), dw.data(), nullptr);
+    };
+    run();
+    std::vector<double> samples;
+    auto start = std::chrono::steady_clock::now();
+    while (samples.size() < 5 || std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds) {
+      auto t0 = std::chrono::steady_clock::now();
+      if (run() != RN_STATUS_OK) return 1;
+      samples.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(samples.begin(), samples.end());
+    const double med = samples[samples.size() / 2], best = samples.front();
+    std::printf("%-16s algo %d: median %8.3f ms %7.1f GFLOP/s | best %8.3f ms %7.1f GFLOP/s\n", names[dir],
+                rn_conv2d_resolve_algo(&d, dir), med * 1e3, flops / med * 1e-9, best * 1e3, flops / best * 1e-9);
+  }
+  rn_context_destroy(ctx);
+  return 0;
+}

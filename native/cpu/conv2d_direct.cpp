@@ -1,0 +1,306 @@
+// conv2d by direct convolution on channel-blocked data: any kernel size, stride
+// and padding, all three directions, with the shared broadcast micro-kernel
+// (gemm_kernels.cpp) doing every multiply-add.
+//
+// The GEMMs read their broadcast operand from "row-planar" copies of the input
+// ([row][channel][col], zero padding included: a plain copy of NCHW rows) and
+// produce pixel-major results with the channels in 16-lane blocks
+// ([row][col][C16]), which one register-transpose pass turns back into NCHW.
+// Backward-filter reads both operands pixel-major (channels contiguous).
+//
+//   forward:  for each output row p, C[q][k] = sum over taps (r, s) and channels c
+//             of x[c][p*sh + r][q*sw + s] * W[r][s][c][k]: one GEMM, one segment per tap.
+//   backward-data: input pixels split by phase (ih mod sh, iw mod sw); each phase is
+//             a stride-1 correlation of dy with the taps of that phase, written
+//             straight into its interleaved place (GEMM row stride sw pixels).
+//   backward-filter: per tap (r, s), dW^T[c][k] += sum over output pixels of
+//             xt[p*sh + r][q*sw + s][c] * dy[p][q][k]: one segment per output row.
+#include <xmmintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+
+#include "conv2d_impl.h"
+#include "isa_kernels.h"
+
+namespace rn::conv {
+
+namespace {
+
+struct Geometry {
+  const rn_conv2d_desc& d;
+  int32_t cb, kb, c16, k16;
+  explicit Geometry(const rn_conv2d_desc& desc)
+      : d(desc), cb(lane_blocks(desc.c)), kb(lane_blocks(desc.k)), c16(cb * kLanes), k16(kb * kLanes) {}
+  int32_t taps() const { return d.r * d.s; }
+  // padded input extent the forward and filter passes read, from (-pad_h, -pad_w)
+  int32_t in_rows() const { return (d.p - 1) * d.stride_h + d.r; }
+  int32_t in_cols() const { return (d.q - 1) * d.stride_w + d.s; }
+};
+
+int32_t floor_div(int32_t a, int32_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+// Hands images to the pool's threads one at a time (an atomic counter: the two
+// cores of a VM are rarely equally fast, so static splits leave one waiting).
+// body(n, likely next image of this thread or -1, tid); the next image's input
+// is prefetched while n is computed (see Prefetcher).
+template <class Body>
+void for_each_image(rn_context* ctx, int threads, int32_t images, const Body& body) {
+  std::atomic<int32_t> next{0};
+  ctx->pool.run_each(threads, [&](int tid, int nt) {
+    for (int32_t n = next.fetch_add(1); n < images; n = next.fetch_add(1)) body(n, n + nt < images ? n + nt : -1, tid);
+  });
+}
+
+// Pulls a block of memory into L2 in slices, one slice per call to step(), so the
+// next image's input arrives while the current one is being computed (its 16-32
+// channel planes are read in short rows the hardware prefetchers follow poorly).
+class Prefetcher {
+ public:
+  Prefetcher(const float* begin, int64_t floats, int32_t steps)
+      : at_(reinterpret_cast<const char*>(begin)),
+        end_(begin ? at_ + floats * sizeof(float) : at_),
+        slice_(steps > 0 ? (end_ - at_) / steps + 64 : 0) {}
+  void step() {
+    const char* stop = std::min(end_, at_ + slice_);
+    for (; at_ < stop; at_ += 64) _mm_prefetch(at_, _MM_HINT_T1);
+  }
+
+ private:
+  const char* at_;
+  const char* end_;
+  int64_t slice_;
+};
+
+}  // namespace
+
+int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
+                   float* y) {
+  const IsaKernels& kern = isa_kernels(ctx->isa);
+  const Geometry g(d);
+  const int32_t rows = g.in_rows(), cols = g.in_cols(), taps = g.taps();
+  const int threads = std::min<int>(ctx->pool.size(), d.n);
+  ScratchPlan plan;
+  const size_t wt_at = plan.add_array<float>(size_t(taps) * g.c16 * g.k16);  // [r][s][c16][k16]
+  const size_t bias_at = plan.add_array<float>(g.k16);
+  const size_t aoff_at = plan.add_array<int64_t>(taps), boff_at = plan.add_array<int64_t>(taps);
+  const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * rows * cols * d.c);
+  const size_t yt_bytes = ScratchCarver::round_up(sizeof(float) * d.p * d.q * g.k16);
+  const size_t per_thread_at = plan.add((xt_bytes + yt_bytes) * threads);
+  void* base = ctx->workspace.require(plan.total());
+
+  float* wt = at_offset<float>(base, wt_at);
+  std::memset(wt, 0, sizeof(float) * taps * g.c16 * g.k16);
+  for (int32_t k = 0; k < d.k; ++k)
+    for (int32_t c = 0; c < d.c; ++c)
+      for (int32_t t = 0; t < taps; ++t) wt[(int64_t(t) * g.c16 + c) * g.k16 + k] = w[(int64_t(k) * d.c + c) * taps + t];
+  float* bias16 = at_offset<float>(base, bias_at);
+  std::memset(bias16, 0, sizeof(float) * g.k16);
+  if (bias) std::memcpy(bias16, bias, sizeof(float) * d.k);
+  int64_t* a_off = at_offset<int64_t>(base, aoff_at);
+  int64_t* b_off = at_offset<int64_t>(base, boff_at);
+  for (int32_t t = 0; t < taps; ++t) {
+    a_off[t] = int64_t(t / d.s) * d.c * cols + t % d.s;
+    b_off[t] = int64_t(t) * g.c16 * g.k16;
+  }
+
+  const int64_t x_image = int64_t(d.c) * d.h * d.w;
+  for_each_image(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
+    Prefetcher ahead(next >= 0 ? x + next * x_image : nullptr, x_image, d.p);
+    char* scratch = at_offset<char>(base, per_thread_at + (xt_bytes + yt_bytes) * tid);
+    float* xt = reinterpret_cast<float*>(scratch);
+    float* yt = reinterpret_cast<float*>(scratch + xt_bytes);
+    kern.pack_planar(x + int64_t(n) * d.c * d.h * d.w, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, xt);
+    GemmArgs ga;
+    ga.m = d.q;
+    ga.n = g.k16;
+    ga.nseg = taps;
+    ga.seg_len = d.c;
+    ga.a_off = a_off;
+    ga.b_off = b_off;
+    ga.lda = d.stride_w;
+    ga.a_step = cols;
+    ga.b = wt;
+    ga.b_step = g.k16;
+    ga.ldc = g.k16;
+    ga.accumulate = bias != nullptr;  // C starts as the bias
+    for (int32_t p = 0; p < d.p; ++p) {
+      ga.a = xt + int64_t(p) * d.stride_h * d.c * cols;
+      ga.c = yt + int64_t(p) * d.q * g.k16;
+      if (bias)
+        for (int32_t q = 0; q < d.q; ++q) std::memcpy(ga.c + int64_t(q) * g.k16, bias16, sizeof(float) * g.k16);
+      kern.gemm_bcast(ga);
+      ahead.step();
+    }
+    kern.unpack_c16(yt, PackStrides::pixel_major(d.q, g.kb), d.k, d.p, d.q, d.p, d.q, 0,
+                    y + int64_t(n) * d.k * d.p * d.q);
+  });
+  return RN_STATUS_OK;
+}
+
+int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
+  const IsaKernels& kern = isa_kernels(ctx->isa);
+  const Geometry g(d);
+  const int32_t sh = d.stride_h, sw = d.stride_w, taps = g.taps();
+  // Input row ih = i*sh + ah gets tap r when (ah + pad_h - r) is a multiple of sh, from
+  // output row p = i + (ah + pad_h - r) / sh. Pad dy so that every such p is inside.
+  const int32_t pad_t = std::max(0, -floor_div(d.pad_h - (d.r - 1), sh));
+  const int32_t pad_l = std::max(0, -floor_div(d.pad_w - (d.s - 1), sw));
+  const int32_t pad_b = std::max(0, floor_div(d.h - 1 + d.pad_h, sh) - (d.p - 1));
+  const int32_t pad_r = std::max(0, floor_div(d.w - 1 + d.pad_w, sw) - (d.q - 1));
+  const int32_t rows = pad_t + d.p + pad_b, cols = pad_l + d.q + pad_r;
+  const int32_t phases_h = std::min(sh, d.h), phases_w = std::min(sw, d.w);
+  const int32_t phases = phases_h * phases_w;
+  const int threads = std::min<int>(ctx->pool.size(), d.n);
+
+  ScratchPlan plan;
+  const size_t wt_at = plan.add_array<float>(size_t(taps) * g.k16 * g.c16);  // [r][s][k16][c16]
+  // Per phase: its tap count and up to `taps` offsets into dy / the weights.
+  const size_t count_at = plan.add_array<int32_t>(phases);
+  const size_t aoff_at = plan.add_array<int64_t>(size_t(phases) * taps);
+  const size_t boff_at = plan.add_array<int64_t>(size_t(phases) * taps);
+  const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * rows * cols * d.k);
+  const size_t dxt_bytes = ScratchCarver::round_up(sizeof(float) * d.h * d.w * g.c16);
+  const size_t per_thread_at = plan.add((dyt_bytes + dxt_bytes) * threads);
+  void* base = ctx->workspace.require(plan.total());
+
+  float* wt = at_offset<float>(base, wt_at);
+  std::memset(wt, 0, sizeof(float) * taps * g.k16 * g.c16);
+  for (int32_t k = 0; k < d.k; ++k)
+    for (int32_t c = 0; c < d.c; ++c)
+      for (int32_t t = 0; t < taps; ++t) wt[(int64_t(t) * g.k16 + k) * g.c16 + c] = w[(int64_t(k) * d.c + c) * taps + t];
+  int32_t* tap_count = at_offset<int32_t>(base, count_at);
+  int64_t* a_off = at_offset<int64_t>(base, aoff_at);
+  int64_t* b_off = at_offset<int64_t>(base, boff_at);
+  for (int32_t ah = 0; ah < phases_h; ++ah)
+    for (int32_t aw = 0; aw < phases_w; ++aw) {
+      const int32_t ph = ah * phases_w + aw;
+      int32_t count = 0;
+      for (int32_t r = 0; r < d.r; ++r) {
+        if ((ah + d.pad_h - r) % sh != 0) continue;
+        const int32_t dr = floor_div(ah + d.pad_h - r, sh);
+        for (int32_t s = 0; s < d.s; ++s) {
+          if ((aw + d.pad_w - s) % sw != 0) continue;
+          const int32_t ds = floor_div(aw + d.pad_w - s, sw);
+          a_off[ph * taps + count] = int64_t(dr + pad_t) * d.k * cols + ds + pad_l;
+          b_off[ph * taps + count] = int64_t(r * d.s + s) * g.k16 * g.c16;
+          ++count;
+        }
+      }
+      tap_count[ph] = count;
+    }
+
+  const int64_t dy_image = int64_t(d.k) * d.p * d.q;
+  for_each_image(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
+    Prefetcher ahead(next >= 0 ? dy + next * dy_image : nullptr, dy_image, phases);
+    char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + dxt_bytes) * tid);
+    float* dyt = reinterpret_cast<float*>(scratch);
+    float* dxt = reinterpret_cast<float*>(scratch + dyt_bytes);
+    kern.pack_planar(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, -pad_t, rows, -pad_l, cols, dyt);
+    for (int32_t ah = 0; ah < phases_h; ++ah)
+      for (int32_t aw = 0; aw < phases_w; ++aw) {
+        const int32_t ph = ah * phases_w + aw;
+        GemmArgs ga;
+        ga.m = (d.w - aw + sw - 1) / sw;  // input columns of this phase
+        ga.n = g.c16;
+        ga.nseg = tap_count[ph];          // no taps: the GEMM writes zeros
+        ga.seg_len = d.k;
+        ga.a_off = a_off + ph * taps;
+        ga.b_off = b_off + ph * taps;
+        ga.lda = 1;
+        ga.a_step = cols;
+        ga.b = wt;
+        ga.b_step = g.c16;
+        ga.ldc = int64_t(sw) * g.c16;
+        for (int32_t i = 0; i * sh + ah < d.h; ++i) {
+          ga.a = dyt + int64_t(i) * d.k * cols;
+          ga.c = dxt + (int64_t(i * sh + ah) * d.w + aw) * g.c16;
+          kern.gemm_bcast(ga);
+        }
+        ahead.step();
+      }
+    kern.unpack_c16(dxt, PackStrides::pixel_major(d.w, g.cb), d.c, d.h, d.w, d.h, d.w, 0,
+                    dx + int64_t(n) * d.c * d.h * d.w);
+  });
+  return RN_STATUS_OK;
+}
+
+int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy, float* dw,
+                           float* dbias) {
+  const IsaKernels& kern = isa_kernels(ctx->isa);
+  const Geometry g(d);
+  const int32_t rows = g.in_rows(), cols = g.in_cols(), taps = g.taps();
+  const int threads = std::min<int>(ctx->pool.size(), d.n);
+  // Per thread: packed x and dy of one image, and acc[r][s][c][k16] (dW transposed).
+  const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * rows * cols * g.c16);
+  const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * d.p * d.q * g.k16);
+  const int64_t acc_floats = int64_t(taps) * d.c * g.k16;
+  const size_t acc_bytes = ScratchCarver::round_up(sizeof(float) * acc_floats);
+  const size_t per_thread = xt_bytes + dyt_bytes + acc_bytes;
+  ScratchPlan plan;
+  const size_t aoff_at = plan.add_array<int64_t>(d.p), boff_at = plan.add_array<int64_t>(d.p);
+  const size_t per_thread_at = plan.add(per_thread * threads);
+  void* base = ctx->workspace.require(plan.total());
+  int64_t* a_off = at_offset<int64_t>(base, aoff_at);
+  int64_t* b_off = at_offset<int64_t>(base, boff_at);
+  for (int32_t p = 0; p < d.p; ++p) {
+    a_off[p] = int64_t(p) * d.stride_h * cols * g.c16;
+    b_off[p] = int64_t(p) * d.q * g.k16;
+  }
+  auto scratch_of = [&](int tid) { return at_offset<char>(base, per_thread_at + per_thread * tid); };
+  auto acc_of = [&](int tid) { return reinterpret_cast<float*>(scratch_of(tid) + xt_bytes + dyt_bytes); };
+
+  const int64_t x_image = int64_t(d.c) * d.h * d.w, dy_image = int64_t(d.k) * d.p * d.q;
+  std::atomic<int32_t> next{0};
+  ctx->pool.run_each(threads, [&](int tid, int nt) {
+    float* xt = reinterpret_cast<float*>(scratch_of(tid));
+    float* dyt = reinterpret_cast<float*>(scratch_of(tid) + xt_bytes);
+    float* acc = acc_of(tid);
+    std::memset(acc, 0, sizeof(float) * acc_floats);
+    GemmArgs ga;
+    ga.m = d.c;  // rows: input channels
+    ga.n = g.k16;
+    ga.nseg = d.p;
+    ga.seg_len = d.q;
+    ga.a_off = a_off;
+    ga.b_off = b_off;
+    ga.lda = 1;
+    ga.a_step = int64_t(d.stride_w) * g.c16;
+    ga.b = dyt;
+    ga.b_step = g.k16;
+    ga.ldc = g.k16;
+    ga.accumulate = true;
+    for (int32_t n = next.fetch_add(1); n < d.n; n = next.fetch_add(1)) {
+      const bool more = n + nt < d.n;  // likely this thread's next image
+      Prefetcher ahead_x(more ? x + (n + nt) * x_image : nullptr, x_image, taps);
+      Prefetcher ahead_dy(more ? dy + (n + nt) * dy_image : nullptr, dy_image, taps);
+      kern.pack_c16(x + int64_t(n) * d.c * d.h * d.w, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, xt,
+                    PackStrides::pixel_major(cols, g.cb));
+      kern.pack_c16(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt,
+                    PackStrides::pixel_major(d.q, g.kb));
+      for (int32_t t = 0; t < taps; ++t) {
+        ga.a = xt + (int64_t(t / d.s) * cols + t % d.s) * g.c16;
+        ga.c = acc + int64_t(t) * d.c * g.k16;
+        kern.gemm_bcast(ga);
+        ahead_x.step();
+        ahead_dy.step();
+      }
+    }
+  });
+  // dw[k][c][r][s] = sum over threads of acc[r][s][c][k], in thread order.
+  ctx->pool.parallel_for(int64_t(d.k) * d.c, 64, [&](int64_t b, int64_t e, int) {
+    for (int64_t idx = b; idx < e; ++idx) {
+      const int64_t k = idx / d.c, c = idx % d.c;
+      for (int32_t t = 0; t < taps; ++t) {
+        float sum = 0.0f;
+        for (int tt = 0; tt < threads; ++tt) sum += acc_of(tt)[(int64_t(t) * d.c + c) * g.k16 + k];
+        dw[idx * taps + t] = sum;
+      }
+    }
+  });
+  if (dbias != nullptr) bias_gradient(ctx, d, dy, dbias);
+  return RN_STATUS_OK;
+}
+
+}  // namespace rn::conv
