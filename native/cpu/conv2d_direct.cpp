@@ -139,17 +139,137 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
   return RN_STATUS_OK;
 }
 
+namespace {
+
+// Padding of dy so that every (phase, tap) of backward-data reads inside it: input
+// row ih = i*sh + ah gets tap r when (ah + pad_h - r) is a multiple of sh, from
+// output row p = i + (ah + pad_h - r) / sh.
+struct DyPadding {
+  int32_t top, left, rows, cols;
+  explicit DyPadding(const rn_conv2d_desc& d) {
+    top = std::max(0, -floor_div(d.pad_h - (d.r - 1), d.stride_h));
+    left = std::max(0, -floor_div(d.pad_w - (d.s - 1), d.stride_w));
+    const int32_t bottom = std::max(0, floor_div(d.h - 1 + d.pad_h, d.stride_h) - (d.p - 1));
+    const int32_t right = std::max(0, floor_div(d.w - 1 + d.pad_w, d.stride_w) - (d.q - 1));
+    rows = top + d.p + bottom;
+    cols = left + d.q + right;
+  }
+};
+
+// Backward-data with the input pixels in the lanes, for rows of whole 16-pixel
+// vectors per stride phase (W a multiple of 16 * sw, sw <= 2):
+//   dxph[c][j] = sum over the phase's taps and k of W[r][s][k][c] * dy[k][i + dr][j + ds],
+// the weights broadcast, dy read as plain rows (no transposes), two phase rows per
+// register tile when a row is one vector; the two column phases are then
+// interleaved straight into dx's NCHW rows.
+int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
+  const IsaKernels& kern = isa_kernels(ctx->isa);
+  const int32_t sh = d.stride_h, sw = d.stride_w, taps = d.r * d.s;
+  DyPadding pad(d);
+  // Row pitch a multiple of 16 floats: the B vectors of unshifted taps stay on one
+  // cache line (a vector across two lines costs two loads).
+  pad.cols = (pad.cols + kLanes - 1) / kLanes * kLanes;
+  const int32_t nj = d.w / sw;  // input columns per phase, a multiple of 16
+  const int32_t pair = nj == kLanes ? 2 : 1;  // phase rows per register tile
+  const int32_t phases_h = std::min(sh, d.h);
+  const int threads = std::min<int>(ctx->pool.size(), d.n);
+
+  ScratchPlan plan;
+  const size_t wt_at = plan.add_array<float>(size_t(taps) * d.k * d.c);  // [r][s][k][c]
+  const size_t count_at = plan.add_array<int32_t>(phases_h * sw);
+  const size_t aoff_at = plan.add_array<int64_t>(size_t(phases_h) * sw * taps);
+  const size_t boff_at = plan.add_array<int64_t>(size_t(phases_h) * sw * taps);
+  const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * pad.rows * pad.cols * d.k);
+  const size_t tmp_bytes = ScratchCarver::round_up(sizeof(float) * sw * d.c * pair * nj);  // [aw][c][row][j]
+  const size_t per_thread_at = plan.add((dyt_bytes + tmp_bytes) * threads);
+  void* base = ctx->workspace.require(plan.total());
+
+  float* wt = at_offset<float>(base, wt_at);
+  for (int32_t k = 0; k < d.k; ++k)
+    for (int32_t c = 0; c < d.c; ++c)
+      for (int32_t t = 0; t < taps; ++t) wt[(int64_t(t) * d.k + k) * d.c + c] = w[(int64_t(k) * d.c + c) * taps + t];
+  int32_t* tap_count = at_offset<int32_t>(base, count_at);
+  int64_t* a_off = at_offset<int64_t>(base, aoff_at);
+  int64_t* b_off = at_offset<int64_t>(base, boff_at);
+  for (int32_t ah = 0; ah < phases_h; ++ah)
+    for (int32_t aw = 0; aw < sw; ++aw) {
+      const int32_t ph = ah * sw + aw;
+      int32_t count = 0;
+      for (int32_t r = 0; r < d.r; ++r) {
+        if ((ah + d.pad_h - r) % sh != 0) continue;
+        const int32_t dr = floor_div(ah + d.pad_h - r, sh);
+        for (int32_t s = 0; s < d.s; ++s) {
+          if ((aw + d.pad_w - s) % sw != 0) continue;
+          const int32_t ds = floor_div(aw + d.pad_w - s, sw);
+          a_off[ph * taps + count] = int64_t(r * d.s + s) * d.k * d.c;
+          b_off[ph * taps + count] = int64_t(dr + pad.top) * d.k * pad.cols + ds + pad.left;
+          ++count;
+        }
+      }
+      tap_count[ph] = count;
+    }
+
+  const int64_t dy_image = int64_t(d.k) * d.p * d.q, hw = int64_t(d.h) * d.w;
+  for_each_image(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
+    Prefetcher ahead(next >= 0 ? dy + next * dy_image : nullptr, dy_image, phases_h);
+    char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + tmp_bytes) * tid);
+    float* dyt = reinterpret_cast<float*>(scratch);
+    float* tmp = reinterpret_cast<float*>(scratch + dyt_bytes);
+    kern.pack_planar(dy + n * dy_image, d.k, d.p, d.q, -pad.top, pad.rows, -pad.left, pad.cols, dyt);
+    float* dxn = dx + int64_t(n) * d.c * hw;
+    GemmArgs ga;
+    ga.m = d.c;  // rows: input channels, broadcast from the weights
+    ga.seg_len = d.k;
+    ga.a = wt;
+    ga.lda = 1;
+    ga.a_step = d.c;
+    ga.b_step = pad.cols;
+    ga.b_block = int64_t(d.k) * pad.cols;  // with pair == 2: the next phase row
+    for (int32_t ah = 0; ah < phases_h; ++ah) {
+      const int32_t ni = (d.h - ah + sh - 1) / sh;
+      for (int32_t i = 0; i < ni; i += pair) {
+        const int32_t rows = std::min(pair, ni - i);
+        for (int32_t aw = 0; aw < sw; ++aw) {
+          const int32_t ph = ah * sw + aw;
+          ga.n = int64_t(rows) * nj;
+          ga.nseg = tap_count[ph];  // no taps: the GEMM writes zeros
+          ga.a_off = a_off + ph * taps;
+          ga.b_off = b_off + ph * taps;
+          ga.b = dyt + int64_t(i) * d.k * pad.cols;
+          if (sw == 1) {  // the phase row is the dx row
+            ga.c = dxn + int64_t(i * sh + ah) * d.w;
+            ga.ldc = hw;
+            ga.c_block = int64_t(sh) * d.w;
+          } else {
+            ga.c = tmp + int64_t(aw) * d.c * pair * nj;
+            ga.ldc = int64_t(pair) * nj;
+            ga.c_block = pair == 2 ? nj : kLanes;
+          }
+          kern.gemm_bcast(ga);
+        }
+        if (sw == 2)
+          for (int32_t c = 0; c < d.c; ++c)
+            for (int32_t rr = 0; rr < rows; ++rr) {
+              const float* even = tmp + (int64_t(c) * pair + rr) * nj;
+              kern.interleave2(even, even + int64_t(d.c) * pair * nj, nj,
+                               dxn + int64_t(c) * hw + int64_t((i + rr) * sh + ah) * d.w);
+            }
+      }
+      ahead.step();
+    }
+  });
+  return RN_STATUS_OK;
+}
+
+}  // namespace
+
 int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
+  if (d.stride_w <= 2 && d.w % (kLanes * d.stride_w) == 0) return backward_data_pixel_lanes(ctx, d, dy, w, dx);
   const IsaKernels& kern = isa_kernels(ctx->isa);
   const Geometry g(d);
   const int32_t sh = d.stride_h, sw = d.stride_w, taps = g.taps();
-  // Input row ih = i*sh + ah gets tap r when (ah + pad_h - r) is a multiple of sh, from
-  // output row p = i + (ah + pad_h - r) / sh. Pad dy so that every such p is inside.
-  const int32_t pad_t = std::max(0, -floor_div(d.pad_h - (d.r - 1), sh));
-  const int32_t pad_l = std::max(0, -floor_div(d.pad_w - (d.s - 1), sw));
-  const int32_t pad_b = std::max(0, floor_div(d.h - 1 + d.pad_h, sh) - (d.p - 1));
-  const int32_t pad_r = std::max(0, floor_div(d.w - 1 + d.pad_w, sw) - (d.q - 1));
-  const int32_t rows = pad_t + d.p + pad_b, cols = pad_l + d.q + pad_r;
+  const DyPadding pad(d);
+  const int32_t pad_t = pad.top, pad_l = pad.left, rows = pad.rows, cols = pad.cols;
   const int32_t phases_h = std::min(sh, d.h), phases_w = std::min(sw, d.w);
   const int32_t phases = phases_h * phases_w;
   const int threads = std::min<int>(ctx->pool.size(), d.n);

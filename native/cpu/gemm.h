@@ -21,6 +21,11 @@ struct GemmArgs {
   float* c = nullptr;
   int64_t ldc = 0;
   bool accumulate = false;  // C += instead of C =
+  // Columns come in blocks of 16; block b of B / C starts b * b_block / c_block
+  // floats after block 0 (16: plain contiguous columns). Lets one register tile
+  // span, say, two image rows that are not adjacent in memory.
+  int64_t b_block = 16;
+  int64_t c_block = 16;
 };
 
 // Lanes of the channel-blocked layouts the conv kernels pack into. (static:

@@ -20,15 +20,20 @@ namespace {
 
 // LDA > 0: the A row stride is that compile-time constant (the broadcasts then use
 // constant displacements instead of one register per row); 0: g.lda at run time.
+// Offset of register vector j (kWidth floats) from the start of a column tile,
+// with 16-column blocks `block` floats apart.
+inline int64_t vec_offset(int j, int64_t block) { return (j * kWidth) / 16 * block + (j * kWidth) % 16; }
+
 template <int MR, int NV, int LDA>
 inline void micro(const GemmArgs& g, int64_t i0, int64_t j0) {
   Vec acc[MR][NV];
-  float* c = g.c + i0 * g.ldc + j0;
+  float* c = g.c + i0 * g.ldc + j0 / 16 * g.c_block;
+  const int64_t bb = g.b_block, cb = g.c_block;
   if (g.accumulate) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) acc[i][j] = vload(c + i * g.ldc + j * kWidth);
+      for (int j = 0; j < NV; ++j) acc[i][j] = vload(c + i * g.ldc + vec_offset(j, cb));
   } else {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -43,14 +48,14 @@ inline void micro(const GemmArgs& g, int64_t i0, int64_t j0) {
   const int64_t lda3 = 3 * lda;
   for (int32_t seg = 0; seg < g.nseg; ++seg) {
     const float* pa = g.a + (g.a_off ? g.a_off[seg] : 0) + i0 * lda;
-    const float* pb = g.b + (g.b_off ? g.b_off[seg] : 0) + j0;
+    const float* pb = g.b + (g.b_off ? g.b_off[seg] : 0) + j0 / 16 * bb;
     const float* base[kGroups];
 #pragma GCC unroll 4
     for (int q = 0; q < kGroups; ++q) base[q] = pa + 4 * q * lda;
     for (int32_t kk = 0; kk < g.seg_len; ++kk) {
       Vec bv[NV];
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) bv[j] = vload(pb + j * kWidth);
+      for (int j = 0; j < NV; ++j) bv[j] = vload(pb + vec_offset(j, bb));
 #pragma GCC unroll 16
       for (int i = 0; i < MR; ++i) {
         const float* row = base[i / 4];
@@ -67,7 +72,7 @@ inline void micro(const GemmArgs& g, int64_t i0, int64_t j0) {
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) vstore(c + i * g.ldc + j * kWidth, acc[i][j]);
+    for (int j = 0; j < NV; ++j) vstore(c + i * g.ldc + vec_offset(j, cb), acc[i][j]);
 }
 
 template <int NV, int LDA>

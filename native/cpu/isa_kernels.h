@@ -19,6 +19,7 @@
                 int32_t rows, int32_t col0, int32_t cols, float* out, const PackStrides& st);   \
   void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0,        \
                    int32_t rows, int32_t col0, int32_t cols, float* out);                       \
+  void interleave2(const float* even, const float* odd, int32_t n, float* out);                \
   void unpack_c16(const float* in, const PackStrides& st, int32_t channels, int32_t rows,       \
                   int32_t cols, int32_t p, int32_t q, int32_t row0, float* y);                  \
   /* winograd_kernels.cpp: see winograd.h */                                                    \
@@ -40,6 +41,7 @@ struct IsaKernels {
   decltype(&generic::gemm_bcast) gemm_bcast;
   decltype(&generic::pack_c16) pack_c16;
   decltype(&generic::pack_planar) pack_planar;
+  decltype(&generic::interleave2) interleave2;
   decltype(&generic::unpack_c16) unpack_c16;
   decltype(&generic::wino4_input_row) wino4_input_row;
   decltype(&generic::wino4_output_row) wino4_output_row;

@@ -5,7 +5,8 @@
 // inverse for the rows and columns inside the output plane. The strides give
 // both layouts in use: block-major [CB][rows][cols][16] (Winograd) and
 // pixel-major [rows][cols][CB*16] (direct convolution). pack_planar is the plain
-// row copy with zero padding, out[(r*C + c)*cols + j] = x[c][row0 + r][col0 + j]. Done a few rows at a time,
+// row copy with zero padding, out[(r*C + c)*cols + j] = x[c][row0 + r][col0 + j];
+// interleave2 merges two stride phases of a row, out[2j] = even[j], out[2j+1] = odd[j]. Done a few rows at a time,
 // inside the kernels, so the data never leaves the cache: NCHW stays the layout
 // of the API and of every tensor. Compiled per ISA level; the vector paths are
 // 16x16 (AVX-512) / 8x8 (AVX2) register transposes, the generic path is scalar.
@@ -206,6 +207,23 @@ void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t
       for (int32_t j = lo; j < hi; ++j) dst[j] = src[j];
       for (int32_t j = hi; j < cols; ++j) dst[j] = 0.0f;
     }
+  }
+}
+
+void interleave2(const float* even, const float* odd, int32_t n, float* out) {
+  int32_t j = 0;
+#if defined(RN_ISA_LEVEL_avx512)
+  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (; j + 16 <= n; j += 16) {
+    const __m512 e = _mm512_loadu_ps(even + j), o = _mm512_loadu_ps(odd + j);
+    _mm512_storeu_ps(out + 2 * j, _mm512_permutex2var_ps(e, lo, o));
+    _mm512_storeu_ps(out + 2 * j + 16, _mm512_permutex2var_ps(e, hi, o));
+  }
+#endif
+  for (; j < n; ++j) {
+    out[2 * j] = even[j];
+    out[2 * j + 1] = odd[j];
   }
 }
 

@@ -102,6 +102,9 @@ int main() {
       {2, 3, 9, 9, 4, 1, 1, 3, 0},    // 1x1 stride 3: some input pixels get no gradient
       {16, 32, 16, 16, 32, 3, 3, 1, 1}, // realistic size: long accumulations
       {8, 16, 16, 16, 32, 3, 3, 2, 1},  // stage transition at realistic size
+      {2, 16, 32, 32, 32, 3, 3, 2, 1},  // ... with 32-wide rows (pixel-lane paths)
+      {2, 5, 32, 16, 3, 3, 3, 2, 0},    // pixel lanes, odd channels, no padding
+      {2, 5, 13, 32, 3, 3, 3, 2, 2},    // pixel lanes, padding 2
   };
   std::mt19937_64 rng(42);
   for (int threads : {1, 2, 3}) {
@@ -112,7 +115,12 @@ int main() {
       for (const Shape& s : shapes) {
         for (int algo : {RN_CONV_ALGO_AUTO, RN_CONV_ALGO_IM2COL, RN_CONV_ALGO_WINOGRAD, RN_CONV_ALGO_DIRECT}) {
           rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, algo);
-          if (rn_conv2d_check(&d) != RN_STATUS_OK) continue;  // algorithm not applicable
+          const int status = rn_conv2d_check(&d);
+          // Only Winograd may refuse a shape (it needs 3x3 stride 1); anything else is a bad test shape.
+          RN_EXPECT(status == RN_STATUS_OK || (algo == RN_CONV_ALGO_WINOGRAD && status == RN_STATUS_UNSUPPORTED),
+                    "shape %d %d %d %d %d %d %d %d %d refused by algo %d", s.n, s.c, s.h, s.w, s.k, s.r, s.s,
+                    s.stride, s.pad, algo);
+          if (status != RN_STATUS_OK) continue;
           for (bool bias : {true, false}) {
             char label[160];
             std::snprintf(label, sizeof label, "[t=%d %s algo=%d bias=%d] n%d c%d %dx%d k%d %dx%d s%d p%d",
