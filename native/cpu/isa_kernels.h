@@ -12,6 +12,8 @@
   /* sgd_kernels.cpp */                                                                         \
   void sgd_step(const rn_sgd_params& p, int64_t count, float* param, const float* grad,         \
                 float* velocity);                                                             \
+  void sgd_step_unfused(const rn_sgd_params& p, int64_t count, float* param, const float* grad, \
+                        float* velocity, float* scratch);                                       \
   /* gemm_kernels.cpp */                                                                        \
   void gemm_bcast(const GemmArgs& g);                                                           \
   /* pack_kernels.cpp */                                                                        \
@@ -38,6 +40,7 @@ namespace avx512 { RN_ISA_KERNEL_DECLARATIONS }
 struct IsaKernels {
   const char* name;
   decltype(&generic::sgd_step) sgd_step;
+  decltype(&generic::sgd_step_unfused) sgd_step_unfused;
   decltype(&generic::gemm_bcast) gemm_bcast;
   decltype(&generic::pack_c16) pack_c16;
   decltype(&generic::pack_planar) pack_planar;

@@ -43,4 +43,23 @@ void sgd_step(const rn_sgd_params& p, int64_t count, float* __restrict param, co
   }
 }
 
+void sgd_step_unfused(const rn_sgd_params& p, int64_t count, float* __restrict param, const float* __restrict grad,
+                      float* __restrict velocity, float* __restrict g) {
+  const float lr = p.lr, wd = p.weight_decay, mom = p.momentum, keep = 1.0f - p.dampening;
+  for (int64_t i = 0; i < count; ++i) g[i] = grad[i] + wd * param[i];  // pass 1: decay
+  if (mom != 0.0f) {
+    if (p.first_step) {                                                   // pass 2: momentum
+      for (int64_t i = 0; i < count; ++i) velocity[i] = g[i];
+    } else {
+      for (int64_t i = 0; i < count; ++i) velocity[i] = mom * velocity[i] + keep * g[i];
+    }
+    if (p.nesterov) {                                                     // pass 3: direction
+      for (int64_t i = 0; i < count; ++i) g[i] = g[i] + mom * velocity[i];
+    } else {
+      for (int64_t i = 0; i < count; ++i) g[i] = velocity[i];
+    }
+  }
+  for (int64_t i = 0; i < count; ++i) param[i] -= lr * g[i];            // pass 4: update
+}
+
 }  // namespace rn::RN_ISA_NS

@@ -36,6 +36,22 @@ int main() {
                         nesterov, momentum);
           expect_close(label, param, p_ref, 1e-6);
           if (momentum != 0.0f) expect_close(label, vel, v_ref, 1e-6);
+
+          // Fused equals the unfused four-pass composition within float32 rounding.
+          Buffer p_fused(count), p_unfused(count), v_fused(count), v_unfused(count);
+          p_fused.fill_random(rng);
+          std::memcpy(p_unfused.data(), p_fused.data(), sizeof(float) * count);
+          for (int step = 0; step < 3; ++step) {
+            grad.fill_random(rng);
+            rn_sgd_params sp{0.05f, momentum, dampening, 5e-4f, nesterov, step == 0};
+            float* vf = momentum != 0 ? v_fused.data() : nullptr;
+            float* vu = momentum != 0 ? v_unfused.data() : nullptr;
+            RN_EXPECT_OK(rn_sgd_step(ctx, &sp, count, p_fused.data(), grad.data(), vf));
+            RN_EXPECT_OK(rn_sgd_step_unfused(ctx, &sp, count, p_unfused.data(), grad.data(), vu));
+          }
+          std::snprintf(label, sizeof label, "sgd fused vs unfused %s nesterov=%d momentum=%g", rn_isa_name(isa),
+                        nesterov, momentum);
+          expect_close(label, p_fused, p_unfused.to_double(), 1e-6);
         }
       }
     }

@@ -30,6 +30,12 @@ typedef struct rn_sgd_params {
 RN_API int rn_sgd_step(rn_context* ctx, const rn_sgd_params* params, int64_t count,
                        float* param, const float* grad, float* velocity);
 
+/* The same update as four separate passes over memory (decay, momentum, Nesterov,
+ * update), the way a framework without fusion composes it. For tests (fused must
+ * equal unfused within float32 rounding) and benchmarks (what fusion saves). */
+RN_API int rn_sgd_step_unfused(rn_context* ctx, const rn_sgd_params* params, int64_t count,
+                               float* param, const float* grad, float* velocity);
+
 #ifdef __cplusplus
 }
 #endif

@@ -185,4 +185,7 @@ public final class ResnormNative {
 
   public static native int rn_sgd_step(rn_context ctx, @Const rn_sgd_params params, long count,
       FloatPointer param, @Const FloatPointer grad, FloatPointer velocity);
+
+  public static native int rn_sgd_step_unfused(rn_context ctx, @Const rn_sgd_params params, long count,
+      FloatPointer param, @Const FloatPointer grad, FloatPointer velocity);
 }

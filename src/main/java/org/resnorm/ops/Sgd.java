@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.bytedeco.javacpp.FloatPointer;
 import org.resnorm.bind.ResnormNative;
 import org.resnorm.bind.ResnormNative.rn_sgd_params;
 import org.resnorm.core.Checks;
@@ -74,6 +75,19 @@ public final class Sgd implements AutoCloseable {
    * content is ignored and set to the gradient, as PyTorch does.
    */
   public void step(Engine engine, float lr, Tensor param, Tensor grad, Tensor velocity, boolean firstStep) {
+    run(engine, lr, param, grad, velocity, firstStep, true);
+  }
+
+  /**
+   * The same update computed as four separate passes over memory (decay, momentum, Nesterov,
+   * update), as an unfused framework would: for tests and benchmarks of the fused kernel.
+   */
+  public void stepUnfused(Engine engine, float lr, Tensor param, Tensor grad, Tensor velocity, boolean firstStep) {
+    run(engine, lr, param, grad, velocity, firstStep, false);
+  }
+
+  private void run(Engine engine, float lr, Tensor param, Tensor grad, Tensor velocity, boolean firstStep,
+      boolean fused) {
     Checks.engine(engine);
     Checks.finite("lr", lr);
     if (lr < 0) {
@@ -94,8 +108,14 @@ public final class Sgd implements AutoCloseable {
     Checks.noOverlap("velocity", velocity, new String[] {"grad"}, grad);
     params.lr(lr).momentum(momentum).dampening(dampening).weight_decay(weightDecay).nesterov(nesterov ? 1 : 0)
         .first_step(firstStep ? 1 : 0);
-    NativeStatus.check(ResnormNative.rn_sgd_step(engine.handle(), params, param.numel(), param.floatPointer(),
-        grad.floatPointer(), velocity == null ? null : velocity.floatPointer()), "sgd step");
+    FloatPointer v = velocity == null ? null : velocity.floatPointer();
+    if (fused) {
+      NativeStatus.check(ResnormNative.rn_sgd_step(engine.handle(), params, param.numel(), param.floatPointer(),
+          grad.floatPointer(), v), "sgd step");
+    } else {
+      NativeStatus.check(ResnormNative.rn_sgd_step_unfused(engine.handle(), params, param.numel(),
+          param.floatPointer(), grad.floatPointer(), v), "sgd step (unfused)");
+    }
   }
 
   @Override

@@ -71,6 +71,29 @@ class SgdTest {
     }
   }
 
+  @ParameterizedTest(name = "{0} momentum={1} dampening={2} nesterov={3}")
+  @MethodSource("variants")
+  void fusedEqualsUnfused(Isa isa, float momentum, float dampening, boolean nesterov) {
+    engine.isa(isa);
+    int n = 4099;
+    SplittableRandom rng = new SplittableRandom(7);
+    float[] start = toFloat(random(rng, n));
+    try (Sgd sgd = new Sgd(momentum, dampening, 5e-4f, nesterov);
+        Tensor fused = Tensor.of(start, n);
+        Tensor unfused = Tensor.of(start, n);
+        Tensor vf = momentum == 0 ? null : Tensor.zeros(n);
+        Tensor vu = momentum == 0 ? null : Tensor.zeros(n);
+        Tensor g = Tensor.zeros(n)) {
+      for (int step = 0; step < 3; step++) {
+        g.copyFrom(toFloat(random(rng, n)));
+        sgd.step(engine, 0.05f, fused, g, vf, step == 0);
+        sgd.stepUnfused(engine, 0.05f, unfused, g, vu, step == 0);
+      }
+      assertClose("fused vs unfused", fused.toFloatArray(), org.resnorm.TestSupport.toDouble(unfused.toFloatArray()),
+          1e-6);
+    }
+  }
+
   @Test
   void rejectsBadHyperparametersAndTensors() {
     assertThrows(IllegalArgumentException.class, () -> new Sgd(0f, 0f, 0f, true));

@@ -31,6 +31,7 @@ public final class Report {
     ChainedOptionsBuilder opts = new OptionsBuilder().parent(cli)
         .include(CeilingBenchmark.class.getSimpleName())
         .include(ConvBenchmark.class.getSimpleName())
+        .include(SgdBenchmark.class.getSimpleName())
         .jvmArgsAppend("--enable-native-access=ALL-UNNAMED");
     if (!cli.getForkCount().hasValue()) {
       opts.forks(1);
@@ -46,12 +47,15 @@ public final class Report {
     double sgemmMs = Double.NaN;
     double copyMs = Double.NaN;
     List<RunResult> conv = new ArrayList<>();
+    List<RunResult> sgd = new ArrayList<>();
     for (RunResult r : results) {
       String name = r.getParams().getBenchmark();
       if (name.endsWith("sgemm2048")) {
         sgemmMs = r.getPrimaryResult().getScore();
       } else if (name.endsWith("copy256MiB")) {
         copyMs = r.getPrimaryResult().getScore();
+      } else if (name.contains("SgdBenchmark")) {
+        sgd.add(r);
       } else {
         conv.add(r);
       }
@@ -73,6 +77,17 @@ public final class Report {
       double gflops = cc.flops(batch) / (ms * 1e-3) * 1e-9;
       System.out.printf("| %s | %s | %s | %d | %.3f (±%.3f) | %.1f | %.0f%% |%n", cc.name(), method,
           r.getParams().getParam("algo"), batch, ms, Double.isNaN(err) ? 0 : err, gflops, 100 * gflops / sgemm);
+    }
+    if (!sgd.isEmpty()) {
+      System.out.println();
+      System.out.println("| SGD step (16 Mi params) | ms (±err) | GB/s of the fused traffic (20 B/param) | % of copy |");
+      System.out.println("|---|---|---|---|");
+      for (RunResult r : sgd) {
+        double ms = r.getPrimaryResult().getScore();
+        double gbps = 20.0 * SgdBenchmark.COUNT / (ms * 1e-3) * 1e-9;
+        System.out.printf("| %s | %.3f (±%.3f) | %.1f | %.0f%% |%n", r.getParams().getParam("variant"), ms,
+            r.getPrimaryResult().getScoreError(), gbps, 100 * gbps / copy);
+      }
     }
   }
 }
