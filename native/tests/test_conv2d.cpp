@@ -105,6 +105,8 @@ int main() {
       {2, 16, 32, 32, 32, 3, 3, 2, 1},  // ... with 32-wide rows (pixel-lane paths)
       {2, 5, 32, 16, 3, 3, 3, 2, 0},    // pixel lanes, odd channels, no padding
       {2, 5, 13, 32, 3, 3, 3, 2, 2},    // pixel lanes, padding 2
+      {2, 5, 9, 30, 7, 3, 3, 2, 2},     // 16-wide output rows, stride 2, padding 2
+      {1, 3, 11, 40, 5, 5, 5, 2, 2},    // 5x5 stride 2
   };
   std::mt19937_64 rng(42);
   for (int threads : {1, 2, 3}) {
