@@ -143,16 +143,32 @@ namespace {
 
 // Padding of dy so that every (phase, tap) of backward-data reads inside it: input
 // row ih = i*sh + ah gets tap r when (ah + pad_h - r) is a multiple of sh, from
-// output row p = i + (ah + pad_h - r) / sh.
+// output row p = i + dr, dr = (ah + pad_h - r) / sh. The padding is exactly what
+// the taps need (no more), which keeps the most common tap offsets vector-aligned.
 struct DyPadding {
   int32_t top, left, rows, cols;
   explicit DyPadding(const rn_conv2d_desc& d) {
-    top = std::max(0, -floor_div(d.pad_h - (d.r - 1), d.stride_h));
-    left = std::max(0, -floor_div(d.pad_w - (d.s - 1), d.stride_w));
-    const int32_t bottom = std::max(0, floor_div(d.h - 1 + d.pad_h, d.stride_h) - (d.p - 1));
-    const int32_t right = std::max(0, floor_div(d.w - 1 + d.pad_w, d.stride_w) - (d.q - 1));
-    rows = top + d.p + bottom;
-    cols = left + d.q + right;
+    // (lowest, highest) output row / column any input row / column reaches
+    auto reach = [](int32_t in, int32_t out, int32_t taps, int32_t stride, int32_t pad, int32_t* lo, int32_t* hi) {
+      *lo = 0;
+      *hi = out - 1;
+      for (int32_t a = 0; a < std::min(stride, in); ++a) {
+        const int32_t last = (in - 1 - a) / stride;  // last phase index i with i*stride + a < in
+        for (int32_t t = 0; t < taps; ++t) {
+          if ((a + pad - t) % stride != 0) continue;
+          const int32_t delta = floor_div(a + pad - t, stride);
+          *lo = std::min(*lo, delta);
+          *hi = std::max(*hi, last + delta);
+        }
+      }
+    };
+    int32_t lo_r, hi_r, lo_c, hi_c;
+    reach(d.h, d.p, d.r, d.stride_h, d.pad_h, &lo_r, &hi_r);
+    reach(d.w, d.q, d.s, d.stride_w, d.pad_w, &lo_c, &hi_c);
+    top = -lo_r;
+    left = -lo_c;
+    rows = top + hi_r + 1;
+    cols = left + hi_c + 1;
   }
 };
 
