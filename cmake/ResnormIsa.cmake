@@ -4,7 +4,8 @@
 # into its own object library, with that level's flags and with RN_ISA_NS set to
 # the namespace the kernels are put in (rn::generic, rn::avx2, rn::avx512).
 # At run time the dispatcher (cpu/isa.cpp) picks the best level the CPU has, or
-# the one the caller asks for. Nothing ships compiled with -march=native.
+# the one the caller asks for. Nothing ships compiled for the build machine's own
+# CPU (no native -march flag).
 #
 # Rule for kernel files (ODR): they compile the same inline code with different
 # flags, so a non-inlined template shared with other files (std::vector,

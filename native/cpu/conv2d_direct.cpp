@@ -141,6 +141,23 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
 
 namespace {
 
+// Backward-data of input phase (ah, aw) (input pixels ih = i*sh + ah, iw = j*sw + aw):
+// calls fn(i, t, dr, ds) for the phase's i-th tap t = r*S + s, which reads dy at
+// (i + dr, j + ds). Returns the number of taps (0 when the stride skips the phase).
+template <class Fn>
+int32_t for_each_phase_tap(const rn_conv2d_desc& d, int32_t ah, int32_t aw, const Fn& fn) {
+  int32_t count = 0;
+  for (int32_t r = 0; r < d.r; ++r) {
+    if ((ah + d.pad_h - r) % d.stride_h != 0) continue;
+    const int32_t dr = floor_div(ah + d.pad_h - r, d.stride_h);
+    for (int32_t s = 0; s < d.s; ++s) {
+      if ((aw + d.pad_w - s) % d.stride_w != 0) continue;
+      fn(count++, r * d.s + s, dr, floor_div(aw + d.pad_w - s, d.stride_w));
+    }
+  }
+  return count;
+}
+
 // Padding of dy so that every (phase, tap) of backward-data reads inside it: input
 // row ih = i*sh + ah gets tap r when (ah + pad_h - r) is a multiple of sh, from
 // output row p = i + dr, dr = (ah + pad_h - r) / sh. The padding is exactly what
@@ -210,19 +227,10 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   for (int32_t ah = 0; ah < phases_h; ++ah)
     for (int32_t aw = 0; aw < sw; ++aw) {
       const int32_t ph = ah * sw + aw;
-      int32_t count = 0;
-      for (int32_t r = 0; r < d.r; ++r) {
-        if ((ah + d.pad_h - r) % sh != 0) continue;
-        const int32_t dr = floor_div(ah + d.pad_h - r, sh);
-        for (int32_t s = 0; s < d.s; ++s) {
-          if ((aw + d.pad_w - s) % sw != 0) continue;
-          const int32_t ds = floor_div(aw + d.pad_w - s, sw);
-          a_off[ph * taps + count] = int64_t(r * d.s + s) * d.k * d.c;
-          b_off[ph * taps + count] = int64_t(dr + pad.top) * d.k * pad.cols + ds + pad.left;
-          ++count;
-        }
-      }
-      tap_count[ph] = count;
+      tap_count[ph] = for_each_phase_tap(d, ah, aw, [&](int32_t i, int32_t t, int32_t dr, int32_t ds) {
+        a_off[ph * taps + i] = int64_t(t) * d.k * d.c;
+        b_off[ph * taps + i] = int64_t(dr + pad.top) * d.k * pad.cols + ds + pad.left;
+      });
     }
 
   const int64_t dy_image = int64_t(d.k) * d.p * d.q, hw = int64_t(d.h) * d.w;
@@ -312,19 +320,10 @@ int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
   for (int32_t ah = 0; ah < phases_h; ++ah)
     for (int32_t aw = 0; aw < phases_w; ++aw) {
       const int32_t ph = ah * phases_w + aw;
-      int32_t count = 0;
-      for (int32_t r = 0; r < d.r; ++r) {
-        if ((ah + d.pad_h - r) % sh != 0) continue;
-        const int32_t dr = floor_div(ah + d.pad_h - r, sh);
-        for (int32_t s = 0; s < d.s; ++s) {
-          if ((aw + d.pad_w - s) % sw != 0) continue;
-          const int32_t ds = floor_div(aw + d.pad_w - s, sw);
-          a_off[ph * taps + count] = int64_t(dr + pad_t) * d.k * cols + ds + pad_l;
-          b_off[ph * taps + count] = int64_t(r * d.s + s) * g.k16 * g.c16;
-          ++count;
-        }
-      }
-      tap_count[ph] = count;
+      tap_count[ph] = for_each_phase_tap(d, ah, aw, [&](int32_t i, int32_t t, int32_t dr, int32_t ds) {
+        a_off[ph * taps + i] = int64_t(dr + pad_t) * d.k * cols + ds + pad_l;
+        b_off[ph * taps + i] = int64_t(t) * g.k16 * g.c16;
+      });
     }
 
   const int64_t dy_image = int64_t(d.k) * d.p * d.q;
