@@ -2,11 +2,14 @@
 // and padding, all three directions, with the shared broadcast micro-kernel
 // (gemm_kernels.cpp) doing every multiply-add.
 //
-// The GEMMs read their broadcast operand from "row-planar" copies of the input
+// Forward reads its broadcast operand from a "row-planar" copy of the input
 // ([row][channel][col], zero padding included: a plain copy of NCHW rows) and
-// produce pixel-major results with the channels in 16-lane blocks
+// produces pixel-major results with the channels in 16-lane blocks
 // ([row][col][C16]), which one register-transpose pass turns back into NCHW.
 // Backward-filter reads both operands pixel-major (channels contiguous).
+// Backward-data puts the input pixels in the lanes when its rows are whole vectors
+// (backward_data_pixel_lanes: weights broadcast, dy rows as the vectors, dx rows as
+// the result), else the channels like forward.
 //
 //   forward:  for each output row p, C[q][k] = sum over taps (r, s) and channels c
 //             of x[c][p*sh + r][q*sw + s] * W[r][s][c][k]: one GEMM, one segment per tap.
