@@ -44,6 +44,20 @@ struct Geometry {
 
 int32_t floor_div(int32_t a, int32_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
+// w[k][c][r][s] regrouped tap-major for the GEMMs, zero in the lane padding:
+// k_rows = false: out[(t*c_pad + c)*k_pad + k] (c rows, k columns);
+// k_rows = true:  out[(t*k_pad + k)*c_pad + c] (k rows, c columns).
+void tap_major_weights(const rn_conv2d_desc& d, const float* w, bool k_rows, int32_t c_pad, int32_t k_pad,
+                       float* out) {
+  const int32_t taps = d.r * d.s;
+  std::memset(out, 0, sizeof(float) * taps * c_pad * k_pad);
+  for (int32_t k = 0; k < d.k; ++k)
+    for (int32_t c = 0; c < d.c; ++c)
+      for (int32_t t = 0; t < taps; ++t)
+        out[k_rows ? (int64_t(t) * k_pad + k) * c_pad + c : (int64_t(t) * c_pad + c) * k_pad + k] =
+            w[(int64_t(k) * d.c + c) * taps + t];
+}
+
 // Hands images to the pool's threads one at a time (an atomic counter: the two
 // cores of a VM are rarely equally fast, so static splits leave one waiting).
 // body(n, likely next image of this thread or -1, tid); the next image's input
@@ -94,10 +108,7 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
   void* base = ctx->workspace.require(plan.total());
 
   float* wt = at_offset<float>(base, wt_at);
-  std::memset(wt, 0, sizeof(float) * taps * g.c16 * g.k16);
-  for (int32_t k = 0; k < d.k; ++k)
-    for (int32_t c = 0; c < d.c; ++c)
-      for (int32_t t = 0; t < taps; ++t) wt[(int64_t(t) * g.c16 + c) * g.k16 + k] = w[(int64_t(k) * d.c + c) * taps + t];
+  tap_major_weights(d, w, false, g.c16, g.k16, wt);
   float* bias16 = at_offset<float>(base, bias_at);
   std::memset(bias16, 0, sizeof(float) * g.k16);
   if (bias) std::memcpy(bias16, bias, sizeof(float) * d.k);
@@ -221,9 +232,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   void* base = ctx->workspace.require(plan.total());
 
   float* wt = at_offset<float>(base, wt_at);
-  for (int32_t k = 0; k < d.k; ++k)
-    for (int32_t c = 0; c < d.c; ++c)
-      for (int32_t t = 0; t < taps; ++t) wt[(int64_t(t) * d.k + k) * d.c + c] = w[(int64_t(k) * d.c + c) * taps + t];
+  tap_major_weights(d, w, true, d.c, d.k, wt);
   int32_t* tap_count = at_offset<int32_t>(base, count_at);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
@@ -313,10 +322,7 @@ int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
   void* base = ctx->workspace.require(plan.total());
 
   float* wt = at_offset<float>(base, wt_at);
-  std::memset(wt, 0, sizeof(float) * taps * g.k16 * g.c16);
-  for (int32_t k = 0; k < d.k; ++k)
-    for (int32_t c = 0; c < d.c; ++c)
-      for (int32_t t = 0; t < taps; ++t) wt[(int64_t(t) * g.k16 + k) * g.c16 + c] = w[(int64_t(k) * d.c + c) * taps + t];
+  tap_major_weights(d, w, true, g.c16, g.k16, wt);
   int32_t* tap_count = at_offset<int32_t>(base, count_at);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);

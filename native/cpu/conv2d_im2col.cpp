@@ -141,21 +141,20 @@ int im2col_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   const bool direct = is_pointwise(d);
   const int64_t crs = filter_size(d), pq = out_plane(d), kcrs = int64_t(d.k) * crs;
   const int threads = std::min<int>(ctx->pool.size(), d.n);
-  // Per thread: a column buffer and a private dw/dbias accumulator (thread 0
-  // accumulates straight into dw); summed at the end in a fixed order so the
-  // result does not depend on timing.
+  // Per thread: a column buffer and a private dw accumulator (thread 0 accumulates
+  // straight into dw); summed at the end in a fixed order so the result does not
+  // depend on timing.
   const size_t col_floats = direct ? 0 : size_t(crs * pq);
-  const size_t per_thread = ScratchCarver::round_up(sizeof(float) * col_floats) +
-                            ScratchCarver::round_up(sizeof(float) * kcrs) +
-                            ScratchCarver::round_up(sizeof(double) * d.k);
+  const size_t per_thread =
+      ScratchCarver::round_up(sizeof(float) * col_floats) + ScratchCarver::round_up(sizeof(float) * kcrs);
   char* base = static_cast<char*>(ctx->workspace.require(per_thread * threads));
-  ctx->pool.run_each(threads, [&](int tid, int nt) {
-    ScratchCarver carve(base + per_thread * tid);
+  auto buffers = [&](int t) {
+    ScratchCarver carve(base + per_thread * t);
     float* col = carve.take<float>(col_floats);
-    float* acc = carve.take<float>(kcrs);
-    double* bias_acc = carve.take<double>(d.k);
-    if (tid == 0) acc = dw;
-    for (int32_t k = 0; k < d.k; ++k) bias_acc[k] = 0.0;
+    return std::make_pair(col, t == 0 ? dw : carve.take<float>(kcrs));
+  };
+  ctx->pool.run_each(threads, [&](int tid, int nt) {
+    auto [col, acc] = buffers(tid);
     float beta = 0.0f;
     for (int32_t n = tid; n < d.n; n += nt) {
       const float* xn = x + int64_t(n) * d.c * in_plane(d);
@@ -163,39 +162,17 @@ int im2col_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
       if (!direct) im2col(d, xn, col);
       blas::sgemm(false, true, d.k, crs, pq, 1.0f, dyn, pq, direct ? xn : col, pq, beta, acc, crs);
       beta = 1.0f;
-      if (dbias != nullptr) {
-        for (int32_t k = 0; k < d.k; ++k) {
-          const float* row = dyn + k * pq;
-          double sum = 0.0;
-          for (int64_t i = 0; i < pq; ++i) sum += row[i];
-          bias_acc[k] += sum;
-        }
-      }
     }
   });
-  // Reduce the other threads' partial sums into dw / dbias.
-  auto partial = [&](int t) {
-    ScratchCarver carve(base + per_thread * t);
-    carve.take<float>(col_floats);
-    float* acc = carve.take<float>(kcrs);
-    double* bias_acc = carve.take<double>(d.k);
-    return std::make_pair(acc, bias_acc);
-  };
   if (threads > 1) {
     ctx->pool.parallel_for(kcrs, 4096, [&](int64_t b, int64_t e, int) {
       for (int t = 1; t < threads; ++t) {
-        const float* acc = partial(t).first;
+        const float* acc = buffers(t).second;
         for (int64_t i = b; i < e; ++i) dw[i] += acc[i];
       }
     });
   }
-  if (dbias != nullptr) {
-    for (int32_t k = 0; k < d.k; ++k) {
-      double sum = 0.0;
-      for (int t = 0; t < threads; ++t) sum += partial(t).second[k];
-      dbias[k] = static_cast<float>(sum);
-    }
-  }
+  if (dbias != nullptr) bias_gradient(ctx, d, dy, dbias);
   return RN_STATUS_OK;
 }
 
