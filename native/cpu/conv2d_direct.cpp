@@ -283,13 +283,18 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
           }
           kern.gemm_bcast(ga);
         }
-        if (sw == 2)
-          for (int32_t c = 0; c < d.c; ++c)
-            for (int32_t rr = 0; rr < rows; ++rr) {
-              const float* even = tmp + (int64_t(c) * pair + rr) * nj;
-              kern.interleave2(even, even + int64_t(d.c) * pair * nj, nj,
-                               dxn + int64_t(c) * hw + int64_t((i + rr) * sh + ah) * d.w);
+        if (sw == 2) {
+          if (rows == pair) {  // tmp is [aw][c][rr][j]: all of it in one call
+            kern.interleave2(tmp, tmp + int64_t(d.c) * pair * nj, nj, rows, d.c, hw, int64_t(sh) * d.w,
+                             dxn + int64_t(i * sh + ah) * d.w);
+          } else {
+            for (int32_t c = 0; c < d.c; ++c) {
+              const float* even = tmp + int64_t(c) * pair * nj;
+              kern.interleave2(even, even + int64_t(d.c) * pair * nj, nj, rows, 1, 0, int64_t(sh) * d.w,
+                               dxn + int64_t(c) * hw + int64_t(i * sh + ah) * d.w);
             }
+          }
+        }
       }
       ahead.step();
     }

@@ -6,7 +6,8 @@
 // both layouts in use: block-major [CB][rows][cols][16] (Winograd) and
 // pixel-major [rows][cols][CB*16] (direct convolution). pack_planar is the plain
 // row copy with zero padding, out[(r*C + c)*cols + j] = x[c][row0 + r][col0 + j];
-// interleave2 merges two stride phases of a row, out[2j] = even[j], out[2j+1] = odd[j]. Done a few rows at a time,
+// interleave2 merges two stride phases of rows, out[2j] = even[j], out[2j+1] = odd[j] (planes x rows of them, the
+// inputs contiguous, the outputs at the given strides). Done a few rows at a time,
 // inside the kernels, so the data never leaves the cache: NCHW stays the layout
 // of the API and of every tensor. Compiled per ISA level; the vector paths are
 // 16x16 (AVX-512) / 8x8 (AVX2) register transposes, the generic path is scalar.
@@ -210,21 +211,28 @@ void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t
   }
 }
 
-void interleave2(const float* even, const float* odd, int32_t n, float* out) {
-  int32_t j = 0;
+void interleave2(const float* even, const float* odd, int32_t n, int32_t rows, int32_t planes,
+                 int64_t plane_stride_out, int64_t row_stride_out, float* out) {
 #if defined(RN_ISA_LEVEL_avx512)
   const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  for (; j + 16 <= n; j += 16) {
-    const __m512 e = _mm512_loadu_ps(even + j), o = _mm512_loadu_ps(odd + j);
-    _mm512_storeu_ps(out + 2 * j, _mm512_permutex2var_ps(e, lo, o));
-    _mm512_storeu_ps(out + 2 * j + 16, _mm512_permutex2var_ps(e, hi, o));
-  }
 #endif
-  for (; j < n; ++j) {
-    out[2 * j] = even[j];
-    out[2 * j + 1] = odd[j];
-  }
+  for (int32_t plane = 0; plane < planes; ++plane)
+    for (int32_t row = 0; row < rows; ++row, even += n, odd += n) {
+      float* dst = out + plane * plane_stride_out + row * row_stride_out;
+      int32_t j = 0;
+#if defined(RN_ISA_LEVEL_avx512)
+      for (; j + 16 <= n; j += 16) {
+        const __m512 e = _mm512_loadu_ps(even + j), o = _mm512_loadu_ps(odd + j);
+        _mm512_storeu_ps(dst + 2 * j, _mm512_permutex2var_ps(e, lo, o));
+        _mm512_storeu_ps(dst + 2 * j + 16, _mm512_permutex2var_ps(e, hi, o));
+      }
+#endif
+      for (; j < n; ++j) {
+        dst[2 * j] = even[j];
+        dst[2 * j + 1] = odd[j];
+      }
+    }
 }
 
 void unpack_c16(const float* in, const PackStrides& st, int32_t channels, int32_t rows, int32_t cols, int32_t p,
