@@ -1,4 +1,7 @@
 // conv2d C entry points: validate the descriptor, pick the algorithm, dispatch.
+#include <algorithm>
+#include <vector>
+
 #include "conv2d_impl.h"
 
 namespace {
@@ -53,6 +56,81 @@ int resolve(const rn_conv2d_desc& d, int direction) {
 
 namespace rn::conv {
 
+int check(const rn_conv2d_desc* d) { return check_desc(d); }
+
+int forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias, float* y,
+            const Epilogue* ep) {
+  switch (resolve(d, 0)) {
+    case RN_CONV_ALGO_WINOGRAD:
+      return winograd_forward(ctx, d, x, w, bias, y, ep);
+    case RN_CONV_ALGO_DIRECT:
+      return direct_forward(ctx, d, x, w, bias, y, ep);
+    default:
+      return im2col_forward(ctx, d, x, w, bias, y, ep);
+  }
+}
+
+int backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
+  switch (resolve(d, 1)) {
+    case RN_CONV_ALGO_WINOGRAD:
+      return winograd_backward_data(ctx, d, dy, w, dx);
+    case RN_CONV_ALGO_DIRECT:
+      return direct_backward_data(ctx, d, dy, w, dx);
+    default:
+      return im2col_backward_data(ctx, d, dy, w, dx);
+  }
+}
+
+int backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy, float* dw,
+                    float* dbias) {
+  switch (resolve(d, 2)) {
+    case RN_CONV_ALGO_WINOGRAD:
+      return winograd_backward_filter(ctx, d, x, dy, dw, dbias);
+    case RN_CONV_ALGO_DIRECT:
+      return direct_backward_filter(ctx, d, x, dy, dw, dbias);
+    default:
+      return im2col_backward_filter(ctx, d, x, dy, dw, dbias);
+  }
+}
+
+int forward_epilogue(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w,
+                     const rn_conv2d_epilogue& e, float* y) {
+  // Only a bias: the plain conv adds it already.
+  if (!e.scale && e.act == RN_ACT_NONE && e.post_scale == 1.0f && e.post_shift == 0.0f)
+    return forward(ctx, d, x, w, e.bias, y, nullptr);
+  // Lane-padded copies for the channel-blocked epilogue (k floats: a few KiB).
+  const int32_t k16 = lane_blocks(d.k) * kLanes;
+  std::vector<float> scale16(e.scale ? k16 : 0, 0.0f), bias16(e.bias ? k16 : 0, 0.0f);
+  if (e.scale) std::copy(e.scale, e.scale + d.k, scale16.begin());
+  if (e.bias) std::copy(e.bias, e.bias + d.k, bias16.begin());
+  Epilogue ep;
+  ep.args.scale16 = e.scale ? scale16.data() : nullptr;
+  ep.args.bias16 = e.bias ? bias16.data() : nullptr;
+  ep.args.act = e.act;
+  ep.args.post_scale = e.post_scale;
+  ep.args.post_shift = e.post_shift;
+  ep.scale = e.scale;
+  ep.bias = e.bias;
+  return forward(ctx, d, x, w, nullptr, y, &ep);
+}
+
+void epilogue_planes(const rn_conv2d_desc& d, const Epilogue& ep, float* y) {
+  const int64_t pq = out_plane(d);
+  const float a = ep.args.post_scale, b = ep.args.post_shift;
+  const int32_t act = ep.args.act;
+  for (int32_t k = 0; k < d.k; ++k) {
+    const float scale = ep.scale ? ep.scale[k] : 1.0f, bias = ep.bias ? ep.bias[k] : 0.0f;
+    float* pos = y + k * pq;
+    float* neg = y + (d.k + k) * pq;  // CReLU only
+    for (int64_t i = 0; i < pq; ++i) {
+      const float u = pos[i] * scale + bias;
+      // !(u <= 0): NaN passes through the ReLU, as in epilogue_c16
+      pos[i] = a * (act == RN_ACT_NONE || !(u <= 0.0f) ? u : 0.0f) + b;
+      if (act == RN_ACT_CRELU) neg[i] = a * (!(-u <= 0.0f) ? -u : 0.0f) + b;
+    }
+  }
+}
+
 void bias_gradient(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, float* dbias) {
   const int64_t pq = int64_t(d.p) * d.q;
   ctx->pool.parallel_for(d.k, 1, [&](int64_t b, int64_t e, int) {
@@ -83,16 +161,16 @@ int rn_conv2d_forward(rn_context* ctx, const rn_conv2d_desc* d, const float* x, 
   int st = check_desc(d);
   if (st != RN_STATUS_OK) return st;
   if (!x || !w || !y) return RN_STATUS_BAD_ARGUMENT;
-  return rn_guarded(ctx, [&] {
-    switch (resolve(*d, 0)) {
-      case RN_CONV_ALGO_WINOGRAD:
-        return rn::conv::winograd_forward(ctx, *d, x, w, bias, y);
-      case RN_CONV_ALGO_DIRECT:
-        return rn::conv::direct_forward(ctx, *d, x, w, bias, y);
-      default:
-        return rn::conv::im2col_forward(ctx, *d, x, w, bias, y);
-    }
-  });
+  return rn_guarded(ctx, [&] { return rn::conv::forward(ctx, *d, x, w, bias, y, nullptr); });
+}
+
+int rn_conv2d_forward_epilogue(rn_context* ctx, const rn_conv2d_desc* d, const float* x, const float* w,
+                               const rn_conv2d_epilogue* e, float* y) {
+  int st = check_desc(d);
+  if (st != RN_STATUS_OK) return st;
+  if (!x || !w || !y || !e) return RN_STATUS_BAD_ARGUMENT;
+  if (e->act < RN_ACT_NONE || e->act > RN_ACT_CRELU) return RN_STATUS_BAD_ARGUMENT;
+  return rn_guarded(ctx, [&] { return rn::conv::forward_epilogue(ctx, *d, x, w, *e, y); });
 }
 
 int rn_conv2d_backward_data(rn_context* ctx, const rn_conv2d_desc* d, const float* dy, const float* w,
@@ -100,16 +178,7 @@ int rn_conv2d_backward_data(rn_context* ctx, const rn_conv2d_desc* d, const floa
   int st = check_desc(d);
   if (st != RN_STATUS_OK) return st;
   if (!dy || !w || !dx) return RN_STATUS_BAD_ARGUMENT;
-  return rn_guarded(ctx, [&] {
-    switch (resolve(*d, 1)) {
-      case RN_CONV_ALGO_WINOGRAD:
-        return rn::conv::winograd_backward_data(ctx, *d, dy, w, dx);
-      case RN_CONV_ALGO_DIRECT:
-        return rn::conv::direct_backward_data(ctx, *d, dy, w, dx);
-      default:
-        return rn::conv::im2col_backward_data(ctx, *d, dy, w, dx);
-    }
-  });
+  return rn_guarded(ctx, [&] { return rn::conv::backward_data(ctx, *d, dy, w, dx); });
 }
 
 int rn_conv2d_backward_filter(rn_context* ctx, const rn_conv2d_desc* d, const float* x, const float* dy,
@@ -117,16 +186,7 @@ int rn_conv2d_backward_filter(rn_context* ctx, const rn_conv2d_desc* d, const fl
   int st = check_desc(d);
   if (st != RN_STATUS_OK) return st;
   if (!x || !dy || !dw) return RN_STATUS_BAD_ARGUMENT;
-  return rn_guarded(ctx, [&] {
-    switch (resolve(*d, 2)) {
-      case RN_CONV_ALGO_WINOGRAD:
-        return rn::conv::winograd_backward_filter(ctx, *d, x, dy, dw, dbias);
-      case RN_CONV_ALGO_DIRECT:
-        return rn::conv::direct_backward_filter(ctx, *d, x, dy, dw, dbias);
-      default:
-        return rn::conv::im2col_backward_filter(ctx, *d, x, dy, dw, dbias);
-    }
-  });
+  return rn_guarded(ctx, [&] { return rn::conv::backward_filter(ctx, *d, x, dy, dw, dbias); });
 }
 
 }  // extern "C"

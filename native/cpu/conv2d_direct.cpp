@@ -93,7 +93,7 @@ class Prefetcher {
 }  // namespace
 
 int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
-                   float* y) {
+                   float* y, const Epilogue* ep) {
   const IsaKernels& kern = isa_kernels(ctx->isa);
   const Geometry g(d);
   const int32_t rows = g.in_rows(), cols = g.in_cols(), taps = g.taps();
@@ -104,7 +104,9 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
   const size_t aoff_at = plan.add_array<int64_t>(taps), boff_at = plan.add_array<int64_t>(taps);
   const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * rows * cols * d.c);
   const size_t yt_bytes = ScratchCarver::round_up(sizeof(float) * d.p * d.q * g.k16);
-  const size_t per_thread_at = plan.add((xt_bytes + yt_bytes) * threads);
+  const size_t neg_bytes = ep && ep->crelu() ? yt_bytes : 0;  // the CReLU epilogue's negative half
+  const size_t per_thread = xt_bytes + yt_bytes + neg_bytes;
+  const size_t per_thread_at = plan.add(per_thread * threads);
   void* base = ctx->workspace.require(plan.total());
 
   float* wt = at_offset<float>(base, wt_at);
@@ -122,9 +124,10 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
   const int64_t x_image = int64_t(d.c) * d.h * d.w;
   for_each_image(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
     Prefetcher ahead(next >= 0 ? x + next * x_image : nullptr, x_image, d.p);
-    char* scratch = at_offset<char>(base, per_thread_at + (xt_bytes + yt_bytes) * tid);
+    char* scratch = at_offset<char>(base, per_thread_at + per_thread * tid);
     float* xt = reinterpret_cast<float*>(scratch);
     float* yt = reinterpret_cast<float*>(scratch + xt_bytes);
+    float* yt_neg = reinterpret_cast<float*>(scratch + xt_bytes + yt_bytes);
     kern.pack_planar(x + int64_t(n) * d.c * d.h * d.w, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, xt);
     GemmArgs ga;
     ga.m = d.q;
@@ -147,8 +150,11 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
       kern.gemm_bcast(ga);
       ahead.step();
     }
-    kern.unpack_c16(yt, PackStrides::pixel_major(d.q, g.kb), d.k, d.p, d.q, d.p, d.q, 0,
-                    y + int64_t(n) * d.k * d.p * d.q);
+    const PackStrides st = PackStrides::pixel_major(d.q, g.kb);
+    float* y_img = y + n * (ep ? ep->image(d) : int64_t(d.k) * d.p * d.q);
+    if (ep) kern.epilogue_c16(yt, yt_neg, st, g.kb, d.p, d.q, ep->args);
+    kern.unpack_c16(yt, st, d.k, d.p, d.q, d.p, d.q, 0, y_img);
+    if (ep && ep->crelu()) kern.unpack_c16(yt_neg, st, d.k, d.p, d.q, d.p, d.q, 0, y_img + int64_t(d.k) * d.p * d.q);
   });
   return RN_STATUS_OK;
 }

@@ -89,7 +89,7 @@ void col2im_add(const rn_conv2d_desc& d, const float* col, float* dx) {
 }  // namespace
 
 int im2col_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w,
-                   const float* bias, float* y) {
+                   const float* bias, float* y, const Epilogue* ep) {
   const bool direct = is_pointwise(d);
   const int64_t crs = filter_size(d), pq = out_plane(d);
   const int threads = std::min<int>(ctx->pool.size(), d.n);
@@ -99,7 +99,7 @@ int im2col_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
     float* col = direct ? nullptr : cols + crs * pq * tid;
     for (int32_t n = tid; n < d.n; n += nt) {
       const float* xn = x + int64_t(n) * d.c * in_plane(d);
-      float* yn = y + int64_t(n) * d.k * pq;
+      float* yn = y + n * (ep ? ep->image(d) : d.k * pq);
       if (!direct) im2col(d, xn, col);
       float beta = 0.0f;
       if (bias != nullptr) {
@@ -107,6 +107,7 @@ int im2col_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
         beta = 1.0f;
       }
       blas::sgemm(false, false, d.k, pq, crs, 1.0f, w, crs, direct ? xn : col, pq, beta, yn, pq);
+      if (ep) epilogue_planes(d, *ep, yn);  // while the image's output is in cache
     }
   });
   return RN_STATUS_OK;

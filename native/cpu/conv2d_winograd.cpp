@@ -104,13 +104,14 @@ struct ThreadBuffers {
   float* v;   // transformed input of a block
   float* m;   // GEMM output (forward) or transformed output gradient (backward-filter)
   float* yt;  // packed output rows (forward) or output-gradient rows (backward-filter)
+  float* yt_neg;  // forward with a CReLU epilogue: the negative half of yt
 };
 
 size_t thread_bytes(const Plan& pl) {
   return ScratchCarver::round_up(sizeof(float) * pl.cblocks * kPatch * pl.wp * kLanes) +
          ScratchCarver::round_up(sizeof(float) * kPositions * pl.tiles * pl.cin16) +
          ScratchCarver::round_up(sizeof(float) * kPositions * pl.tiles * pl.cout16) +
-         ScratchCarver::round_up(sizeof(float) * pl.kblocks * kTile * kTile * pl.tw * kLanes);
+         2 * ScratchCarver::round_up(sizeof(float) * pl.kblocks * kTile * kTile * pl.tw * kLanes);
 }
 
 ThreadBuffers carve(const Plan& pl, char* base) {
@@ -120,6 +121,7 @@ ThreadBuffers carve(const Plan& pl, char* base) {
   t.v = c.take<float>(size_t(kPositions) * pl.tiles * pl.cin16);
   t.m = c.take<float>(size_t(kPositions) * pl.tiles * pl.cout16);
   t.yt = c.take<float>(size_t(pl.kblocks) * kTile * kTile * pl.tw * kLanes);
+  t.yt_neg = c.take<float>(size_t(pl.kblocks) * kTile * kTile * pl.tw * kLanes);
   return t;
 }
 
@@ -135,9 +137,10 @@ void input_block(const IsaKernels& kern, const Plan& pl, const float* x, int64_t
   }
 }
 
-// y = conv(x, filters transformed into u) + bias (bias: cout16 floats or null).
+// y = conv(x, filters transformed into u) + bias (bias: cout16 floats or null),
+// then the fused epilogue if there is one (y_image: floats per image of y).
 void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* u, const float* bias16,
-                      float* y, char* scratch) {
+                      float* y, int64_t y_image, const Epilogue* ep, char* scratch) {
   const IsaKernels& kern = isa_kernels(ctx->isa);
   const int64_t blocks = pl.blocks();
   const int threads = int(std::min<int64_t>(ctx->pool.size(), blocks));
@@ -167,15 +170,20 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
         const int64_t grow = row0 + ri, img = grow / pl.th;
         const int32_t a = int32_t(grow % pl.th);
         kern.wino4_output_row(t.m, int64_t(ri) * pl.tw, pl.tiles, pl.kblocks, pl.tw, bias16, t.yt);
-        kern.unpack_c16(t.yt, PackStrides::block_major(kTile, kTile * pl.tw), pl.cout, kTile, kTile * pl.tw, pl.p,
-                        pl.q, kTile * a, y + img * pl.cout * int64_t(pl.p) * pl.q);
+        const PackStrides st = PackStrides::block_major(kTile, kTile * pl.tw);
+        float* y_img = y + img * y_image;
+        if (ep) kern.epilogue_c16(t.yt, t.yt_neg, st, pl.kblocks, kTile, kTile * pl.tw, ep->args);
+        kern.unpack_c16(t.yt, st, pl.cout, kTile, kTile * pl.tw, pl.p, pl.q, kTile * a, y_img);
+        if (ep && ep->crelu())
+          kern.unpack_c16(t.yt_neg, st, pl.cout, kTile, kTile * pl.tw, pl.p, pl.q, kTile * a,
+                          y_img + pl.cout * int64_t(pl.p) * pl.q);
       }
     }
   });
 }
 
 int forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* w, bool rotated, const float* bias,
-                 float* y) {
+                 float* y, int64_t y_image, const Epilogue* ep) {
   const size_t u_bytes = ScratchCarver::round_up(sizeof(float) * kPositions * pl.cin16 * pl.cout16);
   const size_t bias_bytes = ScratchCarver::round_up(sizeof(float) * pl.cout16);
   const int threads = int(std::min<int64_t>(ctx->pool.size(), pl.blocks()));
@@ -188,22 +196,22 @@ int forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* w
     std::memset(bias16, 0, sizeof(float) * pl.cout16);
     std::memcpy(bias16, bias, sizeof(float) * pl.cout);
   }
-  run_forward_form(ctx, pl, x, u, bias16, y, base + u_bytes + bias_bytes);
+  run_forward_form(ctx, pl, x, u, bias16, y, y_image, ep, base + u_bytes + bias_bytes);
   return RN_STATUS_OK;
 }
 
 }  // namespace
 
 int winograd_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
-                     float* y) {
+                     float* y, const Epilogue* ep) {
   Plan pl = make_plan(d.n, d.c, d.h, d.w, d.k, d.p, d.q, d.pad_h, d.pad_w);
-  return forward_form(ctx, pl, x, w, false, bias, y);
+  return forward_form(ctx, pl, x, w, false, bias, y, ep ? ep->image(d) : int64_t(d.k) * d.p * d.q, ep);
 }
 
 int winograd_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
   // dx = correlation of dy (K channels, P x Q) with the rotated filters, padding 2 - pad: H x W.
   Plan pl = make_plan(d.n, d.k, d.p, d.q, d.c, d.h, d.w, 2 - d.pad_h, 2 - d.pad_w);
-  return forward_form(ctx, pl, dy, w, true, nullptr, dx);
+  return forward_form(ctx, pl, dy, w, true, nullptr, dx, int64_t(d.c) * d.h * d.w, nullptr);
 }
 
 int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy, float* dw,

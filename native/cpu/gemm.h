@@ -45,4 +45,16 @@ struct PackStrides {
   }
 };
 
+// A fused conv epilogue on channel-blocked output (epilogue_c16):
+//   u = scale * acc + bias (per channel; scale16/bias16 lane-padded, null: 1 / 0)
+//   act NONE: out = u; RELU: out = max(u, 0); CRELU: out = max(u, 0), neg = max(-u, 0)
+//   then out (and neg) = post_scale * out + post_shift.
+struct EpilogueArgs {
+  const float* scale16 = nullptr;
+  const float* bias16 = nullptr;
+  int32_t act = 0;  // RN_ACT_*
+  float post_scale = 1.0f;
+  float post_shift = 0.0f;
+};
+
 }  // namespace rn

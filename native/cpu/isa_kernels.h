@@ -31,7 +31,10 @@
   void wino4_output_row(const float* m, int64_t t0, int64_t tiles, int32_t blocks, int32_t tw,  \
                         const float* bias, float* yt);                                          \
   void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0,       \
-                      int64_t tiles);
+                      int64_t tiles);                                                           \
+  /* conv_epilogue_kernels.cpp */                                                               \
+  void epilogue_c16(float* data, float* neg, const PackStrides& st, int32_t blocks, int32_t rows, \
+                    int32_t cols, const EpilogueArgs& ep);
 
 namespace rn {
 namespace generic { RN_ISA_KERNEL_DECLARATIONS }
@@ -50,6 +53,7 @@ struct IsaKernels {
   decltype(&generic::wino4_input_row) wino4_input_row;
   decltype(&generic::wino4_output_row) wino4_output_row;
   decltype(&generic::wino4_grad_row) wino4_grad_row;
+  decltype(&generic::epilogue_c16) epilogue_c16;
 };
 
 // The kernel table of an ISA level (RN_ISA_*); the caller has checked the CPU has it.

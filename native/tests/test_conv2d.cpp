@@ -1,5 +1,7 @@
 // conv2d: forward, backward-data, backward-filter against float64 references,
 // on odd shapes, for every ISA level, algorithm and a few thread counts.
+#include <algorithm>
+
 #include "test_util.h"
 
 using namespace rntest;
@@ -71,6 +73,27 @@ void run_case(const rn_conv2d_desc& d, bool with_bias, rn_context* ctx, std::mt1
   RN_EXPECT_OK(rn_conv2d_backward_filter(ctx, &d, x.data(), dy.data(), dw.data(), with_bias ? db.data() : nullptr));
   expect_close(name.c_str(), dw, dw_ref, 1e-5);
   if (with_bias) {
+    // Fused epilogues: scale, bias, every activation, with and without NormProp's post map.
+    Buffer scale(d.k);
+    scale.fill_random(rng, 0.25f, 2.0f);
+    const size_t pq = size_t(d.p) * d.q;
+    for (int act : {RN_ACT_NONE, RN_ACT_RELU, RN_ACT_CRELU}) {
+      const bool crelu = act == RN_ACT_CRELU;
+      rn_conv2d_epilogue ep{scale.data(), b.data(), act, act == RN_ACT_RELU ? 1.0f : 1.7128f,
+                            act == RN_ACT_RELU ? 0.0f : -0.6833f};
+      std::vector<double> ref(ysize(d) * (crelu ? 2 : 1));
+      for (size_t i = 0; i < ysize(d); ++i) {
+        const size_t n = i / (size_t(d.k) * pq), k = (i / pq) % d.k, j = i % pq;
+        const double u = (y_ref[i] - b[k]) * scale[k] + b[k];
+        const size_t at = crelu ? (n * 2 * d.k + k) * pq + j : i;
+        ref[at] = ep.post_scale * (act == RN_ACT_NONE ? u : std::max(u, 0.0)) + ep.post_shift;
+        if (crelu) ref[at + size_t(d.k) * pq] = ep.post_scale * std::max(-u, 0.0) + ep.post_shift;
+      }
+      Buffer ye(ref.size());
+      name = label + " forward_epilogue act=" + std::to_string(act);
+      RN_EXPECT_OK(rn_conv2d_forward_epilogue(ctx, &d, x.data(), w.data(), &ep, ye.data()));
+      expect_close(name.c_str(), ye, ref, 1e-5);
+    }
     name = label + " backward_bias";
     expect_close(name.c_str(), db, db_ref, 1e-5);
   } else {

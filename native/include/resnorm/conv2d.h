@@ -43,6 +43,33 @@ RN_API int rn_conv2d_resolve_algo(const rn_conv2d_desc* d, int direction);
 
 RN_API int rn_conv2d_forward(rn_context* ctx, const rn_conv2d_desc* d,
                              const float* x, const float* w, const float* bias, float* y);
+/* Activations the fused ops apply (conv epilogue, batch norm). CReLU(u) is
+ * [max(u, 0), max(-u, 0)] along channels: its output has twice the channels. */
+typedef enum rn_activation {
+  RN_ACT_NONE = 0,
+  RN_ACT_RELU = 1,
+  RN_ACT_CRELU = 2
+} rn_activation;
+
+/* A forward epilogue fused into the conv: what the algorithm applies to each
+ * output tile while it is still in cache (no extra pass over y):
+ *   u[n,k,p,q] = scale[k] * conv(x, w)[n,k,p,q] + bias[k]
+ *   a = u (NONE) | max(u, 0) (RELU) | [max(u, 0), max(-u, 0)] (CRELU)
+ *   y = post_scale * a + post_shift
+ * With CRELU, y is [n, 2k, p, q]: channels 0..k-1 the positive part, k..2k-1 the
+ * negative part. post_scale/post_shift are NormProp's re-centering of the
+ * activation (1 and 0 otherwise). NaN in u propagates to y. */
+typedef struct rn_conv2d_epilogue {
+  const float* scale; /* [k] or NULL (1) */
+  const float* bias;  /* [k] or NULL (0) */
+  int32_t act;        /* rn_activation */
+  float post_scale;
+  float post_shift;
+} rn_conv2d_epilogue;
+
+RN_API int rn_conv2d_forward_epilogue(rn_context* ctx, const rn_conv2d_desc* d, const float* x,
+                                      const float* w, const rn_conv2d_epilogue* ep, float* y);
+
 RN_API int rn_conv2d_backward_data(rn_context* ctx, const rn_conv2d_desc* d,
                                    const float* dy, const float* w, float* dx);
 RN_API int rn_conv2d_backward_filter(rn_context* ctx, const rn_conv2d_desc* d,

@@ -3,6 +3,7 @@
 #define RESNORM_RESNORM_H
 #include "resnorm/context.h"
 #include "resnorm/conv2d.h"
+#include "resnorm/weightnorm_conv.h"
 #include "resnorm/linear.h"
 #include "resnorm/softmax_xent.h"
 #include "resnorm/sgd.h"

@@ -1,0 +1,41 @@
+// The fused conv forward epilogue on channel-blocked output (see EpilogueArgs in
+// gemm.h): per-channel scale and bias, then ReLU / CReLU / none, then NormProp's
+// post-activation affine map. Runs on a thread's packed output rows while they
+// are in L1/L2, just before unpack_c16 writes them to NCHW, so fusing costs no
+// pass over memory. Compiled per ISA level.
+#include <immintrin.h>
+
+#include "gemm.h"
+#include "isa_kernels.h"
+
+namespace rn::RN_ISA_NS {
+
+#include "simd.h"
+
+void epilogue_c16(float* data, float* neg, const PackStrides& st, int32_t blocks, int32_t rows, int32_t cols,
+                  const EpilogueArgs& ep) {
+  constexpr int kSub = kLanes / kWidth;
+  const Vec post_scale = vset1(ep.post_scale), post_shift = vset1(ep.post_shift);
+  const bool post = ep.post_scale != 1.0f || ep.post_shift != 0.0f;
+  for (int32_t kb = 0; kb < blocks; ++kb)
+    for (int sub = 0; sub < kSub; ++sub) {
+      const int32_t lane0 = kb * kLanes + sub * kWidth;
+      const Vec scale = ep.scale16 ? vload(ep.scale16 + lane0) : vset1(1.0f);
+      const Vec bias = ep.bias16 ? vload(ep.bias16 + lane0) : vzero();
+      for (int32_t r = 0; r < rows; ++r)
+        for (int32_t c = 0; c < cols; ++c) {
+          const int64_t at = kb * st.block + r * st.row + c * st.col + sub * kWidth;
+          const Vec u = vfmadd(vload(data + at), scale, bias);
+          Vec out = ep.act == 0 ? u : vrelu(u);
+          if (post) out = vfmadd(out, post_scale, post_shift);
+          vstore(data + at, out);
+          if (ep.act == 2) {
+            Vec n = vrelu(vsub(vzero(), u));
+            if (post) n = vfmadd(n, post_scale, post_shift);
+            vstore(neg + at, n);
+          }
+        }
+    }
+}
+
+}  // namespace rn::RN_ISA_NS

@@ -1,0 +1,134 @@
+// Weight-normalized convolution (NormProp family): see resnorm/weightnorm_conv.h.
+// Forward is the conv with its epilogue (scale gamma_k / ||v_k||, bias, activation,
+// post map); backward is one pass over dy (activation derivative and dbeta), the
+// two conv gradients, and the weight-norm projection on the small filter tensor.
+#include <cmath>
+#include <vector>
+
+#include "conv2d_impl.h"
+#include "resnorm/weightnorm_conv.h"
+
+namespace {
+
+using rn::conv::filter_size;
+using rn::conv::out_plane;
+
+// ||v_k|| for every filter, in double; false if one is zero or not finite.
+bool filter_norms(const rn_conv2d_desc& d, const float* v, std::vector<double>* norms) {
+  const int64_t crs = filter_size(d);
+  norms->resize(d.k);
+  for (int32_t k = 0; k < d.k; ++k) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < crs; ++i) sum += double(v[k * crs + i]) * v[k * crs + i];
+    (*norms)[k] = std::sqrt(sum);
+    if (!(sum > 0.0) || !std::isfinite(sum)) return false;
+  }
+  return true;
+}
+
+bool valid_act(int32_t act) { return act >= RN_ACT_NONE && act <= RN_ACT_CRELU; }
+
+// du = dL/du from dy and y for the planes of image n, channel k; returns sum du.
+double activation_backward_plane(int32_t act, float post_scale, float post_shift, int64_t pq, const float* y_pos,
+                                 const float* y_neg, const float* dy_pos, const float* dy_neg, float* du) {
+  double sum = 0.0;
+  switch (act) {
+    case RN_ACT_NONE:
+      for (int64_t i = 0; i < pq; ++i) {
+        du[i] = post_scale * dy_pos[i];
+        sum += du[i];
+      }
+      break;
+    case RN_ACT_RELU:
+      for (int64_t i = 0; i < pq; ++i) {
+        du[i] = y_pos[i] > post_shift ? post_scale * dy_pos[i] : 0.0f;
+        sum += du[i];
+      }
+      break;
+    default:  // CReLU: u > 0 feeds the positive half, u < 0 the negative half (with a minus)
+      for (int64_t i = 0; i < pq; ++i) {
+        const float g = (y_pos[i] > post_shift ? dy_pos[i] : 0.0f) - (y_neg[i] > post_shift ? dy_neg[i] : 0.0f);
+        du[i] = post_scale * g;
+        sum += du[i];
+      }
+      break;
+  }
+  return sum;
+}
+
+}  // namespace
+
+extern "C" {
+
+int rn_wnconv_forward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, float post_scale, float post_shift,
+                      const float* x, const float* v, const float* gamma, const float* beta, float* y) {
+  if (int st = rn::conv::check(d); st != RN_STATUS_OK) return st;
+  if (!x || !v || !gamma || !y || !valid_act(act) || !(post_scale > 0.0f)) return RN_STATUS_BAD_ARGUMENT;
+  return rn_guarded(ctx, [&] {
+    std::vector<double> norms;
+    if (!filter_norms(*d, v, &norms)) return int(RN_STATUS_BAD_ARGUMENT);
+    std::vector<float> scale(d->k);
+    for (int32_t k = 0; k < d->k; ++k) scale[k] = float(gamma[k] / norms[k]);
+    const rn_conv2d_epilogue ep{scale.data(), beta, act, post_scale, post_shift};
+    return rn::conv::forward_epilogue(ctx, *d, x, v, ep, y);
+  });
+}
+
+int rn_wnconv_backward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, float post_scale, float post_shift,
+                       const float* x, const float* v, const float* gamma, const float* y, const float* dy,
+                       float* du, float* dx, float* dv, float* dgamma, float* dbeta) {
+  if (int st = rn::conv::check(d); st != RN_STATUS_OK) return st;
+  if (!x || !v || !gamma || !y || !dy || !du || !dv || !valid_act(act) || !(post_scale > 0.0f))
+    return RN_STATUS_BAD_ARGUMENT;
+  if (act == RN_ACT_CRELU && du == dy) return RN_STATUS_BAD_ARGUMENT;  // dy has 2k planes per image
+  return rn_guarded(ctx, [&] {
+    const rn_conv2d_desc& desc = *d;
+    const int64_t crs = filter_size(desc), pq = out_plane(desc);
+    std::vector<double> norms;
+    if (!filter_norms(desc, v, &norms)) return int(RN_STATUS_BAD_ARGUMENT);
+
+    // 1. du and the per-plane sums for dbeta (summed in a fixed order: deterministic).
+    const int32_t halves = act == RN_ACT_CRELU ? 2 : 1;
+    std::vector<double> plane_sums(int64_t(desc.n) * desc.k);
+    ctx->pool.parallel_for(int64_t(desc.n) * desc.k, 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t plane = b; plane < e; ++plane) {
+        const int64_t n = plane / desc.k, k = plane % desc.k;
+        const int64_t pos = (n * halves * desc.k + k) * pq, neg = pos + desc.k * pq;
+        plane_sums[plane] = activation_backward_plane(act, post_scale, post_shift, pq, y + pos, y + neg, dy + pos,
+                                                      dy + neg, du + plane * pq);
+      }
+    });
+    if (dbeta)
+      for (int32_t k = 0; k < desc.k; ++k) {
+        double sum = 0.0;
+        for (int32_t n = 0; n < desc.n; ++n) sum += plane_sums[int64_t(n) * desc.k + k];
+        dbeta[k] = float(sum);
+      }
+
+    // 2. dx through the effective filters gamma_k vhat_k.
+    std::vector<float> vhat(desc.k * crs), w_eff(dx ? desc.k * crs : 0);
+    for (int32_t k = 0; k < desc.k; ++k)
+      for (int64_t i = 0; i < crs; ++i) {
+        vhat[k * crs + i] = float(v[k * crs + i] / norms[k]);
+        if (dx) w_eff[k * crs + i] = float(gamma[k] * (v[k * crs + i] / norms[k]));
+      }
+    if (dx) {
+      if (int st = rn::conv::backward_data(ctx, desc, du, w_eff.data(), dx); st != RN_STATUS_OK) return st;
+    }
+
+    // 3. G = dL/d(effective filters), into dv; then the projection, in place.
+    if (int st = rn::conv::backward_filter(ctx, desc, x, du, dv, nullptr); st != RN_STATUS_OK) return st;
+    for (int32_t k = 0; k < desc.k; ++k) {
+      float* g = dv + k * crs;
+      const float* vh = vhat.data() + k * crs;
+      double dot = 0.0;
+      for (int64_t i = 0; i < crs; ++i) dot += double(g[i]) * vh[i];
+      if (dgamma) dgamma[k] = float(dot);
+      const double factor = gamma[k] / norms[k];
+      for (int64_t i = 0; i < crs; ++i) g[i] = float(factor * (g[i] - dot * vh[i]));
+    }
+    return int(RN_STATUS_OK);
+  });
+}
+
+}  // extern "C"
