@@ -7,4 +7,6 @@
 #include "resnorm/linear.h"
 #include "resnorm/softmax_xent.h"
 #include "resnorm/sgd.h"
+#include "resnorm/pooling.h"
+#include "resnorm/shortcut.h"
 #endif

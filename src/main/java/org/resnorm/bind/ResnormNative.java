@@ -188,4 +188,27 @@ public final class ResnormNative {
 
   public static native int rn_sgd_step_unfused(rn_context ctx, @Const rn_sgd_params params, long count,
       FloatPointer param, @Const FloatPointer grad, FloatPointer velocity);
+
+  // ---------------------------------------------------------------- pooling.h
+  public static native int rn_global_avgpool_forward(rn_context ctx, int n, int c, int hw,
+      @Const FloatPointer x, FloatPointer y);
+
+  public static native int rn_global_avgpool_backward(rn_context ctx, int n, int c, int hw,
+      @Const FloatPointer dy, FloatPointer dx);
+
+  public static native int rn_maxpool2d_forward(rn_context ctx, int n, int c, int h, int w,
+      int kernel, int stride, int pad, @Const FloatPointer x, FloatPointer y, IntPointer argmax);
+
+  public static native int rn_maxpool2d_backward(rn_context ctx, int n, int c, int h, int w,
+      int kernel, int stride, int pad, @Const IntPointer argmax, @Const FloatPointer dy, FloatPointer dx);
+
+  public static native int rn_maxpool2d_backward_recompute(rn_context ctx, int n, int c, int h, int w,
+      int kernel, int stride, int pad, @Const FloatPointer x, @Const FloatPointer dy, FloatPointer dx);
+
+  // ---------------------------------------------------------------- shortcut.h
+  public static native int rn_shortcut_a_forward(rn_context ctx, int n, int cIn, int h, int w,
+      int cOut, int stride, @Const FloatPointer x, FloatPointer y);
+
+  public static native int rn_shortcut_a_backward(rn_context ctx, int n, int cIn, int h, int w,
+      int cOut, int stride, @Const FloatPointer dy, FloatPointer dx);
 }
