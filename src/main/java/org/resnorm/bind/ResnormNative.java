@@ -140,6 +140,44 @@ public final class ResnormNative {
   public static native int rn_conv2d_backward_filter(rn_context ctx, @Const rn_conv2d_desc d,
       @Const FloatPointer x, @Const FloatPointer dy, FloatPointer dw, FloatPointer dbias);
 
+  public static final int RN_ACT_NONE = 0;
+  public static final int RN_ACT_RELU = 1;
+  public static final int RN_ACT_CRELU = 2;
+
+  /** {@code rn_conv2d_epilogue}: allocated natively, freed by {@link #close()}. */
+  @Name("rn_conv2d_epilogue")
+  public static final class rn_conv2d_epilogue extends Pointer {
+    static {
+      Loader.load();
+    }
+
+    public rn_conv2d_epilogue() {
+      super((Pointer) null);
+      allocate();
+    }
+
+    private native void allocate();
+
+    public native @Const FloatPointer scale(); public native rn_conv2d_epilogue scale(FloatPointer v);
+    public native @Const FloatPointer bias(); public native rn_conv2d_epilogue bias(FloatPointer v);
+    public native int act(); public native rn_conv2d_epilogue act(int v);
+    public native float post_scale(); public native rn_conv2d_epilogue post_scale(float v);
+    public native float post_shift(); public native rn_conv2d_epilogue post_shift(float v);
+  }
+
+  public static native int rn_conv2d_forward_epilogue(rn_context ctx, @Const rn_conv2d_desc d,
+      @Const FloatPointer x, @Const FloatPointer w, @Const rn_conv2d_epilogue ep, FloatPointer y);
+
+  // ---------------------------------------------------------------- weightnorm_conv.h
+  public static native int rn_wnconv_forward(rn_context ctx, @Const rn_conv2d_desc d, int act, float postScale,
+      float postShift, @Const FloatPointer x, @Const FloatPointer v, @Const FloatPointer gamma,
+      @Const FloatPointer beta, FloatPointer y);
+
+  public static native int rn_wnconv_backward(rn_context ctx, @Const rn_conv2d_desc d, int act, float postScale,
+      float postShift, @Const FloatPointer x, @Const FloatPointer v, @Const FloatPointer gamma,
+      @Const FloatPointer y, @Const FloatPointer dy, FloatPointer du, FloatPointer dx, FloatPointer dv,
+      FloatPointer dgamma, FloatPointer dbeta);
+
   // ---------------------------------------------------------------- linear.h
   public static native int rn_linear_forward(rn_context ctx, int n, int in, int out,
       @Const FloatPointer x, @Const FloatPointer w, @Const FloatPointer bias, FloatPointer y);

@@ -133,6 +133,38 @@ public final class Conv2d implements AutoCloseable {
         bias == null ? null : bias.floatPointer(), y.floatPointer()), "conv2d forward");
   }
 
+  /**
+   * The conv with a fused epilogue, applied to each output tile while it is in cache (no extra pass
+   * over y): {@code u = scale[k] * conv(x, w) + bias[k]}, then {@code act}, then
+   * {@code y = postScale * act(u) + postShift}. With {@link Act#CRELU}, y is [N, 2K, P, Q] (the
+   * positive part in channels 0..K-1, the negative part in K..2K-1). scale and bias may be null.
+   */
+  public void forwardFused(Engine engine, Tensor x, Tensor w, Tensor scale, Tensor bias, Act act, float postScale,
+      float postShift, Tensor y) {
+    Checks.engine(engine);
+    if (act == null) {
+      throw new IllegalArgumentException("act must not be null");
+    }
+    if (!Float.isFinite(postScale) || !Float.isFinite(postShift)) {
+      throw new IllegalArgumentException("postScale and postShift must be finite, got " + postScale + ", " + postShift);
+    }
+    int[] xs = inputShapeOf("x", x);
+    int[] ys = outputShape(xs);
+    int[] fusedShape = {ys[0], act.outChannels(ys[1]), ys[2], ys[3]};
+    Checks.floatTensor("w", w, weightShape());
+    Checks.optionalFloatTensor("scale", scale, outChannels);
+    Checks.optionalFloatTensor("bias", bias, outChannels);
+    Checks.floatTensor("y", y, fusedShape);
+    Checks.noOverlap("y", y, new String[] {"x", "w", "scale", "bias"}, x, w, scale, bias);
+    fill(xs, ys);
+    try (ResnormNative.rn_conv2d_epilogue ep = new ResnormNative.rn_conv2d_epilogue()) {
+      ep.scale(scale == null ? null : scale.floatPointer()).bias(bias == null ? null : bias.floatPointer())
+          .act(act.code).post_scale(postScale).post_shift(postShift);
+      NativeStatus.check(ResnormNative.rn_conv2d_forward_epilogue(engine.handle(), desc, x.floatPointer(),
+          w.floatPointer(), ep, y.floatPointer()), "conv2d forward (fused epilogue)");
+    }
+  }
+
   /** dx = dL/dx from dy = dL/dy. {@code dx} fixes the input shape [N, C, H, W]. */
   public void backwardData(Engine engine, Tensor dy, Tensor w, Tensor dx) {
     Checks.engine(engine);
@@ -167,7 +199,13 @@ public final class Conv2d implements AutoCloseable {
     return 2L * ys[0] * ys[1] * ys[2] * ys[3] * inChannels * kernelH * kernelW;
   }
 
-  private int[] inputShapeOf(String name, Tensor t) {
+  /** The native descriptor filled for input shape xs (checked); for ops built on this conv. */
+  rn_conv2d_desc prepared(int[] xs) {
+    fill(xs, outputShape(xs));
+    return desc;
+  }
+
+  int[] inputShapeOf(String name, Tensor t) {
     org.resnorm.core.Checks.rank(name, t, org.resnorm.core.DType.F32, 4);
     int[] s = t.shape();
     if (s[1] != inChannels) {
