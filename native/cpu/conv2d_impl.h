@@ -43,6 +43,9 @@ void epilogue_planes(const rn_conv2d_desc& d, const Epilogue& ep, float* y_image
 // True for the shapes the Winograd F(4x4,3x3) path handles: 3x3, stride 1.
 bool winograd_applicable(const rn_conv2d_desc& d);
 
+// Sum of count floats (vectorized partial sums, combined in double).
+double plane_sum(const float* v, int64_t count);
+
 // dbias[k] = sum of dy over n, p, q (in double), split over k across the pool.
 void bias_gradient(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, float* dbias);
 

@@ -28,32 +28,24 @@ bool filter_norms(const rn_conv2d_desc& d, const float* v, std::vector<double>* 
 
 bool valid_act(int32_t act) { return act >= RN_ACT_NONE && act <= RN_ACT_CRELU; }
 
-// du = dL/du from dy and y for the planes of image n, channel k; returns sum du.
-double activation_backward_plane(int32_t act, float post_scale, float post_shift, int64_t pq, const float* y_pos,
-                                 const float* y_neg, const float* dy_pos, const float* dy_neg, float* du) {
-  double sum = 0.0;
+// du = dL/du from dy and y for the plane of image n, channel k (branch-free
+// selects the compiler vectorizes).
+void activation_backward_plane(int32_t act, float post_scale, float post_shift, int64_t pq, const float* y_pos,
+                               const float* y_neg, const float* dy_pos, const float* dy_neg, float* du) {
   switch (act) {
     case RN_ACT_NONE:
-      for (int64_t i = 0; i < pq; ++i) {
-        du[i] = post_scale * dy_pos[i];
-        sum += du[i];
-      }
+      for (int64_t i = 0; i < pq; ++i) du[i] = post_scale * dy_pos[i];
       break;
     case RN_ACT_RELU:
-      for (int64_t i = 0; i < pq; ++i) {
-        du[i] = y_pos[i] > post_shift ? post_scale * dy_pos[i] : 0.0f;
-        sum += du[i];
-      }
+      for (int64_t i = 0; i < pq; ++i) du[i] = y_pos[i] > post_shift ? post_scale * dy_pos[i] : 0.0f;
       break;
     default:  // CReLU: u > 0 feeds the positive half, u < 0 the negative half (with a minus)
       for (int64_t i = 0; i < pq; ++i) {
         const float g = (y_pos[i] > post_shift ? dy_pos[i] : 0.0f) - (y_neg[i] > post_shift ? dy_neg[i] : 0.0f);
         du[i] = post_scale * g;
-        sum += du[i];
       }
       break;
   }
-  return sum;
 }
 
 }  // namespace
@@ -94,8 +86,9 @@ int rn_wnconv_backward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, fl
       for (int64_t plane = b; plane < e; ++plane) {
         const int64_t n = plane / desc.k, k = plane % desc.k;
         const int64_t pos = (n * halves * desc.k + k) * pq, neg = pos + desc.k * pq;
-        plane_sums[plane] = activation_backward_plane(act, post_scale, post_shift, pq, y + pos, y + neg, dy + pos,
-                                                      dy + neg, du + plane * pq);
+        activation_backward_plane(act, post_scale, post_shift, pq, y + pos, y + neg, dy + pos, dy + neg,
+                                  du + plane * pq);
+        plane_sums[plane] = rn::conv::plane_sum(du + plane * pq, pq);  // while the plane is in L1
       }
     });
     if (dbeta)
