@@ -266,7 +266,9 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     ga.lda = 1;
     ga.a_step = d.c;
     ga.b_step = pad.cols;
-    ga.b_block = int64_t(d.k) * pad.cols;  // with pair == 2: the next phase row
+    // Column blocks: with pair == 2 the second vector is the next phase row; else the
+    // row's next 16 pixels.
+    ga.b_block = pair == 2 ? int64_t(d.k) * pad.cols : kLanes;
     for (int32_t ah = 0; ah < phases_h; ++ah) {
       const int32_t ni = (d.h - ah + sh - 1) / sh;
       for (int32_t i = 0; i < ni; i += pair) {
@@ -281,7 +283,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
           if (sw == 1) {  // the phase row is the dx row
             ga.c = dxn + int64_t(i * sh + ah) * d.w;
             ga.ldc = hw;
-            ga.c_block = int64_t(sh) * d.w;
+            ga.c_block = pair == 2 ? int64_t(sh) * d.w : kLanes;
           } else {
             ga.c = tmp + int64_t(aw) * d.c * pair * nj;
             ga.ldc = int64_t(pair) * nj;

@@ -43,7 +43,8 @@ class Conv2dTest {
       new ConvShape(3, 5, 7, 6, 4, 7, 7, 1, 3),
       new ConvShape(2, 16, 9, 9, 8, 3, 3, 1, 1),
       new ConvShape(1, 3, 5, 5, 2, 3, 3, 1, 0),
-      new ConvShape(2, 7, 10, 11, 9, 3, 3, 1, 1));
+      new ConvShape(2, 7, 10, 11, 9, 3, 3, 1, 1),
+      new ConvShape(2, 16, 3, 32, 8, 1, 1, 1, 0));
 
   static Engine engine;
   /** Finite-difference gradients per shape (they do not depend on ISA or algorithm). */
