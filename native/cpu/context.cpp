@@ -61,13 +61,14 @@ int rn_context_set_isa(rn_context* ctx, int isa) {
 size_t rn_context_workspace_bytes(const rn_context* ctx) {
   if (ctx == nullptr) return 0;
   std::lock_guard<std::mutex> lock(const_cast<rn_context*>(ctx)->mu);
-  return ctx->workspace.capacity();
+  return ctx->workspace.capacity() + ctx->staging.capacity();
 }
 
 void rn_context_trim(rn_context* ctx) {
   if (ctx == nullptr) return;
   std::lock_guard<std::mutex> lock(ctx->mu);
   ctx->workspace.release();
+  ctx->staging.release();
 }
 
 void* rn_alloc(size_t bytes) {

@@ -77,6 +77,9 @@ struct rn_context {
   rn::ThreadPool pool;
   int isa = RN_ISA_GENERIC;
   rn::Workspace workspace;
+  // Scratch of ops composed of other kernels (conv2d_crelu_input.cpp): held across
+  // their calls into kernels that take `workspace` for themselves.
+  rn::Workspace staging;
 };
 
 // Runs body() with the context locked, turning C++ exceptions into status codes

@@ -101,6 +101,41 @@ void run_case(const rn_conv2d_desc& d, bool with_bias, rn_context* ctx, std::mt1
   }
 }
 
+// The conv of crelu(x) from x itself (d.c = 2 * x's channels): forward and
+// backward-filter against the plain references on the expanded input.
+void run_crelu_input(const rn_conv2d_desc& d, rn_context* ctx, std::mt19937_64& rng, const std::string& label) {
+  const size_t half = xsize(d) / 2, plane = size_t(d.h) * d.w, half_image = size_t(d.c / 2) * plane;
+  Buffer x(half), w(wsize(d)), b(d.k), dy(ysize(d));
+  x.fill_random(rng);
+  w.fill_random(rng);
+  b.fill_random(rng);
+  dy.fill_random(rng);
+  std::vector<double> full(xsize(d));
+  for (size_t i = 0; i < half; ++i) {
+    const size_t n = i / half_image, j = i % half_image;
+    full[n * 2 * half_image + j] = std::max(0.0f, x[i]);
+    full[n * 2 * half_image + half_image + j] = std::max(0.0f, -x[i]);
+  }
+  std::vector<double> y_ref(ysize(d)), dw_ref(wsize(d), 0.0), db_ref(d.k, 0.0);
+  for (size_t i = 0; i < y_ref.size(); ++i) {
+    const size_t k = (i / (size_t(d.p) * d.q)) % d.k;
+    y_ref[i] = b[k];
+    db_ref[k] += dy[i];
+  }
+  for_each_tap(d, [&](size_t xi, size_t wi, size_t yi) {
+    y_ref[yi] += double(w[wi]) * full[xi];
+    dw_ref[wi] += full[xi] * dy[yi];
+  });
+  Buffer y(ysize(d)), dw(wsize(d)), db(d.k);
+  std::string name = label + " forward_crelu_input";
+  RN_EXPECT_OK(rn_conv2d_forward_crelu_input(ctx, &d, x.data(), w.data(), b.data(), y.data()));
+  expect_close(name.c_str(), y, y_ref, 1e-5);
+  name = label + " backward_filter_crelu_input";
+  RN_EXPECT_OK(rn_conv2d_backward_filter_crelu_input(ctx, &d, x.data(), dy.data(), dw.data(), db.data()));
+  expect_close(name.c_str(), dw, dw_ref, 1e-5);
+  expect_close((name + " bias").c_str(), db, db_ref, 1e-5);
+}
+
 struct Shape { int n, c, h, w, k, r, s, stride, pad; };
 
 }  // namespace
@@ -130,6 +165,9 @@ int main() {
       {2, 5, 13, 32, 3, 3, 3, 2, 2},    // pixel lanes, padding 2
       {2, 5, 9, 30, 7, 3, 3, 2, 2},     // 16-wide output rows, stride 2, padding 2
       {1, 3, 11, 40, 5, 5, 5, 2, 2},    // 5x5 stride 2
+      {6, 32, 48, 48, 2, 3, 3, 1, 1},   // large images: the CReLU-input path works in several chunks;
+                                        // rows of 3 vectors in the pixel-lane backward-data
+      {2, 16, 8, 32, 16, 1, 1, 1, 0},   // 1x1 stride 1 on 32-wide rows (AUTO: direct, pixel lanes)
   };
   std::mt19937_64 rng(42);
   for (int threads : {1, 2, 3}) {
@@ -146,6 +184,12 @@ int main() {
                     "shape %d %d %d %d %d %d %d %d %d refused by algo %d", s.n, s.c, s.h, s.w, s.k, s.r, s.s,
                     s.stride, s.pad, algo);
           if (status != RN_STATUS_OK) continue;
+          if (s.c % 2 == 0) {
+            char label[160];
+            std::snprintf(label, sizeof label, "[t=%d %s algo=%d crelu input] n%d c%d %dx%d k%d %dx%d s%d p%d", threads,
+                          rn_isa_name(isa), algo, s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad);
+            run_crelu_input(d, ctx, rng, label);
+          }
           for (bool bias : {true, false}) {
             char label[160];
             std::snprintf(label, sizeof label, "[t=%d %s algo=%d bias=%d] n%d c%d %dx%d k%d %dx%d s%d p%d",
@@ -170,6 +214,9 @@ int main() {
   RN_EXPECT(rn_conv2d_check(&bad) == RN_STATUS_BAD_ARGUMENT, "pad >= kernel");
   bad = make(1, 1, 4, 4, 1, 3, 3, 2, 1, RN_CONV_ALGO_WINOGRAD);
   RN_EXPECT(rn_conv2d_check(&bad) == RN_STATUS_UNSUPPORTED, "winograd with stride 2");
+  bad = make(1, 3, 4, 4, 1, 3, 3, 1, 1, RN_CONV_ALGO_AUTO);
+  RN_EXPECT(rn_conv2d_forward_crelu_input(ctx, &bad, dummy, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT,
+            "CReLU input with an odd channel count");
   bad = make(1, 1, 4, 4, 1, 3, 3, 1, 1, RN_CONV_ALGO_IM2COL);
   RN_EXPECT(rn_conv2d_forward(nullptr, &bad, dummy, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT, "null ctx");
   RN_EXPECT(rn_conv2d_forward(ctx, &bad, nullptr, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT, "null x");

@@ -70,6 +70,18 @@ typedef struct rn_conv2d_epilogue {
 RN_API int rn_conv2d_forward_epilogue(rn_context* ctx, const rn_conv2d_desc* d, const float* x,
                                       const float* w, const rn_conv2d_epilogue* ep, float* y);
 
+/* The conv of CReLU(x) without the 2C tensor in memory: x is [n, c/2, h, w] (the
+ * pre-activation), the conv sees crelu(x) = [max(x, 0), max(-x, 0)] with d->c = 2 *
+ * (x's channels), expanded a few images at a time into cache-sized scratch.
+ * Backward-data needs nothing new: rn_conv2d_backward_data gives the gradient of
+ * crelu(x) (2C channels), which rn_batchnorm_backward with RN_ACT_CRELU (or
+ * rn_crelu_backward) folds onto x by the sign of the pre-activation. */
+RN_API int rn_conv2d_forward_crelu_input(rn_context* ctx, const rn_conv2d_desc* d, const float* x,
+                                         const float* w, const float* bias, float* y);
+RN_API int rn_conv2d_backward_filter_crelu_input(rn_context* ctx, const rn_conv2d_desc* d,
+                                                 const float* x, const float* dy, float* dw,
+                                                 float* dbias);
+
 RN_API int rn_conv2d_backward_data(rn_context* ctx, const rn_conv2d_desc* d,
                                    const float* dy, const float* w, float* dx);
 RN_API int rn_conv2d_backward_filter(rn_context* ctx, const rn_conv2d_desc* d,
