@@ -168,6 +168,12 @@ public final class ResnormNative {
   public static native int rn_conv2d_forward_epilogue(rn_context ctx, @Const rn_conv2d_desc d,
       @Const FloatPointer x, @Const FloatPointer w, @Const rn_conv2d_epilogue ep, FloatPointer y);
 
+  public static native int rn_conv2d_forward_crelu_input(rn_context ctx, @Const rn_conv2d_desc d,
+      @Const FloatPointer x, @Const FloatPointer w, @Const FloatPointer bias, FloatPointer y);
+
+  public static native int rn_conv2d_backward_filter_crelu_input(rn_context ctx, @Const rn_conv2d_desc d,
+      @Const FloatPointer x, @Const FloatPointer dy, FloatPointer dw, FloatPointer dbias);
+
   // ---------------------------------------------------------------- weightnorm_conv.h
   public static native int rn_wnconv_forward(rn_context ctx, @Const rn_conv2d_desc d, int act, float postScale,
       float postShift, @Const FloatPointer x, @Const FloatPointer v, @Const FloatPointer gamma,

@@ -165,6 +165,58 @@ public final class Conv2d implements AutoCloseable {
     }
   }
 
+  /**
+   * y = conv(CReLU(x), w) + bias, reading the pre-activation x [N, C/2, H, W] (C = this conv's
+   * input channels, even): CReLU(x) = [max(x, 0), max(-x, 0)] is formed a few images at a time in
+   * cache, never as a 2C tensor in memory. The gradient with respect to CReLU(x) is the plain
+   * {@link #backwardData} (into a [N, C, H, W] tensor), which the fused BatchNorm+CReLU backward
+   * folds onto x.
+   */
+  public void forwardCreluInput(Engine engine, Tensor x, Tensor w, Tensor bias, Tensor y) {
+    Checks.engine(engine);
+    int[] xs = creluInputShape(x);
+    int[] ys = outputShape(xs);
+    Checks.floatTensor("w", w, weightShape());
+    Checks.optionalFloatTensor("bias", bias, outChannels);
+    Checks.floatTensor("y", y, ys);
+    Checks.noOverlap("y", y, new String[] {"x", "w", "bias"}, x, w, bias);
+    fill(xs, ys);
+    NativeStatus.check(ResnormNative.rn_conv2d_forward_crelu_input(engine.handle(), desc, x.floatPointer(),
+        w.floatPointer(), bias == null ? null : bias.floatPointer(), y.floatPointer()), "conv2d forward (CReLU input)");
+  }
+
+  /** dw and dbias (may be null) of {@link #forwardCreluInput}, from the pre-activation x [N, C/2, H, W]. */
+  public void backwardFilterCreluInput(Engine engine, Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
+    Checks.engine(engine);
+    int[] xs = creluInputShape(x);
+    int[] ys = outputShape(xs);
+    Checks.floatTensor("dy", dy, ys);
+    Checks.floatTensor("dw", dw, weightShape());
+    Checks.optionalFloatTensor("dbias", dbias, outChannels);
+    Checks.noOverlap("dw", dw, new String[] {"x", "dy", "dbias"}, x, dy, dbias);
+    Checks.noOverlap("dbias", dbias, new String[] {"x", "dy"}, x, dy);
+    fill(xs, ys);
+    NativeStatus.check(ResnormNative.rn_conv2d_backward_filter_crelu_input(engine.handle(), desc, x.floatPointer(),
+        dy.floatPointer(), dw.floatPointer(), dbias == null ? null : dbias.floatPointer()),
+        "conv2d backward_filter (CReLU input)");
+  }
+
+  /** The conv's input shape [N, C, H, W] for a CReLU-input pre-activation x [N, C/2, H, W]. */
+  private int[] creluInputShape(Tensor x) {
+    if (inChannels % 2 != 0) {
+      throw new IllegalArgumentException("a CReLU input needs an even number of conv input channels, got "
+          + inChannels);
+    }
+    org.resnorm.core.Checks.rank("x", x, org.resnorm.core.DType.F32, 4);
+    int[] s = x.shape();
+    if (s[1] != inChannels / 2) {
+      throw new IllegalArgumentException("x (the CReLU pre-activation) must have " + inChannels / 2
+          + " channels, got " + x.shapeString());
+    }
+    s[1] = inChannels;
+    return s;
+  }
+
   /** dx = dL/dx from dy = dL/dy. {@code dx} fixes the input shape [N, C, H, W]. */
   public void backwardData(Engine engine, Tensor dy, Tensor w, Tensor dx) {
     Checks.engine(engine);

@@ -1,0 +1,96 @@
+package org.resnorm.ops;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.resnorm.TestSupport.assertClose;
+import static org.resnorm.TestSupport.poisoned;
+import static org.resnorm.TestSupport.random;
+import static org.resnorm.TestSupport.toFloat;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.resnorm.core.Engine;
+import org.resnorm.core.Tensor;
+import org.resnorm.ops.Reference.ConvShape;
+
+/**
+ * The conv that reads CReLU(x) from x (no 2C tensor in memory) against the plain reference on
+ * the expanded input, for every algorithm; the images go through in several chunks.
+ */
+class Conv2dCreluInputTest {
+  static Engine engine;
+
+  @BeforeAll
+  static void open() {
+    engine = Engine.create(2);
+  }
+
+  @AfterAll
+  static void close() {
+    engine.close();
+  }
+
+  static double[] crelu(int n, int half, int plane, double[] x) {
+    double[] out = new double[2 * x.length];
+    for (int img = 0; img < n; img++) {
+      for (int i = 0; i < half * plane; i++) {
+        double v = x[img * half * plane + i];
+        out[img * 2 * half * plane + i] = Math.max(v, 0);
+        out[img * 2 * half * plane + half * plane + i] = Math.max(-v, 0);
+      }
+    }
+    return out;
+  }
+
+  @ParameterizedTest
+  @EnumSource(ConvAlgo.class)
+  void matchesConvOfExpandedInput(ConvAlgo algo) {
+    // 32 channels of 40x40 per image: about 200 KiB, so 7 images make several chunks.
+    for (ConvShape g : new ConvShape[] {new ConvShape(3, 6, 7, 6, 5, 3, 3, 1, 1),
+        new ConvShape(7, 32, 40, 40, 3, 3, 3, 1, 1), new ConvShape(3, 8, 9, 9, 4, 3, 3, 2, 1)}) {
+      if (!algo.appliesTo(g.r(), g.s(), g.stride(), g.stride())) {
+        continue;
+      }
+      SplittableRandom rng = new SplittableRandom(g.hashCode());
+      int plane = g.h() * g.w();
+      double[] x = random(rng, g.n() * g.c() / 2 * plane);
+      double[] w = random(rng, g.k() * g.c() * g.r() * g.s());
+      double[] b = random(rng, g.k());
+      double[] dy = random(rng, g.n() * g.k() * g.p() * g.q());
+      double[] full = crelu(g.n(), g.c() / 2, plane, x);
+      try (Conv2d conv = new Conv2d(g.c(), g.k(), g.r(), g.s(), g.stride(), g.stride(), g.pad(), g.pad(), algo);
+          Tensor tx = Tensor.of(toFloat(x), g.n(), g.c() / 2, g.h(), g.w());
+          Tensor tw = Tensor.of(toFloat(w), g.weight());
+          Tensor tb = Tensor.of(toFloat(b), g.k());
+          Tensor tdy = Tensor.of(toFloat(dy), g.output());
+          Tensor y = poisoned(g.output());
+          Tensor dw = poisoned(g.weight());
+          Tensor db = poisoned(g.k())) {
+        conv.forwardCreluInput(engine, tx, tw, tb, y);
+        assertClose(algo + " forward", y.toFloatArray(), Reference.conv2dForward(g, full, w, b), 1e-5);
+        conv.backwardFilterCreluInput(engine, tx, tdy, dw, db);
+        assertClose(algo + " dw", dw.toFloatArray(), Reference.conv2dBackwardFilter(g, full, dy), 1e-5);
+        assertClose(algo + " dbias", db.toFloatArray(), Reference.conv2dBackwardBias(g, dy), 1e-5);
+      }
+    }
+  }
+
+  @Test
+  void rejectsWrongChannels() {
+    try (Conv2d odd = new Conv2d(5, 2, 3, 1, 1);
+        Conv2d even = new Conv2d(6, 2, 3, 1, 1);
+        Tensor x = Tensor.zeros(1, 3, 5, 5);
+        Tensor full = Tensor.zeros(1, 6, 5, 5);
+        Tensor w5 = Tensor.zeros(2, 5, 3, 3);
+        Tensor w6 = Tensor.zeros(2, 6, 3, 3);
+        Tensor y = Tensor.zeros(1, 2, 5, 5)) {
+      assertThrows(IllegalArgumentException.class, () -> odd.forwardCreluInput(engine, x, w5, null, y));
+      assertThrows(IllegalArgumentException.class, () -> even.forwardCreluInput(engine, full, w6, null, y),
+          "x must carry C/2 channels");
+      even.forwardCreluInput(engine, x, w6, null, y);
+    }
+  }
+}
