@@ -6,4 +6,6 @@
 #include "resnorm/linear.h"
 #include "resnorm/softmax_xent.h"
 #include "resnorm/sgd.h"
+#include "resnorm/batchnorm.h"
+#include "resnorm/activation.h"
 #endif
