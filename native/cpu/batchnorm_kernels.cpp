@@ -23,7 +23,6 @@ namespace {
 
 constexpr int64_t kUnroll = 4;
 constexpr int64_t kStep = kUnroll * kWidth;
-constexpr int64_t kBlock = 16 * kStep;  // elements per float partial sum, flushed to double
 
 // u = (x - mean)*scale + beta: the one definition of u (see norm_kernels.h).
 inline Vec affine(Vec x, Vec mean, Vec scale, Vec beta) { return vfmadd(vsub(x, mean), scale, beta); }
@@ -42,9 +41,7 @@ inline void apply_vec(Vec x, Vec mean, Vec scale, Vec beta, float* y, float* yne
 }
 
 template <int kAct>
-void apply_t(const float* x, int64_t len, float mean_s, float scale_s, float beta_s, float* y,
-             float* yneg) {
-  const Vec mean = vset1(mean_s), scale = vset1(scale_s), beta = vset1(beta_s);
+void apply_run(const float* x, int64_t len, Vec mean, Vec scale, Vec beta, float* y, float* yneg) {
   int64_t i = 0;
   for (; i + 2 * kWidth <= len; i += 2 * kWidth) {
     Vec x0 = vload(x + i), x1 = vload(x + i + kWidth);
@@ -62,6 +59,15 @@ void apply_t(const float* x, int64_t len, float mean_s, float scale_s, float bet
   }
 }
 
+template <int kAct>
+void apply_t(const BnRuns& r, const BnChannel& ch, float* y) {
+  const Vec mean = vset1(ch.mean), scale = vset1(ch.scale), beta = vset1(ch.beta);
+  for (int64_t p = 0; p < r.planes; ++p) {
+    float* yp = y + p * r.other_stride;
+    apply_run<kAct>(r.x + p * r.x_stride, r.len, mean, scale, beta, yp, kAct == RN_ACT_CRELU ? yp + r.neg_offset : yp);
+  }
+}
+
 // du of one vector: the activation's gradient gate applied to dy.
 template <int kAct>
 inline Vec grad_u(Vec x, const float* dy, const float* dyneg, Vec mean, Vec scale, Vec beta) {
@@ -71,57 +77,72 @@ inline Vec grad_u(Vec x, const float* dy, const float* dyneg, Vec mean, Vec scal
   return vsub(vkeep_pos(vload(dy), u), vkeep_neg(vload(dyneg), u));
 }
 
-template <int kAct>
-void reduce_t(const float* x, const float* dy, const float* dyneg, int64_t len,
-              float mean_s, float scale_s, float beta_s, double* sdu, double* sdux) {
-  const Vec mean = vset1(mean_s), scale = vset1(scale_s), beta = vset1(beta_s);
+// Float vector partial sums, added into double every kFlush vector steps.
+struct Partials {
+  static constexpr int kFlush = 16;
+  Vec a[kUnroll], b[kUnroll];
+  int steps = 0;
   double d1 = 0.0, d2 = 0.0;
-  int64_t i = 0;
-  while (i + kStep <= len) {
-    const int64_t block_end = i + kBlock < len ? i + kBlock : len;
-    Vec a[kUnroll], b[kUnroll];
+  Partials() { clear(); }
+  void clear() {
     for (int k = 0; k < kUnroll; ++k) a[k] = b[k] = vzero();
-    for (; i + kStep <= block_end; i += kStep) {
+    steps = 0;
+  }
+  void tick() {
+    if (++steps == kFlush) flush();
+  }
+  void flush() {
+    d1 += vhsum(vadd(vadd(a[0], a[1]), vadd(a[2], a[3])));
+    d2 += vhsum(vadd(vadd(b[0], b[1]), vadd(b[2], b[3])));
+    clear();
+  }
+};
+
+template <int kAct>
+void reduce_t(const BnRuns& r, const BnChannel& ch, const float* dy_base, double* sdu, double* sdux) {
+  const Vec mean = vset1(ch.mean), scale = vset1(ch.scale), beta = vset1(ch.beta);
+  Partials acc;
+  const int64_t len = r.len;
+  for (int64_t p = 0; p < r.planes; ++p) {
+    const float* x = r.x + p * r.x_stride;
+    const float* dy = dy_base + p * r.other_stride;
+    const float* dyneg = kAct == RN_ACT_CRELU ? dy + r.neg_offset : dy;
+    int64_t i = 0;
+    for (; i + kStep <= len; i += kStep) {
       for (int k = 0; k < kUnroll; ++k) {
         const int64_t o = i + k * kWidth;
         Vec xv = vload(x + o);
         Vec du = grad_u<kAct>(xv, dy + o, dyneg + o, mean, scale, beta);
-        a[k] = vadd(a[k], du);
-        b[k] = vfmadd(du, vsub(xv, mean), b[k]);
+        acc.a[k] = vadd(acc.a[k], du);
+        acc.b[k] = vfmadd(du, vsub(xv, mean), acc.b[k]);
       }
+      acc.tick();
     }
-    d1 += vhsum(vadd(vadd(a[0], a[1]), vadd(a[2], a[3])));
-    d2 += vhsum(vadd(vadd(b[0], b[1]), vadd(b[2], b[3])));
-  }
-  if (i < len) {  // fewer than kStep left: one vector at a time, the last one padded (dy = 0 there)
-    Vec a = vzero(), b = vzero();
-    for (; i < len; i += kWidth) {
-      const int64_t r = len - i < kWidth ? len - i : kWidth;
+    for (; i < len; i += kWidth) {  // the last vector padded with dy = 0 (du = 0 there)
+      const int64_t rem = len - i < kWidth ? len - i : kWidth;
       float xb[kWidth] = {}, db[kWidth] = {}, nb[kWidth] = {};
       const float *xp = x + i, *dp = dy + i, *np = dyneg + i;
-      if (r < kWidth) {
-        std::memcpy(xb, xp, sizeof(float) * r);
-        std::memcpy(db, dp, sizeof(float) * r);
-        if (kAct == RN_ACT_CRELU) std::memcpy(nb, np, sizeof(float) * r);
+      if (rem < kWidth) {
+        std::memcpy(xb, xp, sizeof(float) * rem);
+        std::memcpy(db, dp, sizeof(float) * rem);
+        if (kAct == RN_ACT_CRELU) std::memcpy(nb, np, sizeof(float) * rem);
         xp = xb, dp = db, np = nb;
       }
       Vec xv = vload(xp);
       Vec du = grad_u<kAct>(xv, dp, np, mean, scale, beta);
-      a = vadd(a, du);
-      b = vfmadd(du, vsub(xv, mean), b);
+      acc.a[0] = vadd(acc.a[0], du);
+      acc.b[0] = vfmadd(du, vsub(xv, mean), acc.b[0]);
+      acc.tick();
     }
-    d1 += vhsum(a);
-    d2 += vhsum(b);
   }
-  *sdu += d1;
-  *sdux += d2;
+  acc.flush();
+  *sdu += acc.d1;
+  *sdux += acc.d2;
 }
 
 template <int kAct>
-void dx_t(const float* x, const float* dy, const float* dyneg, int64_t len, float mean_s, float scale_s,
-          float beta_s, float a_s, float b_s, float c_s, float* dx) {
-  const Vec mean = vset1(mean_s), scale = vset1(scale_s), beta = vset1(beta_s);
-  const Vec a = vset1(a_s), b = vset1(b_s), c = vset1(c_s);
+void dx_run(const float* x, const float* dy, const float* dyneg, int64_t len, Vec mean, Vec scale, Vec beta, Vec a,
+            Vec b, Vec c, float* dx) {
   int64_t i = 0;
   for (; i + kWidth <= len; i += kWidth) {
     Vec xv = vload(x + i);
@@ -141,60 +162,75 @@ void dx_t(const float* x, const float* dy, const float* dyneg, int64_t len, floa
   }
 }
 
+template <int kAct>
+void dx_t(const BnRuns& r, const BnChannel& ch, const float* dy, float* dx) {
+  const Vec mean = vset1(ch.mean), scale = vset1(ch.scale), beta = vset1(ch.beta);
+  const Vec a = vset1(ch.a), b = vset1(ch.b), c = vset1(ch.c);
+  for (int64_t p = 0; p < r.planes; ++p) {
+    const float* d = dy + p * r.other_stride;
+    dx_run<kAct>(r.x + p * r.x_stride, d, kAct == RN_ACT_CRELU ? d + r.neg_offset : d, r.len, mean, scale, beta, a,
+                 b, c, dx + p * r.x_stride);
+  }
+}
+
 }  // namespace
 
 // Adds sum(x - shift) and sum((x - shift)^2) to *s1, *s2. The shift (a sample of the
 // channel) keeps the sum of squares free of cancellation when |mean| >> std.
-void bn_stats(const float* __restrict x, int64_t len, float shift_s, double* s1, double* s2) {
+void bn_stats(const BnRuns& r, float shift_s, double* s1, double* s2) {
   const Vec shift = vset1(shift_s);
-  double d1 = 0.0, d2 = 0.0;
-  int64_t i = 0;
-  while (i + kStep <= len) {
-    const int64_t block_end = i + kBlock < len ? i + kBlock : len;
-    Vec a[kUnroll], b[kUnroll];
-    for (int k = 0; k < kUnroll; ++k) a[k] = b[k] = vzero();
-    for (; i + kStep <= block_end; i += kStep) {
+  Partials acc;
+  double t1 = 0.0, t2 = 0.0;
+  const int64_t len = r.len;
+  for (int64_t p = 0; p < r.planes; ++p) {
+    const float* x = r.x + p * r.x_stride;
+    int64_t i = 0;
+    for (; i + kStep <= len; i += kStep) {
       for (int k = 0; k < kUnroll; ++k) {
         Vec t = vsub(vload(x + i + k * kWidth), shift);
-        a[k] = vadd(a[k], t);
-        b[k] = vfmadd(t, t, b[k]);
+        acc.a[k] = vadd(acc.a[k], t);
+        acc.b[k] = vfmadd(t, t, acc.b[k]);
       }
+      acc.tick();
     }
-    d1 += vhsum(vadd(vadd(a[0], a[1]), vadd(a[2], a[3])));
-    d2 += vhsum(vadd(vadd(b[0], b[1]), vadd(b[2], b[3])));
+    for (; i + kWidth <= len; i += kWidth) {
+      Vec t = vsub(vload(x + i), shift);
+      acc.a[0] = vadd(acc.a[0], t);
+      acc.b[0] = vfmadd(t, t, acc.b[0]);
+      acc.tick();
+    }
+    for (; i < len; ++i) {
+      double t = double(x[i]) - double(shift_s);
+      t1 += t;
+      t2 += t * t;
+    }
   }
-  for (; i < len; ++i) {
-    double t = double(x[i]) - double(shift_s);
-    d1 += t;
-    d2 += t * t;
-  }
-  *s1 += d1;
-  *s2 += d2;
+  acc.flush();
+  *s1 += acc.d1 + t1;
+  *s2 += acc.d2 + t2;
 }
 
-void bn_apply(int act, const float* x, int64_t len, float mean, float scale, float beta, float* y, float* yneg) {
+void bn_apply(int act, const BnRuns& r, const BnChannel& ch, float* y) {
   switch (act) {
-    case RN_ACT_RELU: return apply_t<RN_ACT_RELU>(x, len, mean, scale, beta, y, yneg);
-    case RN_ACT_CRELU: return apply_t<RN_ACT_CRELU>(x, len, mean, scale, beta, y, yneg);
-    default: return apply_t<RN_ACT_NONE>(x, len, mean, scale, beta, y, yneg);
-  }
-}
-
-void bn_backward_reduce(int act, const float* x, const float* dy, const float* dyneg, int64_t len, float mean,
-                        float scale, float beta, double* sdu, double* sdux) {
-  switch (act) {
-    case RN_ACT_RELU: return reduce_t<RN_ACT_RELU>(x, dy, dyneg, len, mean, scale, beta, sdu, sdux);
-    case RN_ACT_CRELU: return reduce_t<RN_ACT_CRELU>(x, dy, dyneg, len, mean, scale, beta, sdu, sdux);
-    default: return reduce_t<RN_ACT_NONE>(x, dy, dyneg, len, mean, scale, beta, sdu, sdux);
+    case RN_ACT_RELU: return apply_t<RN_ACT_RELU>(r, ch, y);
+    case RN_ACT_CRELU: return apply_t<RN_ACT_CRELU>(r, ch, y);
+    default: return apply_t<RN_ACT_NONE>(r, ch, y);
   }
 }
 
-void bn_backward_dx(int act, const float* x, const float* dy, const float* dyneg, int64_t len, float mean,
-                    float scale, float beta, float a, float b, float c, float* dx) {
+void bn_backward_reduce(int act, const BnRuns& r, const BnChannel& ch, const float* dy, double* sdu, double* sdux) {
   switch (act) {
-    case RN_ACT_RELU: return dx_t<RN_ACT_RELU>(x, dy, dyneg, len, mean, scale, beta, a, b, c, dx);
-    case RN_ACT_CRELU: return dx_t<RN_ACT_CRELU>(x, dy, dyneg, len, mean, scale, beta, a, b, c, dx);
-    default: return dx_t<RN_ACT_NONE>(x, dy, dyneg, len, mean, scale, beta, a, b, c, dx);
+    case RN_ACT_RELU: return reduce_t<RN_ACT_RELU>(r, ch, dy, sdu, sdux);
+    case RN_ACT_CRELU: return reduce_t<RN_ACT_CRELU>(r, ch, dy, sdu, sdux);
+    default: return reduce_t<RN_ACT_NONE>(r, ch, dy, sdu, sdux);
+  }
+}
+
+void bn_backward_dx(int act, const BnRuns& r, const BnChannel& ch, const float* dy, float* dx) {
+  switch (act) {
+    case RN_ACT_RELU: return dx_t<RN_ACT_RELU>(r, ch, dy, dx);
+    case RN_ACT_CRELU: return dx_t<RN_ACT_CRELU>(r, ch, dy, dx);
+    default: return dx_t<RN_ACT_NONE>(r, ch, dy, dx);
   }
 }
 

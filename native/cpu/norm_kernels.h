@@ -4,24 +4,39 @@
 // Same mechanism as isa_kernels.h: the kernel files are compiled once per level by
 // resnorm_add_isa_kernels and define these functions inside namespace rn::RN_ISA_NS.
 //
-// Conventions: `len` counts floats of one contiguous segment (part of one channel plane);
-// reductions *add* to their double outputs; act is RN_ACT_*. u = (x - mean)*scale + beta
+// Conventions: reductions *add* to their double outputs; act is RN_ACT_*. u = (x - mean)*scale + beta
 // is evaluated the same way (same instructions, vector tails padded) in every kernel, so
 // forward and backward agree on the sign of u bit for bit.
 #pragma once
 
 #include <cstdint>
 
+namespace rn {
+
+// `planes` runs of `len` floats of one channel: run i of x starts at x + i*x_stride, of the
+// other tensor (y in forward, dy in backward) at other + i*other_stride; for CReLU the
+// negative half of that tensor is neg_offset floats further on. out (dx in backward) has
+// x's layout. A contiguous segment is planes = 1.
+struct BnRuns {
+  const float* x;
+  int64_t planes, len, x_stride;
+  int64_t other_stride, neg_offset;
+};
+
+// Per-channel constants: u = (x - mean)*scale + beta; dx = a*du + b*(x - mean) + c.
+struct BnChannel {
+  float mean, scale, beta, a, b, c;
+};
+
+}  // namespace rn
+
 #define RN_NORM_KERNEL_DECLARATIONS                                                               \
   /* batchnorm_kernels.cpp */                                                                     \
-  void bn_stats(const float* x, int64_t len, float shift, double* s1, double* s2);                \
-  void bn_apply(int act, const float* x, int64_t len, float mean, float scale, float beta,        \
-                float* y, float* yneg);                                                           \
-  void bn_backward_reduce(int act, const float* x, const float* dy, const float* dyneg,           \
-                          int64_t len, float mean, float scale, float beta, double* sdu,          \
-                          double* sdux);                                                          \
-  void bn_backward_dx(int act, const float* x, const float* dy, const float* dyneg, int64_t len,  \
-                      float mean, float scale, float beta, float a, float b, float c0, float* dx); \
+  void bn_stats(const BnRuns& r, float shift, double* s1, double* s2);                            \
+  void bn_apply(int act, const BnRuns& r, const BnChannel& ch, float* y);                         \
+  void bn_backward_reduce(int act, const BnRuns& r, const BnChannel& ch, const float* dy,         \
+                          double* sdu, double* sdux);                                             \
+  void bn_backward_dx(int act, const BnRuns& r, const BnChannel& ch, const float* dy, float* dx); \
   /* activation_kernels.cpp */                                                                    \
   void relu_forward(int64_t count, const float* x, float* y);                                     \
   void relu_backward(int64_t count, const float* y, const float* dy, float* dx);                  \
