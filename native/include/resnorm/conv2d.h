@@ -13,6 +13,7 @@
 #ifndef RESNORM_CONV2D_H
 #define RESNORM_CONV2D_H
 
+#include "resnorm/activation.h"
 #include "resnorm/context.h"
 
 #ifdef __cplusplus
@@ -43,14 +44,6 @@ RN_API int rn_conv2d_resolve_algo(const rn_conv2d_desc* d, int direction);
 
 RN_API int rn_conv2d_forward(rn_context* ctx, const rn_conv2d_desc* d,
                              const float* x, const float* w, const float* bias, float* y);
-/* Activations the fused ops apply (conv epilogue, batch norm). CReLU(u) is
- * [max(u, 0), max(-u, 0)] along channels: its output has twice the channels. */
-typedef enum rn_activation {
-  RN_ACT_NONE = 0,
-  RN_ACT_RELU = 1,
-  RN_ACT_CRELU = 2
-} rn_activation;
-
 /* A forward epilogue fused into the conv: what the algorithm applies to each
  * output tile while it is still in cache (no extra pass over y):
  *   u[n,k,p,q] = scale[k] * conv(x, w)[n,k,p,q] + bias[k]

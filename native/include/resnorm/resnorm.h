@@ -9,4 +9,6 @@
 #include "resnorm/sgd.h"
 #include "resnorm/pooling.h"
 #include "resnorm/shortcut.h"
+#include "resnorm/batchnorm.h"
+#include "resnorm/activation.h"
 #endif

@@ -255,4 +255,36 @@ public final class ResnormNative {
 
   public static native int rn_shortcut_a_backward(rn_context ctx, int n, int cIn, int h, int w,
       int cOut, int stride, @Const FloatPointer dy, FloatPointer dx);
+
+  // ---------------------------------------------------------------- batchnorm.h, activation.h
+  public static native int rn_batchnorm_forward_training(rn_context ctx, int n, int c, int hw, int act, float eps,
+      float momentum, @Const FloatPointer x, @Const FloatPointer gamma, @Const FloatPointer beta,
+      FloatPointer runningMean, FloatPointer runningVar, FloatPointer saveMean, FloatPointer saveInvstd,
+      FloatPointer y);
+
+  public static native int rn_batchnorm_forward_inference(rn_context ctx, int n, int c, int hw, int act, float eps,
+      @Const FloatPointer x, @Const FloatPointer gamma, @Const FloatPointer beta, @Const FloatPointer runningMean,
+      @Const FloatPointer runningVar, FloatPointer y);
+
+  public static native int rn_batchnorm_backward(rn_context ctx, int n, int c, int hw, int act,
+      @Const FloatPointer x, @Const FloatPointer gamma, @Const FloatPointer beta, @Const FloatPointer saveMean,
+      @Const FloatPointer saveInvstd, @Const FloatPointer dy, FloatPointer dx, FloatPointer dgamma,
+      FloatPointer dbeta);
+
+  public static native int rn_relu_forward(rn_context ctx, long count, @Const FloatPointer x, FloatPointer y);
+
+  public static native int rn_relu_backward(rn_context ctx, long count, @Const FloatPointer y,
+      @Const FloatPointer dy, FloatPointer dx);
+
+  public static native int rn_crelu_forward(rn_context ctx, int n, int c, int hw, @Const FloatPointer x,
+      FloatPointer y);
+
+  public static native int rn_crelu_backward(rn_context ctx, int n, int c, int hw, @Const FloatPointer x,
+      @Const FloatPointer dy, FloatPointer dx);
+
+  public static native int rn_add_relu_forward(rn_context ctx, long count, @Const FloatPointer a,
+      @Const FloatPointer b, FloatPointer y);
+
+  public static native int rn_add_relu_backward(rn_context ctx, long count, @Const FloatPointer y,
+      @Const FloatPointer dy, FloatPointer da, FloatPointer db);
 }

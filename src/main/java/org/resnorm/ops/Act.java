@@ -2,24 +2,24 @@ package org.resnorm.ops;
 
 import org.resnorm.bind.ResnormNative;
 
-/**
- * The activations the fused ops apply ({@code rn_activation}). CReLU(u) = [max(u, 0), max(-u, 0)]
- * along the channel axis: its output has twice the channels of its input.
- */
+/** The activation fused after a normalization (the paper's ReLU and CReLU variants). */
 public enum Act {
+  /** No activation: y = u. */
   NONE(ResnormNative.RN_ACT_NONE),
+  /** y = max(u, 0). */
   RELU(ResnormNative.RN_ACT_RELU),
+  /** Concatenated ReLU: y = [max(u, 0), max(-u, 0)] along channels (C -> 2C). */
   CRELU(ResnormNative.RN_ACT_CRELU);
 
-  /** The native {@code RN_ACT_*} value. */
+  /** The native {@code RN_ACT_*} code. */
   public final int code;
 
   Act(int code) {
     this.code = code;
   }
 
-  /** Channels of the activation's output for {@code channels} input channels. */
-  public int outChannels(int channels) {
-    return this == CRELU ? 2 * channels : channels;
+  /** Output channels for {@code channels} input channels (twice as many for CReLU). */
+  public int outputChannels(int channels) {
+    return this == CRELU ? Math.multiplyExact(2, channels) : channels;
   }
 }

@@ -150,7 +150,7 @@ public final class Conv2d implements AutoCloseable {
     }
     int[] xs = inputShapeOf("x", x);
     int[] ys = outputShape(xs);
-    int[] fusedShape = {ys[0], act.outChannels(ys[1]), ys[2], ys[3]};
+    int[] fusedShape = {ys[0], act.outputChannels(ys[1]), ys[2], ys[3]};
     Checks.floatTensor("w", w, weightShape());
     Checks.optionalFloatTensor("scale", scale, outChannels);
     Checks.optionalFloatTensor("bias", bias, outChannels);

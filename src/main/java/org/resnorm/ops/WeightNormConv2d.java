@@ -86,7 +86,7 @@ public final class WeightNormConv2d implements AutoCloseable {
   /** y's shape for an input shape: K or 2K (CReLU) channels. */
   public int[] outputShape(int[] inputShape) {
     int[] ys = conv.outputShape(inputShape);
-    ys[1] = act.outChannels(ys[1]);
+    ys[1] = act.outputChannels(ys[1]);
     return ys;
   }
 

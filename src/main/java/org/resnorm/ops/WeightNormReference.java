@@ -35,7 +35,7 @@ public final class WeightNormReference {
 
   /** y = postScale * act(u) + postShift for u [N, K, P, Q] (2K channels out with CReLU). */
   public static double[] activate(int n, int k, int plane, double[] u, Act act, double postScale, double postShift) {
-    int outK = act.outChannels(k);
+    int outK = act.outputChannels(k);
     double[] y = new double[n * outK * plane];
     for (int img = 0; img < n; img++) {
       for (int c = 0; c < k; c++) {

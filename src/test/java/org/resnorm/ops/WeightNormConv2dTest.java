@@ -92,7 +92,7 @@ class WeightNormConv2dTest {
         }
       }
       if (clear || attempt > 100) {
-        double[] dy = random(rng, g.n() * act.outChannels(g.k()) * g.p() * g.q());
+        double[] dy = random(rng, g.n() * act.outputChannels(g.k()) * g.p() * g.q());
         return new Data(x, v, gamma, beta, dy);
       }
     }
@@ -201,7 +201,7 @@ class WeightNormConv2dTest {
               Tensor tw = Tensor.of(toFloat(w), g.weight());
               Tensor ts = Tensor.of(toFloat(scale), g.k());
               Tensor tb = Tensor.of(toFloat(bias), g.k());
-              Tensor y = poisoned(g.n(), act.outChannels(g.k()), g.p(), g.q())) {
+              Tensor y = poisoned(g.n(), act.outputChannels(g.k()), g.p(), g.q())) {
             c.forwardFused(engine, tx, tw, ts, tb, act, 1.5f, -0.25f, y);
             assertClose(algo + " " + act + " epilogue", y.toFloatArray(), ref, 1e-5);
           }

@@ -32,6 +32,7 @@ public final class Report {
         .include(CeilingBenchmark.class.getSimpleName())
         .include(ConvBenchmark.class.getSimpleName())
         .include(SgdBenchmark.class.getSimpleName())
+        .include(BatchNormBenchmark.class.getSimpleName())
         .jvmArgsAppend("--enable-native-access=ALL-UNNAMED");
     if (!cli.getForkCount().hasValue()) {
       opts.forks(1);
@@ -48,6 +49,7 @@ public final class Report {
     double copyMs = Double.NaN;
     List<RunResult> conv = new ArrayList<>();
     List<RunResult> sgd = new ArrayList<>();
+    List<RunResult> bn = new ArrayList<>();
     for (RunResult r : results) {
       String name = r.getParams().getBenchmark();
       if (name.endsWith("sgemm2048")) {
@@ -56,6 +58,8 @@ public final class Report {
         copyMs = r.getPrimaryResult().getScore();
       } else if (name.contains("SgdBenchmark")) {
         sgd.add(r);
+      } else if (name.contains("BatchNormBenchmark")) {
+        bn.add(r);
       } else {
         conv.add(r);
       }
@@ -89,5 +93,39 @@ public final class Report {
             r.getPrimaryResult().getScoreError(), gbps, 100 * gbps / copy);
       }
     }
+    if (!bn.isEmpty()) {
+      printBatchNorm(bn, copy);
+    }
+  }
+
+  /** Fused BN+act vs the unfused sequence: GB/s of the fused op's minimal traffic (BatchNormBenchmark). */
+  private static void printBatchNorm(List<RunResult> bn, double copy) {
+    java.util.Map<String, Double> unfusedMs = new java.util.HashMap<>();
+    for (RunResult r : bn) {
+      if (r.getParams().getParam("variant").equals("unfused")) {
+        unfusedMs.put(bnKey(r), r.getPrimaryResult().getScore());
+      }
+    }
+    System.out.println();
+    System.out.println("| BN training | shape | act | variant | ms (±err) | GB/s of the fused traffic | % of copy "
+        + "| fused speedup |");
+    System.out.println("|---|---|---|---|---|---|---|---|");
+    for (RunResult r : bn) {
+      String method = r.getParams().getBenchmark();
+      method = method.substring(method.lastIndexOf('.') + 1);
+      String shape = r.getParams().getParam("tensor");
+      String act = r.getParams().getParam("act");
+      String variant = r.getParams().getParam("variant");
+      double ms = r.getPrimaryResult().getScore();
+      double gbps = BatchNormBenchmark.bytes(shape, act, method.equals("backward")) / (ms * 1e-3) * 1e-9;
+      Double base = unfusedMs.get(bnKey(r));
+      String speedup = variant.equals("fused") && base != null ? String.format("%.2fx", base / ms) : "";
+      System.out.printf("| %s | %s | %s | %s | %.3f (±%.3f) | %.1f | %.0f%% | %s |%n", method, shape, act, variant, ms,
+          r.getPrimaryResult().getScoreError(), gbps, 100 * gbps / copy, speedup);
+    }
+  }
+
+  private static String bnKey(RunResult r) {
+    return r.getParams().getBenchmark() + "/" + r.getParams().getParam("tensor") + "/" + r.getParams().getParam("act");
   }
 }

@@ -1,0 +1,156 @@
+package org.resnorm.jmh;
+
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.resnorm.core.Engine;
+import org.resnorm.core.Tensor;
+import org.resnorm.ops.Act;
+import org.resnorm.ops.Activation;
+import org.resnorm.ops.BatchNorm2d;
+
+/**
+ * Training batch norm fused with ReLU / CReLU (one op) against the unfused sequence (batch norm
+ * with no activation, then the standalone activation; backward: activation backward, then batch
+ * norm backward), on the CIFAR ResNet stage shapes.
+ *
+ * <p>Memory-bound: {@link Report} prints GB/s of the fused op's minimal traffic, the same byte
+ * count for both variants (so the GB/s ratio is the speedup). With E = N*C*H*W floats of x and
+ * k = 2 output channels per input channel for CReLU (1 for ReLU):
+ * <ul>
+ *   <li>forward: read x twice (statistics pass, normalize pass) + write y (k*E): (2 + k)*E*4 bytes;
+ *   <li>backward: read x and dy (k*E) in the reduction pass and again in the dx pass, write dx:
+ *       (2*(1 + k) + 1)*E*4 bytes.
+ * </ul>
+ * Per-channel vectors (statistics, gamma, beta) are negligible and not counted.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+public class BatchNormBenchmark {
+  /** x as NxCxHxW (named "tensor", not "shape": ConvBenchmark's int "shape" would clash under -p). */
+  @Param({"128x16x32x32", "128x32x16x16", "128x64x8x8"})
+  public String tensor;
+
+  @Param({"crelu", "relu"})
+  public String act;
+
+  @Param({"fused", "unfused"})
+  public String variant;
+
+  private Engine engine;
+  private BatchNorm2d fused;
+  private BatchNorm2d plain;
+  private Act a;
+  private Tensor x;
+  private Tensor gamma;
+  private Tensor beta;
+  private Tensor runningMean;
+  private Tensor runningVar;
+  private Tensor saveMean;
+  private Tensor saveInvstd;
+  private Tensor u;
+  private Tensor y;
+  private Tensor dy;
+  private Tensor du;
+  private Tensor dx;
+  private Tensor dgamma;
+  private Tensor dbeta;
+
+  static int[] dims(String shape) {
+    String[] p = shape.split("x");
+    return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]), Integer.parseInt(p[3])};
+  }
+
+  /** Bytes of the fused op's minimal traffic (see the class comment). */
+  static double bytes(String shape, String act, boolean backward) {
+    int[] d = dims(shape);
+    double e = (double) d[0] * d[1] * d[2] * d[3];
+    int k = act.equals("crelu") ? 2 : 1;
+    return 4 * e * (backward ? 2 * (1 + k) + 1 : 2 + k);
+  }
+
+  @Setup(Level.Trial)
+  public void setUp() {
+    engine = Engine.create();
+    a = act.equals("crelu") ? Act.CRELU : Act.RELU;
+    int[] d = dims(tensor);
+    int n = d[0];
+    int c = d[1];
+    fused = new BatchNorm2d(c, a);
+    plain = new BatchNorm2d(c, Act.NONE);
+    int[] yShape = fused.outputShape(n, d[2], d[3]);
+    java.util.SplittableRandom rng = new java.util.SplittableRandom(1);
+    x = random(rng, d);
+    dy = random(rng, yShape);
+    gamma = Tensor.full(1.1f, c);
+    beta = Tensor.full(0.05f, c);
+    runningMean = Tensor.zeros(c);
+    runningVar = Tensor.full(1f, c);
+    saveMean = Tensor.zeros(c);
+    saveInvstd = Tensor.zeros(c);
+    u = Tensor.zeros(d);
+    y = Tensor.zeros(yShape);
+    du = Tensor.zeros(d);
+    dx = Tensor.zeros(d);
+    dgamma = Tensor.zeros(c);
+    dbeta = Tensor.zeros(c);
+    // Statistics and u for the backward benchmarks.
+    plain.forwardTraining(engine, x, gamma, beta, null, null, saveMean, saveInvstd, u);
+  }
+
+  private static Tensor random(java.util.SplittableRandom rng, int[] shape) {
+    Tensor t = Tensor.zeros(shape);
+    float[] v = new float[(int) t.numel()];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) (rng.nextDouble() * 2 - 1);
+    }
+    t.copyFrom(v);
+    return t;
+  }
+
+  @TearDown(Level.Trial)
+  public void tearDown() {
+    for (Tensor t : new Tensor[] {x, gamma, beta, runningMean, runningVar, saveMean, saveInvstd, u, y, dy, du, dx,
+        dgamma, dbeta}) {
+      t.close();
+    }
+    engine.close();
+  }
+
+  @Benchmark
+  public void forward() {
+    if (variant.equals("fused")) {
+      fused.forwardTraining(engine, x, gamma, beta, runningMean, runningVar, saveMean, saveInvstd, y);
+    } else {
+      plain.forwardTraining(engine, x, gamma, beta, runningMean, runningVar, saveMean, saveInvstd, u);
+      if (a == Act.CRELU) {
+        Activation.crelu(engine, u, y);
+      } else {
+        Activation.relu(engine, u, y);
+      }
+    }
+  }
+
+  @Benchmark
+  public void backward() {
+    if (variant.equals("fused")) {
+      fused.backward(engine, x, gamma, beta, saveMean, saveInvstd, dy, dx, dgamma, dbeta);
+    } else {
+      if (a == Act.CRELU) {
+        Activation.creluBackward(engine, u, dy, du);
+      } else {
+        Activation.reluBackward(engine, y, dy, du);
+      }
+      plain.backward(engine, x, gamma, beta, saveMean, saveInvstd, du, dx, dgamma, dbeta);
+    }
+  }
+}

@@ -1,0 +1,237 @@
+// Batch-norm inner loops over one contiguous segment of a channel plane, compiled per
+// ISA level (see norm_kernels.h). batchnorm_act.cpp splits the tensor into segments,
+// spreads them over the pool and combines the per-thread partial sums.
+//
+// Every loop is one streaming pass. Reductions keep float vector accumulators over
+// short blocks (at most 16 values per lane per accumulator) and add each block's sum
+// into double, so sums over millions of values keep double-like accuracy at float
+// speed. Tails shorter than a vector go through the same vector code on a padded
+// stack copy, so every element of u is computed with the same instructions.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "norm_kernels.h"
+#include "resnorm/batchnorm.h"
+
+namespace rn::RN_ISA_NS {
+
+#include "simd.h"
+#include "norm_simd.h"
+
+namespace {
+
+constexpr int64_t kUnroll = 4;
+constexpr int64_t kStep = kUnroll * kWidth;
+
+// u = (x - mean)*scale + beta: the one definition of u (see norm_kernels.h).
+inline Vec affine(Vec x, Vec mean, Vec scale, Vec beta) { return vfmadd(vsub(x, mean), scale, beta); }
+
+template <int kAct>
+inline void apply_vec(Vec x, Vec mean, Vec scale, Vec beta, float* y, float* yneg) {
+  Vec u = affine(x, mean, scale, beta);
+  if (kAct == RN_ACT_NONE) {
+    vstore(y, u);
+  } else if (kAct == RN_ACT_RELU) {
+    vstore(y, vrelu(u));
+  } else {
+    vstore(y, vrelu(u));
+    vstore(yneg, vrelu(vsub(vzero(), u)));
+  }
+}
+
+template <int kAct>
+void apply_run(const float* x, int64_t len, Vec mean, Vec scale, Vec beta, float* y, float* yneg) {
+  int64_t i = 0;
+  for (; i + 2 * kWidth <= len; i += 2 * kWidth) {
+    Vec x0 = vload(x + i), x1 = vload(x + i + kWidth);
+    apply_vec<kAct>(x0, mean, scale, beta, y + i, yneg + i);
+    apply_vec<kAct>(x1, mean, scale, beta, y + i + kWidth, yneg + i + kWidth);
+  }
+  for (; i + kWidth <= len; i += kWidth) apply_vec<kAct>(vload(x + i), mean, scale, beta, y + i, yneg + i);
+  if (i < len) {
+    const int64_t r = len - i;
+    float xb[kWidth] = {}, yb[kWidth], nb[kWidth];
+    std::memcpy(xb, x + i, sizeof(float) * r);
+    apply_vec<kAct>(vload(xb), mean, scale, beta, yb, nb);
+    std::memcpy(y + i, yb, sizeof(float) * r);
+    if (kAct == RN_ACT_CRELU) std::memcpy(yneg + i, nb, sizeof(float) * r);
+  }
+}
+
+template <int kAct>
+void apply_t(const BnRuns& r, const BnChannel& ch, float* y) {
+  const Vec mean = vset1(ch.mean), scale = vset1(ch.scale), beta = vset1(ch.beta);
+  for (int64_t p = 0; p < r.planes; ++p) {
+    float* yp = y + p * r.other_stride;
+    apply_run<kAct>(r.x + p * r.x_stride, r.len, mean, scale, beta, yp, kAct == RN_ACT_CRELU ? yp + r.neg_offset : yp);
+  }
+}
+
+// du of one vector: the activation's gradient gate applied to dy.
+template <int kAct>
+inline Vec grad_u(Vec x, const float* dy, const float* dyneg, Vec mean, Vec scale, Vec beta) {
+  if (kAct == RN_ACT_NONE) return vload(dy);
+  Vec u = affine(x, mean, scale, beta);
+  if (kAct == RN_ACT_RELU) return vkeep_pos(vload(dy), u);
+  return vsub(vkeep_pos(vload(dy), u), vkeep_neg(vload(dyneg), u));
+}
+
+// Float vector partial sums, added into double every kFlush vector steps.
+struct Partials {
+  static constexpr int kFlush = 16;
+  Vec a[kUnroll], b[kUnroll];
+  int steps = 0;
+  double d1 = 0.0, d2 = 0.0;
+  Partials() { clear(); }
+  void clear() {
+    for (int k = 0; k < kUnroll; ++k) a[k] = b[k] = vzero();
+    steps = 0;
+  }
+  void tick() {
+    if (++steps == kFlush) flush();
+  }
+  void flush() {
+    d1 += vhsum(vadd(vadd(a[0], a[1]), vadd(a[2], a[3])));
+    d2 += vhsum(vadd(vadd(b[0], b[1]), vadd(b[2], b[3])));
+    clear();
+  }
+};
+
+template <int kAct>
+void reduce_t(const BnRuns& r, const BnChannel& ch, const float* dy_base, double* sdu, double* sdux) {
+  const Vec mean = vset1(ch.mean), scale = vset1(ch.scale), beta = vset1(ch.beta);
+  Partials acc;
+  const int64_t len = r.len;
+  for (int64_t p = 0; p < r.planes; ++p) {
+    const float* x = r.x + p * r.x_stride;
+    const float* dy = dy_base + p * r.other_stride;
+    const float* dyneg = kAct == RN_ACT_CRELU ? dy + r.neg_offset : dy;
+    int64_t i = 0;
+    for (; i + kStep <= len; i += kStep) {
+      for (int k = 0; k < kUnroll; ++k) {
+        const int64_t o = i + k * kWidth;
+        Vec xv = vload(x + o);
+        Vec du = grad_u<kAct>(xv, dy + o, dyneg + o, mean, scale, beta);
+        acc.a[k] = vadd(acc.a[k], du);
+        acc.b[k] = vfmadd(du, vsub(xv, mean), acc.b[k]);
+      }
+      acc.tick();
+    }
+    for (; i < len; i += kWidth) {  // the last vector padded with dy = 0 (du = 0 there)
+      const int64_t rem = len - i < kWidth ? len - i : kWidth;
+      float xb[kWidth] = {}, db[kWidth] = {}, nb[kWidth] = {};
+      const float *xp = x + i, *dp = dy + i, *np = dyneg + i;
+      if (rem < kWidth) {
+        std::memcpy(xb, xp, sizeof(float) * rem);
+        std::memcpy(db, dp, sizeof(float) * rem);
+        if (kAct == RN_ACT_CRELU) std::memcpy(nb, np, sizeof(float) * rem);
+        xp = xb, dp = db, np = nb;
+      }
+      Vec xv = vload(xp);
+      Vec du = grad_u<kAct>(xv, dp, np, mean, scale, beta);
+      acc.a[0] = vadd(acc.a[0], du);
+      acc.b[0] = vfmadd(du, vsub(xv, mean), acc.b[0]);
+      acc.tick();
+    }
+  }
+  acc.flush();
+  *sdu += acc.d1;
+  *sdux += acc.d2;
+}
+
+template <int kAct>
+void dx_run(const float* x, const float* dy, const float* dyneg, int64_t len, Vec mean, Vec scale, Vec beta, Vec a,
+            Vec b, Vec c, float* dx) {
+  int64_t i = 0;
+  for (; i + kWidth <= len; i += kWidth) {
+    Vec xv = vload(x + i);
+    Vec du = grad_u<kAct>(xv, dy + i, dyneg + i, mean, scale, beta);
+    vstore(dx + i, vfmadd(a, du, vfmadd(b, vsub(xv, mean), c)));
+  }
+  if (i < len) {
+    const int64_t r = len - i;
+    float xb[kWidth] = {}, db[kWidth] = {}, nb[kWidth] = {}, out[kWidth];
+    std::memcpy(xb, x + i, sizeof(float) * r);
+    std::memcpy(db, dy + i, sizeof(float) * r);
+    if (kAct == RN_ACT_CRELU) std::memcpy(nb, dyneg + i, sizeof(float) * r);
+    Vec xv = vload(xb);
+    Vec du = grad_u<kAct>(xv, db, nb, mean, scale, beta);
+    vstore(out, vfmadd(a, du, vfmadd(b, vsub(xv, mean), c)));
+    std::memcpy(dx + i, out, sizeof(float) * r);
+  }
+}
+
+template <int kAct>
+void dx_t(const BnRuns& r, const BnChannel& ch, const float* dy, float* dx) {
+  const Vec mean = vset1(ch.mean), scale = vset1(ch.scale), beta = vset1(ch.beta);
+  const Vec a = vset1(ch.a), b = vset1(ch.b), c = vset1(ch.c);
+  for (int64_t p = 0; p < r.planes; ++p) {
+    const float* d = dy + p * r.other_stride;
+    dx_run<kAct>(r.x + p * r.x_stride, d, kAct == RN_ACT_CRELU ? d + r.neg_offset : d, r.len, mean, scale, beta, a,
+                 b, c, dx + p * r.x_stride);
+  }
+}
+
+}  // namespace
+
+// Adds sum(x - shift) and sum((x - shift)^2) to *s1, *s2. The shift (a sample of the
+// channel) keeps the sum of squares free of cancellation when |mean| >> std.
+void bn_stats(const BnRuns& r, float shift_s, double* s1, double* s2) {
+  const Vec shift = vset1(shift_s);
+  Partials acc;
+  double t1 = 0.0, t2 = 0.0;
+  const int64_t len = r.len;
+  for (int64_t p = 0; p < r.planes; ++p) {
+    const float* x = r.x + p * r.x_stride;
+    int64_t i = 0;
+    for (; i + kStep <= len; i += kStep) {
+      for (int k = 0; k < kUnroll; ++k) {
+        Vec t = vsub(vload(x + i + k * kWidth), shift);
+        acc.a[k] = vadd(acc.a[k], t);
+        acc.b[k] = vfmadd(t, t, acc.b[k]);
+      }
+      acc.tick();
+    }
+    for (; i + kWidth <= len; i += kWidth) {
+      Vec t = vsub(vload(x + i), shift);
+      acc.a[0] = vadd(acc.a[0], t);
+      acc.b[0] = vfmadd(t, t, acc.b[0]);
+      acc.tick();
+    }
+    for (; i < len; ++i) {
+      double t = double(x[i]) - double(shift_s);
+      t1 += t;
+      t2 += t * t;
+    }
+  }
+  acc.flush();
+  *s1 += acc.d1 + t1;
+  *s2 += acc.d2 + t2;
+}
+
+void bn_apply(int act, const BnRuns& r, const BnChannel& ch, float* y) {
+  switch (act) {
+    case RN_ACT_RELU: return apply_t<RN_ACT_RELU>(r, ch, y);
+    case RN_ACT_CRELU: return apply_t<RN_ACT_CRELU>(r, ch, y);
+    default: return apply_t<RN_ACT_NONE>(r, ch, y);
+  }
+}
+
+void bn_backward_reduce(int act, const BnRuns& r, const BnChannel& ch, const float* dy, double* sdu, double* sdux) {
+  switch (act) {
+    case RN_ACT_RELU: return reduce_t<RN_ACT_RELU>(r, ch, dy, sdu, sdux);
+    case RN_ACT_CRELU: return reduce_t<RN_ACT_CRELU>(r, ch, dy, sdu, sdux);
+    default: return reduce_t<RN_ACT_NONE>(r, ch, dy, sdu, sdux);
+  }
+}
+
+void bn_backward_dx(int act, const BnRuns& r, const BnChannel& ch, const float* dy, float* dx) {
+  switch (act) {
+    case RN_ACT_RELU: return dx_t<RN_ACT_RELU>(r, ch, dy, dx);
+    case RN_ACT_CRELU: return dx_t<RN_ACT_CRELU>(r, ch, dy, dx);
+    default: return dx_t<RN_ACT_NONE>(r, ch, dy, dx);
+  }
+}
+
+}  // namespace rn::RN_ISA_NS
