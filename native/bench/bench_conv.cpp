@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   for (auto* v : {&x, &w, &dy})
     for (float& f : *v) f = u(rng);
   rn_context* ctx = rn_context_create(threads);
+  // y as the weight-normalized conv's backward sees it (its own forward output: real ReLU masks)
+  if (dirs.find('b') != std::string::npos)
+    rn_wnconv_forward(ctx, &d, RN_ACT_RELU, 1, 0, x.data(), w.data(), gamma.data(), beta.data(), y.data());
   const double flops = 2.0 * d.n * d.k * d.c * d.r * d.s * d.p * d.q;
   // f, d, w: the conv's directions; p: plain backward (data + filter + bias);
   // n, b: the weight-normalized conv (normprop2, ReLU) forward and backward.

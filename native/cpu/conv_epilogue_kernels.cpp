@@ -1,3 +1,8 @@
+// epilogue_grad is its derivative for backward: du = dL/du from dy and the
+// epilogue's output y, the sign of u read off y against post_shift (ReLU: u > 0
+// where y > post_shift; CReLU: the positive half feeds u > 0, the negative half,
+// negated, u < 0).
+//
 // The fused conv forward epilogue on channel-blocked output (see EpilogueArgs in
 // gemm.h): per-channel scale and bias, then ReLU / CReLU / none, then NormProp's
 // post-activation affine map. Runs on a thread's packed output rows while they
@@ -36,6 +41,23 @@ void epilogue_c16(float* data, float* neg, const PackStrides& st, int32_t blocks
           }
         }
     }
+}
+
+void epilogue_grad(int32_t act, float post_scale, float post_shift, int64_t count, const float* y_pos,
+                   const float* y_neg, const float* dy_pos, const float* dy_neg, float* du) {
+  const Vec a = vset1(post_scale), t = vset1(post_shift);
+  int64_t i = 0;
+  for (; i + kWidth <= count; i += kWidth) {
+    Vec g = vload(dy_pos + i);
+    if (act != 0) g = vkeep_gt(g, vload(y_pos + i), t);
+    if (act == 2) g = vsub(g, vkeep_gt(vload(dy_neg + i), vload(y_neg + i), t));
+    vstore(du + i, vmul(a, g));
+  }
+  for (; i < count; ++i) {
+    float g = act == 0 || y_pos[i] > post_shift ? dy_pos[i] : 0.0f;
+    if (act == 2 && y_neg[i] > post_shift) g -= dy_neg[i];
+    du[i] = post_scale * g;
+  }
 }
 
 }  // namespace rn::RN_ISA_NS

@@ -34,7 +34,10 @@
                       int64_t tiles);                                                           \
   /* conv_epilogue_kernels.cpp */                                                               \
   void epilogue_c16(float* data, float* neg, const PackStrides& st, int32_t blocks, int32_t rows, \
-                    int32_t cols, const EpilogueArgs& ep);
+                    int32_t cols, const EpilogueArgs& ep);                                      \
+  void epilogue_grad(int32_t act, float post_scale, float post_shift, int64_t count,            \
+                     const float* y_pos, const float* y_neg, const float* dy_pos,               \
+                     const float* dy_neg, float* du);
 
 namespace rn {
 namespace generic { RN_ISA_KERNEL_DECLARATIONS }
@@ -54,6 +57,7 @@ struct IsaKernels {
   decltype(&generic::wino4_output_row) wino4_output_row;
   decltype(&generic::wino4_grad_row) wino4_grad_row;
   decltype(&generic::epilogue_c16) epilogue_c16;
+  decltype(&generic::epilogue_grad) epilogue_grad;
 };
 
 // The kernel table of an ISA level (RN_ISA_*); the caller has checked the CPU has it.

@@ -2,7 +2,8 @@
 // file is compiled for (see cmake/ResnormIsa.cmake): __m512 (AVX-512), __m256
 // (AVX2+FMA) or __m128 (baseline SSE2, no FMA). vfmadd(a, b, c) = a*b + c,
 // vfnmadd(a, b, c) = c - a*b, vrelu(a) = max(0, a) with NaN passed through (maxps
-// returns its second operand when either is NaN). Include it only from kernel
+// returns its second operand when either is NaN), vkeep_gt(d, y, t) = y > t ? d : 0
+// (false for NaN y). Include it only from kernel
 // files, inside namespace rn::RN_ISA_NS (so each level gets its own copy), and
 // after <immintrin.h> has been included at file scope.
 #pragma once
@@ -27,6 +28,7 @@ inline Vec vfmadd(Vec a, Vec b, Vec c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}
 inline Vec vfnmadd(Vec a, Vec b, Vec c) { return {_mm512_fnmadd_ps(a.v, b.v, c.v)}; }
 inline float vhsum(Vec a) { return _mm512_reduce_add_ps(a.v); }
 inline Vec vrelu(Vec a) { return {_mm512_max_ps(_mm512_setzero_ps(), a.v)}; }
+inline Vec vkeep_gt(Vec d, Vec y, Vec t) { return {_mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y.v, t.v, _CMP_GT_OQ), d.v)}; }
 #elif defined(RN_ISA_LEVEL_avx2)
 struct Vec {
   __m256 v;
@@ -42,6 +44,7 @@ inline Vec vmul(Vec a, Vec b) { return {_mm256_mul_ps(a.v, b.v)}; }
 inline Vec vfmadd(Vec a, Vec b, Vec c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
 inline Vec vfnmadd(Vec a, Vec b, Vec c) { return {_mm256_fnmadd_ps(a.v, b.v, c.v)}; }
 inline Vec vrelu(Vec a) { return {_mm256_max_ps(_mm256_setzero_ps(), a.v)}; }
+inline Vec vkeep_gt(Vec d, Vec y, Vec t) { return {_mm256_and_ps(d.v, _mm256_cmp_ps(y.v, t.v, _CMP_GT_OQ))}; }
 inline float vhsum(Vec a) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(a.v), _mm256_extractf128_ps(a.v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -63,6 +66,7 @@ inline Vec vmul(Vec a, Vec b) { return {_mm_mul_ps(a.v, b.v)}; }
 inline Vec vfmadd(Vec a, Vec b, Vec c) { return {_mm_add_ps(_mm_mul_ps(a.v, b.v), c.v)}; }
 inline Vec vfnmadd(Vec a, Vec b, Vec c) { return {_mm_sub_ps(c.v, _mm_mul_ps(a.v, b.v))}; }
 inline Vec vrelu(Vec a) { return {_mm_max_ps(_mm_setzero_ps(), a.v)}; }
+inline Vec vkeep_gt(Vec d, Vec y, Vec t) { return {_mm_and_ps(d.v, _mm_cmpgt_ps(y.v, t.v))}; }
 inline float vhsum(Vec a) {
   __m128 s = _mm_add_ps(a.v, _mm_movehl_ps(a.v, a.v));
   s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "conv2d_impl.h"
+#include "isa_kernels.h"
 #include "resnorm/weightnorm_conv.h"
 
 namespace {
@@ -27,26 +28,6 @@ bool filter_norms(const rn_conv2d_desc& d, const float* v, std::vector<double>* 
 }
 
 bool valid_act(int32_t act) { return act >= RN_ACT_NONE && act <= RN_ACT_CRELU; }
-
-// du = dL/du from dy and y for the plane of image n, channel k (branch-free
-// selects the compiler vectorizes).
-void activation_backward_plane(int32_t act, float post_scale, float post_shift, int64_t pq, const float* y_pos,
-                               const float* y_neg, const float* dy_pos, const float* dy_neg, float* du) {
-  switch (act) {
-    case RN_ACT_NONE:
-      for (int64_t i = 0; i < pq; ++i) du[i] = post_scale * dy_pos[i];
-      break;
-    case RN_ACT_RELU:
-      for (int64_t i = 0; i < pq; ++i) du[i] = y_pos[i] > post_shift ? post_scale * dy_pos[i] : 0.0f;
-      break;
-    default:  // CReLU: u > 0 feeds the positive half, u < 0 the negative half (with a minus)
-      for (int64_t i = 0; i < pq; ++i) {
-        const float g = (y_pos[i] > post_shift ? dy_pos[i] : 0.0f) - (y_neg[i] > post_shift ? dy_neg[i] : 0.0f);
-        du[i] = post_scale * g;
-      }
-      break;
-  }
-}
 
 }  // namespace
 
@@ -75,6 +56,7 @@ int rn_wnconv_backward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, fl
   if (act == RN_ACT_CRELU && du == dy) return RN_STATUS_BAD_ARGUMENT;  // dy has 2k planes per image
   return rn_guarded(ctx, [&] {
     const rn_conv2d_desc& desc = *d;
+    const rn::IsaKernels& kern = rn::isa_kernels(ctx->isa);
     const int64_t crs = filter_size(desc), pq = out_plane(desc);
     std::vector<double> norms;
     if (!filter_norms(desc, v, &norms)) return int(RN_STATUS_BAD_ARGUMENT);
@@ -86,8 +68,7 @@ int rn_wnconv_backward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, fl
       for (int64_t plane = b; plane < e; ++plane) {
         const int64_t n = plane / desc.k, k = plane % desc.k;
         const int64_t pos = (n * halves * desc.k + k) * pq, neg = pos + desc.k * pq;
-        activation_backward_plane(act, post_scale, post_shift, pq, y + pos, y + neg, dy + pos, dy + neg,
-                                  du + plane * pq);
+        kern.epilogue_grad(act, post_scale, post_shift, pq, y + pos, y + neg, dy + pos, dy + neg, du + plane * pq);
         plane_sums[plane] = rn::conv::plane_sum(du + plane * pq, pq);  // while the plane is in L1
       }
     });

@@ -33,6 +33,7 @@ public final class Report {
         .include(ConvBenchmark.class.getSimpleName())
         .include(SgdBenchmark.class.getSimpleName())
         .include(BatchNormBenchmark.class.getSimpleName())
+        .include(WeightNormBenchmark.class.getSimpleName())
         .jvmArgsAppend("--enable-native-access=ALL-UNNAMED");
     if (!cli.getForkCount().hasValue()) {
       opts.forks(1);
@@ -50,6 +51,7 @@ public final class Report {
     List<RunResult> conv = new ArrayList<>();
     List<RunResult> sgd = new ArrayList<>();
     List<RunResult> bn = new ArrayList<>();
+    List<RunResult> wn = new ArrayList<>();
     for (RunResult r : results) {
       String name = r.getParams().getBenchmark();
       if (name.endsWith("sgemm2048")) {
@@ -60,6 +62,8 @@ public final class Report {
         sgd.add(r);
       } else if (name.contains("BatchNormBenchmark")) {
         bn.add(r);
+      } else if (name.contains("WeightNormBenchmark")) {
+        wn.add(r);
       } else {
         conv.add(r);
       }
@@ -95,6 +99,36 @@ public final class Report {
     }
     if (!bn.isEmpty()) {
       printBatchNorm(bn, copy);
+    }
+    if (!wn.isEmpty()) {
+      printWeightNorm(wn);
+    }
+  }
+
+  /** normprop2 (weight-normalized conv + ReLU, fused) vs the plain conv baselines (WeightNormBenchmark). */
+  private static void printWeightNorm(List<RunResult> wn) {
+    java.util.Map<String, Double> ms = new java.util.HashMap<>();
+    java.util.List<String> keys = new java.util.ArrayList<>();
+    for (RunResult r : wn) {
+      String key = r.getParams().getBenchmark() + "/" + r.getParams().getParam("shape");
+      ms.put(key + "/" + r.getParams().getParam("variant"), r.getPrimaryResult().getScore());
+      if (!keys.contains(key)) {
+        keys.add(key);
+      }
+    }
+    System.out.println();
+    System.out.println("| weight-normalized conv | shape | plain conv + bias ms | + ReLU ms | normprop2 + ReLU ms "
+        + "| vs plain | vs plain + ReLU (target <= 1.10) |");
+    System.out.println("|---|---|---|---|---|---|---|");
+    for (String key : keys) {
+      String[] parts = key.split("/");
+      String method = parts[0].substring(parts[0].lastIndexOf('.') + 1);
+      ConvCase cc = ConvCase.RESNET110.get(Integer.parseInt(parts[1]));
+      double plain = ms.getOrDefault(key + "/plain", Double.NaN);
+      double plainRelu = ms.getOrDefault(key + "/plain_relu", Double.NaN);
+      double np2 = ms.getOrDefault(key + "/normprop2", Double.NaN);
+      System.out.printf("| %s | %s | %.3f | %.3f | %.3f | %.2fx | %.2fx |%n", method, cc.name(), plain, plainRelu, np2,
+          np2 / plain, np2 / plainRelu);
     }
   }
 
