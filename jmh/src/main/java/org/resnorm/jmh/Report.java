@@ -38,11 +38,18 @@ public final class Report {
     if (!cli.getForkCount().hasValue()) {
       opts.forks(1);
     }
+    // Our defaults for what the command line leaves open (JMH's own are 5 x 10 s).
     if (!cli.getWarmupIterations().hasValue()) {
-      opts.warmupIterations(3).warmupTime(TimeValue.seconds(1));
+      opts.warmupIterations(3);
+    }
+    if (!cli.getWarmupTime().hasValue()) {
+      opts.warmupTime(TimeValue.seconds(1));
     }
     if (!cli.getMeasurementIterations().hasValue()) {
-      opts.measurementIterations(5).measurementTime(TimeValue.seconds(1));
+      opts.measurementIterations(5);
+    }
+    if (!cli.getMeasurementTime().hasValue()) {
+      opts.measurementTime(TimeValue.seconds(1));
     }
     Collection<RunResult> results = new Runner(opts.build()).run();
 
