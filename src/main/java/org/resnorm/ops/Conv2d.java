@@ -188,7 +188,14 @@ public final class Conv2d implements AutoCloseable {
   /** dw and dbias (may be null) of {@link #forwardCreluInput}, from the pre-activation x [N, C/2, H, W]. */
   public void backwardFilterCreluInput(Engine engine, Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
     Checks.engine(engine);
-    int[] xs = creluInputShape(x);
+    checkFilterGradients(creluInputShape(x), x, dy, dw, dbias);
+    NativeStatus.check(ResnormNative.rn_conv2d_backward_filter_crelu_input(engine.handle(), desc, x.floatPointer(),
+        dy.floatPointer(), dw.floatPointer(), dbias == null ? null : dbias.floatPointer()),
+        "conv2d backward_filter (CReLU input)");
+  }
+
+  /** Checks of the backward-filter outputs for the conv input shape xs; fills the descriptor. */
+  private void checkFilterGradients(int[] xs, Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
     int[] ys = outputShape(xs);
     Checks.floatTensor("dy", dy, ys);
     Checks.floatTensor("dw", dw, weightShape());
@@ -196,9 +203,6 @@ public final class Conv2d implements AutoCloseable {
     Checks.noOverlap("dw", dw, new String[] {"x", "dy", "dbias"}, x, dy, dbias);
     Checks.noOverlap("dbias", dbias, new String[] {"x", "dy"}, x, dy);
     fill(xs, ys);
-    NativeStatus.check(ResnormNative.rn_conv2d_backward_filter_crelu_input(engine.handle(), desc, x.floatPointer(),
-        dy.floatPointer(), dw.floatPointer(), dbias == null ? null : dbias.floatPointer()),
-        "conv2d backward_filter (CReLU input)");
   }
 
   /** The conv's input shape [N, C, H, W] for a CReLU-input pre-activation x [N, C/2, H, W]. */
@@ -233,14 +237,7 @@ public final class Conv2d implements AutoCloseable {
   /** dw = dL/dw and dbias = dL/dbias (dbias may be null). */
   public void backwardFilter(Engine engine, Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
     Checks.engine(engine);
-    int[] xs = inputShapeOf("x", x);
-    int[] ys = outputShape(xs);
-    Checks.floatTensor("dy", dy, ys);
-    Checks.floatTensor("dw", dw, weightShape());
-    Checks.optionalFloatTensor("dbias", dbias, outChannels);
-    Checks.noOverlap("dw", dw, new String[] {"x", "dy", "dbias"}, x, dy, dbias);
-    Checks.noOverlap("dbias", dbias, new String[] {"x", "dy"}, x, dy);
-    fill(xs, ys);
+    checkFilterGradients(inputShapeOf("x", x), x, dy, dw, dbias);
     NativeStatus.check(ResnormNative.rn_conv2d_backward_filter(engine.handle(), desc, x.floatPointer(),
         dy.floatPointer(), dw.floatPointer(), dbias == null ? null : dbias.floatPointer()), "conv2d backward_filter");
   }

@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,14 +15,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.resnorm.TestSupport;
-import org.resnorm.core.Engine;
 import org.resnorm.core.Isa;
 import org.resnorm.core.Tensor;
 
@@ -30,21 +28,9 @@ import org.resnorm.core.Tensor;
  * running statistics, inference, backward vs central finite differences, fused == unfused,
  * on odd shapes, every ISA level, affine on and off.
  */
-class BatchNorm2dTest {
+class BatchNorm2dTest extends WithEngine {
   static final double EPS = 1e-5;
   static final double H = 1e-3;
-  static Engine engine;
-
-  @BeforeAll
-  static void open() {
-    engine = Engine.create(2);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
-
   record Shape(int n, int c, int h, int w) {
     int hw() {
       return h * w;

@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.resnorm.TestSupport.assertClose;
 import static org.resnorm.TestSupport.poisoned;
@@ -7,12 +8,9 @@ import static org.resnorm.TestSupport.random;
 import static org.resnorm.TestSupport.toFloat;
 
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
 import org.resnorm.ops.Reference.ConvShape;
 
@@ -20,19 +18,7 @@ import org.resnorm.ops.Reference.ConvShape;
  * The conv that reads CReLU(x) from x (no 2C tensor in memory) against the plain reference on
  * the expanded input, for every algorithm; the images go through in several chunks.
  */
-class Conv2dCreluInputTest {
-  static Engine engine;
-
-  @BeforeAll
-  static void open() {
-    engine = Engine.create(2);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
-
+class Conv2dCreluInputTest extends WithEngine {
   static double[] crelu(int n, int half, int plane, double[] x) {
     double[] out = new double[2 * x.length];
     for (int img = 0; img < n; img++) {

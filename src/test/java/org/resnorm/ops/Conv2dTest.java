@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.resnorm.TestSupport.assertClose;
 import static org.resnorm.TestSupport.dot;
@@ -15,13 +16,10 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.resnorm.TestSupport;
-import org.resnorm.core.Engine;
 import org.resnorm.core.Isa;
 import org.resnorm.core.Tensor;
 import org.resnorm.ops.Reference.ConvShape;
@@ -33,7 +31,7 @@ import org.resnorm.ops.Reference.ConvShape;
  * differences of the float64 reference (< 1e-4) and vs the reference's own backward (< 1e-5),
  * all outputs NaN-poisoned before the call.
  */
-class Conv2dTest {
+class Conv2dTest extends WithEngine {
   static final List<ConvShape> SHAPES = List.of(
       new ConvShape(3, 5, 7, 6, 4, 3, 3, 1, 1),
       new ConvShape(3, 5, 7, 6, 4, 3, 3, 2, 1),
@@ -46,19 +44,8 @@ class Conv2dTest {
       new ConvShape(2, 7, 10, 11, 9, 3, 3, 1, 1),
       new ConvShape(2, 16, 3, 32, 8, 1, 1, 1, 0));
 
-  static Engine engine;
   /** Finite-difference gradients per shape (they do not depend on ISA or algorithm). */
   static final Map<ConvShape, Case> CASES = new ConcurrentHashMap<>();
-
-  @BeforeAll
-  static void open() {
-    engine = Engine.create(2);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
 
   static Stream<Arguments> cases() {
     List<Arguments> out = new ArrayList<>();

@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.resnorm.TestSupport.assertClose;
 import static org.resnorm.TestSupport.dot;
@@ -9,27 +10,12 @@ import static org.resnorm.TestSupport.random;
 import static org.resnorm.TestSupport.toFloat;
 
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
 
-class LinearTest {
-  static Engine engine;
-
-  @BeforeAll
-  static void open() {
-    engine = Engine.create(2);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
-
+class LinearTest extends WithEngine {
   @ParameterizedTest(name = "n={0} in={1} out={2}")
   @CsvSource({"3, 5, 7", "1, 1, 1", "17, 64, 10", "5, 33, 2"})
   void matchesReferenceAndFiniteDifferences(int n, int in, int out) {

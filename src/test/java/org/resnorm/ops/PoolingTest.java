@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -13,28 +14,13 @@ import static org.resnorm.TestSupport.toFloat;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
 import org.resnorm.ops.PoolingReference.PoolShape;
 
-class PoolingTest {
-  static Engine engine;
-
-  @BeforeAll
-  static void open() {
-    engine = Engine.create(2);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
-
+class PoolingTest extends WithEngine {
   /** Distinct values spaced 2/count apart in [-1, 1), shuffled: max pooling has no ties. */
   static double[] distinct(SplittableRandom rng, int count) {
     double[] v = new double[count];

@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.resnorm.TestSupport.assertClose;
 import static org.resnorm.TestSupport.random;
@@ -9,31 +10,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.resnorm.TestSupport;
-import org.resnorm.core.Engine;
 import org.resnorm.core.Isa;
 import org.resnorm.core.Tensor;
 
 /** Fused SGD against a float64 transcription of torch.optim.SGD over several steps. */
-class SgdTest {
-  static Engine engine;
-
-  @BeforeAll
-  static void open() {
-    engine = Engine.create(2);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
-
+class SgdTest extends WithEngine {
   static Stream<Arguments> variants() {
     List<Arguments> out = new ArrayList<>();
     for (Isa isa : TestSupport.supportedIsas()) {

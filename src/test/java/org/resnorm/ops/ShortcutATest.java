@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.resnorm.TestSupport.assertClose;
@@ -10,27 +11,12 @@ import static org.resnorm.TestSupport.random;
 import static org.resnorm.TestSupport.toFloat;
 
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
 
-class ShortcutATest {
-  static Engine engine;
-
-  @BeforeAll
-  static void open() {
-    engine = Engine.create(2);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
-
+class ShortcutATest extends WithEngine {
   @ParameterizedTest(name = "n={0} cIn={1} h={2} w={3} cOut={4} stride={5}")
   @CsvSource({
     "3, 5, 7, 6, 5, 1",

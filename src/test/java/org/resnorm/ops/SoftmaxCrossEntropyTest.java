@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,27 +11,12 @@ import static org.resnorm.TestSupport.random;
 import static org.resnorm.TestSupport.toFloat;
 
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
 
-class SoftmaxCrossEntropyTest {
-  static Engine engine;
-
-  @BeforeAll
-  static void open() {
-    engine = Engine.create(2);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
-
+class SoftmaxCrossEntropyTest extends WithEngine {
   @ParameterizedTest(name = "n={0} classes={1}")
   @CsvSource({"3, 5", "1, 1", "128, 10", "7, 100"})
   void lossGradientAndTopk(int n, int classes) {

@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,14 +16,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.resnorm.TestSupport;
-import org.resnorm.core.Engine;
 import org.resnorm.core.Isa;
 import org.resnorm.core.Tensor;
 import org.resnorm.ops.Reference.ConvShape;
@@ -35,24 +33,12 @@ import org.resnorm.ops.WeightNormConv2d.Kind;
  * activation), the conv's fused epilogue on its own, and the statistical property NormProp
  * promises (and that the residual identity path breaks, the paper's Proposition 3).
  */
-class WeightNormConv2dTest {
+class WeightNormConv2dTest extends WithEngine {
   static final List<ConvShape> SHAPES = List.of(
       new ConvShape(2, 3, 7, 6, 5, 3, 3, 1, 1),
       new ConvShape(3, 5, 7, 6, 4, 3, 3, 2, 1),
       new ConvShape(2, 4, 5, 5, 3, 1, 1, 1, 0),
       new ConvShape(2, 18, 6, 5, 17, 3, 3, 1, 1));
-
-  static Engine engine;
-
-  @BeforeAll
-  static void open() {
-    engine = Engine.create(2);
-  }
-
-  @AfterAll
-  static void close() {
-    engine.close();
-  }
 
   static Stream<Arguments> cases() {
     List<Arguments> out = new ArrayList<>();

@@ -63,7 +63,12 @@ public class ConvBenchmark {
 
   @TearDown(Level.Trial)
   public void tearDown() {
-    for (AutoCloseable c : new AutoCloseable[] {x, w, y, dy, dx, dw, conv, engine}) {
+    closeAll(x, w, y, dy, dx, dw, conv, engine);
+  }
+
+  /** Closes every resource of a benchmark state (tensors, ops, the engine), in order. */
+  static void closeAll(AutoCloseable... resources) {
+    for (AutoCloseable c : resources) {
       try {
         c.close();
       } catch (Exception e) {

@@ -83,14 +83,7 @@ public class WeightNormBenchmark {
 
   @TearDown(Level.Trial)
   public void tearDown() {
-    for (AutoCloseable c : new AutoCloseable[] {x, w, gamma, beta, y, dy, u, dx, dw, dgamma, dbeta, conv, wn,
-        engine}) {
-      try {
-        c.close();
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    }
+    ConvBenchmark.closeAll(x, w, gamma, beta, y, dy, u, dx, dw, dgamma, dbeta, conv, wn, engine);
   }
 
   @Benchmark
