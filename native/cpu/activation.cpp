@@ -79,4 +79,11 @@ int rn_add_relu_backward(rn_context* ctx, int64_t count, const float* y, const f
   });
 }
 
+int rn_add(rn_context* ctx, int64_t count, const float* a, const float* b, float* y) {
+  if (bad_count(count, a, b) || (count > 0 && !y)) return RN_STATUS_BAD_ARGUMENT;
+  return elementwise(ctx, count, [&](const rn::NormKernels&, int64_t i, int64_t len) {
+    for (int64_t j = i; j < i + len; ++j) y[j] = a[j] + b[j];  // vectorized by the compiler
+  });
+}
+
 }  // extern "C"

@@ -33,6 +33,14 @@ void check(rn_context* ctx, std::mt19937_64& rng, const char* isa, int threads) 
     RN_EXPECT_OK(rn_add_relu_backward(ctx, count, y.data(), dy.data(), da.data(), db.data()));
     expect_close((label + " add_relu backward da").c_str(), da, rda, 1e-7);
     expect_close((label + " add_relu backward db").c_str(), db, rda, 1e-7);
+    std::vector<double> rsum(count);
+    for (int64_t i = 0; i < count; ++i) rsum[i] = double(a[i] + b[i]);
+    Buffer sum(count);
+    RN_EXPECT_OK(rn_add(ctx, count, a.data(), b.data(), sum.data()));
+    expect_close((label + " add").c_str(), sum, rsum, 1e-7);
+    std::memcpy(sum.data(), a.data(), sizeof(float) * count);
+    RN_EXPECT_OK(rn_add(ctx, count, sum.data(), b.data(), sum.data()));  // in place, y == a
+    expect_close((label + " add in place").c_str(), sum, rsum, 1e-7);
     Buffer da2(count);
     RN_EXPECT_OK(rn_add_relu_backward(ctx, count, y.data(), dy.data(), da2.data(), nullptr));
     expect_close((label + " add_relu backward db=NULL").c_str(), da2, rda, 1e-7);

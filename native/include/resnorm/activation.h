@@ -42,6 +42,10 @@ RN_API int rn_add_relu_forward(rn_context* ctx, int64_t count, const float* a, c
 RN_API int rn_add_relu_backward(rn_context* ctx, int64_t count, const float* y, const float* dy, float* da,
                                 float* db);
 
+/* y = a + b: where two gradient paths meet (a residual block's input gets the
+ * main path's and the shortcut's). y may be a or b. */
+RN_API int rn_add(rn_context* ctx, int64_t count, const float* a, const float* b, float* y);
+
 #ifdef __cplusplus
 }
 #endif

@@ -285,6 +285,9 @@ public final class ResnormNative {
   public static native int rn_add_relu_forward(rn_context ctx, long count, @Const FloatPointer a,
       @Const FloatPointer b, FloatPointer y);
 
+  public static native int rn_add(rn_context ctx, long count, @Const FloatPointer a, @Const FloatPointer b,
+      FloatPointer y);
+
   public static native int rn_add_relu_backward(rn_context ctx, long count, @Const FloatPointer y,
       @Const FloatPointer dy, FloatPointer da, FloatPointer db);
 }

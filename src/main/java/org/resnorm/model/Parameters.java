@@ -36,6 +36,26 @@ public final class Parameters implements AutoCloseable {
     }
   }
 
+  /**
+   * Zero tensors shaped like the spec's learned parameters (their gradients, or optimizer state
+   * such as momentum buffers), under the same names.
+   */
+  public static Parameters zerosForLearned(ResNetSpec spec) {
+    Parameters p = new Parameters();
+    try {
+      for (ParamSpec s : spec.params()) {
+        if (s.learned()) {
+          p.specs.put(s.name(), s);
+          p.tensors.put(s.name(), Tensor.zeros(s.shape()));
+        }
+      }
+      return p;
+    } catch (RuntimeException e) {
+      p.close();
+      throw e;
+    }
+  }
+
   /** The initial values of one tensor. */
   static float[] values(ParamSpec s, SplittableRandom rng) {
     int[] shape = s.shape();

@@ -1,6 +1,5 @@
 package org.resnorm.ops;
 
-import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.resnorm.TestSupport.assertClose;
@@ -18,6 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.resnorm.TestSupport;
+import org.resnorm.WithEngine;
 import org.resnorm.core.Isa;
 import org.resnorm.core.Tensor;
 
@@ -155,6 +155,23 @@ class ActivationTest extends WithEngine {
       Tensor closed = Tensor.zeros(2, 3, 4, 4);
       closed.close();
       assertThrows(IllegalArgumentException.class, () -> Activation.relu(engine, closed, y));
+    }
+  }
+
+  @org.junit.jupiter.api.Test
+  void addSumsElementwiseAlsoInPlace() {
+    float[] a = {1.5f, -2f, 3f, 0.25f, -0.5f};
+    float[] b = {0.5f, 2f, -1f, 0.25f, -0.5f};
+    try (Tensor ta = Tensor.of(a, 5);
+        Tensor tb = Tensor.of(b, 5);
+        Tensor y = TestSupport.poisoned(5);
+        Tensor shortY = Tensor.zeros(4)) {
+      Activation.add(engine, ta, tb, y);
+      org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {2f, 0f, 2f, 0.5f, -1f}, y.toFloatArray());
+      Activation.add(engine, ta, tb, ta);
+      org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {2f, 0f, 2f, 0.5f, -1f}, ta.toFloatArray());
+      org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+          () -> Activation.add(engine, ta, tb, shortY));
     }
   }
 }

@@ -1,6 +1,5 @@
 package org.resnorm.ops;
 
-import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.resnorm.TestSupport.assertClose;
 import static org.resnorm.TestSupport.poisoned;
@@ -11,6 +10,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.resnorm.WithEngine;
 import org.resnorm.core.Tensor;
 import org.resnorm.ops.Reference.ConvShape;
 

@@ -1,6 +1,5 @@
 package org.resnorm.ops;
 
-import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.resnorm.TestSupport.assertClose;
 import static org.resnorm.TestSupport.dot;
@@ -20,6 +19,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.resnorm.TestSupport;
+import org.resnorm.WithEngine;
 import org.resnorm.core.Isa;
 import org.resnorm.core.Tensor;
 import org.resnorm.ops.Reference.ConvShape;

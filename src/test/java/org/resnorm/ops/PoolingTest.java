@@ -1,6 +1,5 @@
 package org.resnorm.ops;
 
-import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -17,6 +16,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.resnorm.WithEngine;
 import org.resnorm.core.Tensor;
 import org.resnorm.ops.PoolingReference.PoolShape;
 

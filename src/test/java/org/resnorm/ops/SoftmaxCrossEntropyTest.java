@@ -1,6 +1,5 @@
 package org.resnorm.ops;
 
-import org.resnorm.WithEngine;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,6 +13,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.resnorm.WithEngine;
 import org.resnorm.core.Tensor;
 
 class SoftmaxCrossEntropyTest extends WithEngine {

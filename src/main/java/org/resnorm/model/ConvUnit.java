@@ -1,0 +1,179 @@
+package org.resnorm.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.resnorm.core.Engine;
+import org.resnorm.core.Tensor;
+import org.resnorm.ops.Act;
+import org.resnorm.ops.Activation;
+import org.resnorm.ops.BatchNorm2d;
+import org.resnorm.ops.Conv2d;
+import org.resnorm.ops.WeightNormConv2d;
+
+/**
+ * The paper's conv -> N -> act for one {@link ResNetSpec.ConvSpec}, with the buffers of a fixed
+ * input shape allocated once: N = BatchNorm (fused with its activation), a plain conv (bias or
+ * not; separate activation op), or a weight-normalized conv (activation and NormProp's post map
+ * in the conv's epilogue). Package-private: the network drives it.
+ */
+final class ConvUnit implements AutoCloseable {
+  private final Engine engine;
+  private final Norm norm;
+  private final Act act;
+  private final String name;
+  private final Conv2d conv;
+  private final BatchNorm2d bn;
+  private final WeightNormConv2d wn;
+  private final Params p;
+  /** Output y [N, act(K), P, Q]. */
+  final Tensor out;
+  /** Pre-activation [N, K, P, Q] (BatchNorm's input, or the plain conv's output before its activation). */
+  private final Tensor pre;
+  /** dL/d(pre-activation) [N, K, P, Q]. */
+  private final Tensor du;
+  /** dL/dx [N, C, H, W]; null for the stem (nothing needs the image's gradient). */
+  final Tensor dIn;
+  private final Tensor saveMean;
+  private final Tensor saveInvstd;
+  private final List<Tensor> owned = new ArrayList<>();
+
+  /** The unit's tensors by role, looked up once. */
+  private record Params(Tensor weight, Tensor bias, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+      Tensor dWeight, Tensor dBias, Tensor dGamma, Tensor dBeta) {}
+
+  ConvUnit(Engine engine, ResNetSpec.ConvSpec cs, Norm norm, Act act, int[] inShape, boolean needsInputGradient,
+      Parameters params, Parameters grads) {
+    this.engine = engine;
+    this.norm = norm;
+    this.act = act;
+    this.name = cs.name();
+    Conv2d geometry = new Conv2d(cs.inChannels(), cs.outChannels(), cs.kernel(), cs.stride(), cs.pad());
+    int[] convOut = geometry.outputShape(inShape);
+    int[] actOut = {convOut[0], act.outputChannels(convOut[1]), convOut[2], convOut[3]};
+    String n = cs.name();
+    switch (norm) {
+      case BATCHNORM -> {
+        conv = geometry;
+        bn = new BatchNorm2d(cs.outChannels(), act);
+        wn = null;
+        String b = cs.normName();
+        p = new Params(params.get(n + ".weight"), null, params.get(b + ".weight"), params.get(b + ".bias"),
+            params.get(b + ".running_mean"), params.get(b + ".running_var"), grads.get(n + ".weight"), null,
+            grads.get(b + ".weight"), grads.get(b + ".bias"));
+      }
+      case PLAIN, PLAIN_NOBIAS -> {
+        conv = geometry;
+        bn = null;
+        wn = null;
+        boolean bias = norm == Norm.PLAIN;
+        p = new Params(params.get(n + ".weight"), bias ? params.get(n + ".bias") : null, null, null, null, null,
+            grads.get(n + ".weight"), bias ? grads.get(n + ".bias") : null, null, null);
+      }
+      default -> {
+        conv = null;
+        bn = null;
+        WeightNormConv2d.Kind kind = switch (norm) {
+          case NORMPROP -> WeightNormConv2d.Kind.NORMPROP;
+          case NORMPROP2 -> WeightNormConv2d.Kind.NORMPROP2;
+          default -> WeightNormConv2d.Kind.NORMPROP3;
+        };
+        wn = new WeightNormConv2d(geometry, kind, act);
+        p = new Params(params.get(n + ".weight_v"), null, params.get(n + ".weight_g"), params.get(n + ".bias"), null,
+            null, grads.get(n + ".weight_v"), null, wn.learnsGamma() ? grads.get(n + ".weight_g") : null,
+            grads.get(n + ".bias"));
+      }
+    }
+    out = own(Tensor.empty(actOut));
+    boolean keepsPre = norm == Norm.BATCHNORM || (conv != null && act != Act.NONE);
+    pre = keepsPre ? own(Tensor.empty(convOut)) : null;
+    du = own(Tensor.empty(convOut));
+    dIn = needsInputGradient ? own(Tensor.empty(inShape)) : null;
+    saveMean = bn != null ? own(Tensor.empty(cs.outChannels())) : null;
+    saveInvstd = bn != null ? own(Tensor.empty(cs.outChannels())) : null;
+  }
+
+  private Tensor own(Tensor t) {
+    owned.add(t);
+    return t;
+  }
+
+  /** y = act(N(conv(x))) into {@link #out}. */
+  Tensor forward(Tensor x, boolean training) {
+    switch (norm) {
+      case BATCHNORM -> {
+        conv.forward(engine, x, p.weight(), null, pre);
+        if (training) {
+          bn.forwardTraining(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), saveMean, saveInvstd,
+              out);
+        } else {
+          bn.forwardInference(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), out);
+        }
+      }
+      case PLAIN, PLAIN_NOBIAS -> {
+        if (act == Act.NONE) {
+          conv.forward(engine, x, p.weight(), p.bias(), out);
+        } else {
+          conv.forward(engine, x, p.weight(), p.bias(), pre);
+          if (act == Act.RELU) {
+            Activation.relu(engine, pre, out);
+          } else {
+            Activation.crelu(engine, pre, out);
+          }
+        }
+      }
+      default -> wn.forward(engine, x, p.weight(), p.gamma(), p.beta(), out);
+    }
+    return out;
+  }
+
+  /**
+   * Parameter gradients (overwritten) and, unless this is the stem, dL/dx into {@link #dIn},
+   * from dOut = dL/dy. x is the input the forward pass saw. dOut may be overwritten.
+   */
+  Tensor backward(Tensor x, Tensor dOut) {
+    switch (norm) {
+      case BATCHNORM -> {
+        bn.backward(engine, pre, p.gamma(), p.beta(), saveMean, saveInvstd, dOut, du, p.dGamma(), p.dBeta());
+        convBackward(x, du);
+      }
+      case PLAIN, PLAIN_NOBIAS -> {
+        switch (act) {
+          case NONE -> convBackward(x, dOut);
+          case RELU -> {
+            Activation.reluBackward(engine, out, dOut, du);
+            convBackward(x, du);
+          }
+          default -> {
+            Activation.creluBackward(engine, pre, dOut, du);
+            convBackward(x, du);
+          }
+        }
+      }
+      default -> wn.backward(engine, x, p.weight(), p.gamma(), out, dOut, du, dIn, p.dWeight(), p.dGamma(), p.dBeta());
+    }
+    return dIn;
+  }
+
+  private void convBackward(Tensor x, Tensor g) {
+    conv.backwardFilter(engine, x, g, p.dWeight(), p.dBias());
+    if (dIn != null) {
+      conv.backwardData(engine, g, p.weight(), dIn);
+    }
+  }
+
+  @Override
+  public void close() {
+    owned.forEach(Tensor::close);
+    if (conv != null) {
+      conv.close();
+    }
+    if (wn != null) {
+      wn.close();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return name + " (" + norm.cliName() + ", " + act + ")";
+  }
+}

@@ -1,0 +1,198 @@
+package org.resnorm.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.resnorm.core.Checks;
+import org.resnorm.core.DType;
+import org.resnorm.core.Engine;
+import org.resnorm.core.Tensor;
+import org.resnorm.ops.Act;
+import org.resnorm.ops.GlobalAvgPool;
+import org.resnorm.ops.Linear;
+import org.resnorm.ops.Sgd;
+import org.resnorm.ops.SoftmaxCrossEntropy;
+
+/**
+ * A CIFAR-style ResNet ({@link ResNetConfig.Arch#CIFAR}) ready to train and evaluate on batches of
+ * one fixed shape: stem conv -> N -> ReLU, the residual blocks, global average pool, linear,
+ * softmax cross-entropy. Every buffer (activations kept for backward, gradients, scratch) is
+ * allocated once here; a step allocates nothing. Parameters and BatchNorm running statistics live
+ * in {@link #parameters()} under torchvision's names, gradients in {@link #gradients()}.
+ *
+ * <pre>{@code
+ * try (Engine engine = Engine.create();
+ *      ResNet net = ResNet.create(engine, ResNetConfig.cifar(20, Norm.BATCHNORM, Act.CRELU, 10), 128, 32, 32, 1);
+ *      Sgd sgd = Sgd.paperRecipe(1e-4f)) {
+ *   float loss = net.forwardBackward(x, labels);   // x [128, 3, 32, 32], labels I32 [128]
+ *   net.step(sgd, 0.1f);
+ * }
+ * }</pre>
+ *
+ * <p>The ImageNet networks (7x7 stem, max pool, bottleneck blocks) are specified
+ * ({@link ResNetSpec}) but not yet executable here. Not thread-safe.
+ */
+public final class ResNet implements AutoCloseable {
+  private final Engine engine;
+  private final ResNetSpec spec;
+  private final Parameters params;
+  private final Parameters grads;
+  private final Parameters velocity;
+  private final int[] inputShape;
+  private final ConvUnit stem;
+  private final List<ResidualBlock> blocks = new ArrayList<>();
+  private final Linear fc;
+  private final Tensor pooled;
+  private final Tensor logits;
+  private final Tensor dLogits;
+  private final Tensor dPooled;
+  private final Tensor dFeatures;
+  private boolean velocityStarted;
+
+  private ResNet(Engine engine, ResNetSpec spec, int batch, int height, int width, long seed) {
+    this.engine = engine;
+    this.spec = spec;
+    ResNetConfig c = spec.config();
+    this.inputShape = new int[] {batch, c.inChannels(), height, width};
+    this.params = Parameters.initialize(spec, seed);
+    this.grads = Parameters.zerosForLearned(spec);
+    this.velocity = Parameters.zerosForLearned(spec);
+    stem = new ConvUnit(engine, spec.stem(), c.norm(), Act.RELU, inputShape, false, params, grads);
+    int[] shape = stem.out.shape();
+    for (ResNetSpec.BlockSpec b : spec.blocks()) {
+      ResidualBlock block = new ResidualBlock(engine, b, c.norm(), c.act(), shape, params, grads);
+      blocks.add(block);
+      shape = block.out.shape();
+    }
+    fc = new Linear(spec.features(), c.classes());
+    pooled = Tensor.empty(batch, spec.features());
+    logits = Tensor.empty(batch, c.classes());
+    dLogits = Tensor.empty(batch, c.classes());
+    dPooled = Tensor.empty(batch, spec.features());
+    dFeatures = Tensor.empty(shape);
+  }
+
+  /**
+   * Builds the network for input batches [batch, inChannels, height, width], parameters
+   * initialized from {@code seed} (the paper's recipe: He for BatchNorm models, Xavier otherwise).
+   */
+  public static ResNet create(Engine engine, ResNetConfig config, int batch, int height, int width, long seed) {
+    Checks.engine(engine);
+    if (config == null) {
+      throw new IllegalArgumentException("config must not be null");
+    }
+    if (config.arch() != ResNetConfig.Arch.CIFAR) {
+      throw new UnsupportedOperationException("the executor runs CIFAR-style ResNets so far; " + config
+          + " is specified (ResNetSpec) but not executable yet");
+    }
+    Checks.positive("batch", batch);
+    Checks.positive("height", height);
+    Checks.positive("width", width);
+    if (batch < 2 && config.norm() == Norm.BATCHNORM) {
+      throw new IllegalArgumentException("training batch norm needs a batch of at least 2, got " + batch);
+    }
+    ResNet net = new ResNet(engine, ResNetSpec.of(config), batch, height, width, seed);
+    return net;
+  }
+
+  public ResNetSpec spec() {
+    return spec;
+  }
+
+  /** The input shape the network was built for. */
+  public int[] inputShape() {
+    return inputShape.clone();
+  }
+
+  /** Parameters and BatchNorm running statistics by name (owned by the network). */
+  public Parameters parameters() {
+    return params;
+  }
+
+  /** dL/d(parameter) of the last {@link #forwardBackward}, by name (learned parameters only). */
+  public Parameters gradients() {
+    return grads;
+  }
+
+  /** Logits [batch, classes] for x; training mode uses (and updates) batch statistics. */
+  public Tensor forward(Tensor x, boolean training) {
+    Checks.floatTensor("x", x, inputShape);
+    Tensor h = stem.forward(x, training);
+    for (ResidualBlock b : blocks) {
+      h = b.forward(h, training);
+    }
+    GlobalAvgPool.forward(engine, h, pooled);
+    fc.forward(engine, pooled, params.get("fc.weight"), params.get("fc.bias"), logits);
+    return logits;
+  }
+
+  /**
+   * One training forward and backward pass: returns the mean cross-entropy loss and leaves every
+   * parameter's gradient in {@link #gradients()} (no weight decay: the optimizer adds it).
+   */
+  public float forwardBackward(Tensor x, Tensor labels) {
+    checkLabels(labels);
+    forward(x, true);
+    float loss = SoftmaxCrossEntropy.loss(engine, logits, labels);
+    SoftmaxCrossEntropy.backward(engine, logits, labels, 1f, dLogits);
+    fc.backwardWeight(engine, pooled, dLogits, grads.get("fc.weight"), grads.get("fc.bias"));
+    fc.backwardData(engine, dLogits, params.get("fc.weight"), dPooled);
+    GlobalAvgPool.backward(engine, dPooled, dFeatures);
+    Tensor d = dFeatures;
+    for (int i = blocks.size() - 1; i >= 0; i--) {
+      Tensor in = i == 0 ? stem.out : blocks.get(i - 1).out;
+      d = blocks.get(i).backward(in, d);
+    }
+    stem.backward(x, d);
+    return loss;
+  }
+
+  /** Mean loss and top-k correct counts of x in eval mode (running statistics). */
+  public long[] evaluate(Tensor x, Tensor labels, int... ks) {
+    checkLabels(labels);
+    forward(x, false);
+    long[] correct = new long[ks.length];
+    for (int i = 0; i < ks.length; i++) {
+      correct[i] = SoftmaxCrossEntropy.topkCorrect(engine, logits, labels, Math.min(ks[i], spec.config().classes()));
+    }
+    return correct;
+  }
+
+  /** The loss of the logits of the last forward pass. */
+  public float loss(Tensor labels) {
+    checkLabels(labels);
+    return SoftmaxCrossEntropy.loss(engine, logits, labels);
+  }
+
+  /** One fused SGD update of every learned parameter with the gradients of the last backward. */
+  public void step(Sgd sgd, float lr) {
+    for (Map.Entry<String, Tensor> g : grads.all().entrySet()) {
+      sgd.step(engine, lr, params.get(g.getKey()), g.getValue(), velocity.get(g.getKey()), !velocityStarted);
+    }
+    velocityStarted = true;
+  }
+
+  private void checkLabels(Tensor labels) {
+    Checks.rank("labels", labels, DType.I32, 1);
+    if (labels.dim(0) != inputShape[0]) {
+      throw new IllegalArgumentException("labels must be [" + inputShape[0] + "], got " + labels.shapeString());
+    }
+  }
+
+  @Override
+  public void close() {
+    stem.close();
+    blocks.forEach(ResidualBlock::close);
+    for (Tensor t : new Tensor[] {pooled, logits, dLogits, dPooled, dFeatures}) {
+      t.close();
+    }
+    params.close();
+    grads.close();
+    velocity.close();
+  }
+
+  @Override
+  public String toString() {
+    return spec.config() + ", batch " + inputShape[0];
+  }
+}

@@ -1,0 +1,157 @@
+package org.resnorm.model;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.resnorm.core.Engine;
+import org.resnorm.core.Tensor;
+import org.resnorm.ops.Act;
+import org.resnorm.ops.Activation;
+import org.resnorm.ops.BatchNorm2d;
+import org.resnorm.ops.ShortcutA;
+
+/**
+ * A basic residual block (paper Fig. 1a): conv1 -> N -> act (ReLU, or CReLU: C -> 2C) -> conv2
+ * -> N, plus the shortcut, then ReLU (fused with the addition). Shortcut: identity; option A
+ * (strided identity with zero channels appended; NormProp models put a BatchNorm on the
+ * subsampled identity, paper footnote 2); or option B (1x1 conv + N). Package-private.
+ */
+final class ResidualBlock implements AutoCloseable {
+  private final Engine engine;
+  private final ConvUnit conv1;
+  private final ConvUnit conv2;
+  private final ConvUnit projection;
+  private final ShortcutA subsample;
+  private final ShortcutA pad;
+  private final BatchNorm2d identityNorm;
+  private final Tensor[] identityNormParams;  // gamma, beta, running mean, running var, dgamma, dbeta
+  /** Block output relu(main + shortcut) [N, K, P, Q]. */
+  final Tensor out;
+  private final Tensor shortcut;   // option A output (or the identity's N input chain)
+  private final Tensor sub;        // option A with identity norm: subsampled x, then its normalization
+  private final Tensor subNorm;
+  private final Tensor subMean;    // the identity norm's saved batch statistics
+  private final Tensor subInvstd;
+  private final Tensor dSum;       // dL/d(main + shortcut)
+  private final Tensor dShortcutIn;
+  private final Tensor dSub;
+  /** dL/dx [N, C, H, W]. */
+  final Tensor dIn;
+  private final List<Tensor> owned = new ArrayList<>();
+
+  ResidualBlock(Engine engine, ResNetSpec.BlockSpec b, Norm norm, Act act, int[] inShape, Parameters params,
+      Parameters grads) {
+    if (b.bottleneck()) {
+      throw new UnsupportedOperationException(b.prefix() + ": bottleneck blocks are not in the executor yet");
+    }
+    this.engine = engine;
+    conv1 = new ConvUnit(engine, b.convs().get(0), norm, act, inShape, true, params, grads);
+    int[] midShape = conv1.out.shape();
+    conv2 = new ConvUnit(engine, b.convs().get(1), norm, Act.NONE, midShape, true, params, grads);
+    int[] outShape = conv2.out.shape();
+    out = own(Tensor.empty(outShape));
+    dSum = own(Tensor.empty(outShape));
+    dIn = own(Tensor.empty(inShape));
+    if (b.projection()) {
+      projection = new ConvUnit(engine, b.convs().get(2), norm, Act.NONE, inShape, true, params, grads);
+      subsample = null;
+      pad = null;
+      identityNorm = null;
+      identityNormParams = null;
+      shortcut = null;
+      sub = subNorm = subMean = subInvstd = dShortcutIn = dSub = null;
+    } else if (b.reshapes()) {
+      projection = null;
+      if (b.identityNorm() != null) {
+        // subsample (no new channels), BatchNorm over the input channels, then append zeros
+        subsample = new ShortcutA(b.inChannels(), b.inChannels(), b.stride());
+        pad = new ShortcutA(b.inChannels(), b.outChannels(), 1);
+        identityNorm = new BatchNorm2d(b.inChannels(), Act.NONE);
+        String n = b.identityNorm();
+        identityNormParams = new Tensor[] {params.get(n + ".weight"), params.get(n + ".bias"),
+            params.get(n + ".running_mean"), params.get(n + ".running_var"), grads.get(n + ".weight"),
+            grads.get(n + ".bias")};
+        int[] subShape = subsample.outputShape(inShape);
+        sub = own(Tensor.empty(subShape));
+        subNorm = own(Tensor.empty(subShape));
+        subMean = own(Tensor.empty(b.inChannels()));
+        subInvstd = own(Tensor.empty(b.inChannels()));
+        dSub = own(Tensor.empty(subShape));
+      } else {
+        subsample = new ShortcutA(b.inChannels(), b.outChannels(), b.stride());
+        pad = null;
+        identityNorm = null;
+        identityNormParams = null;
+        sub = subNorm = subMean = subInvstd = dSub = null;
+      }
+      shortcut = own(Tensor.empty(outShape));
+      dShortcutIn = own(Tensor.empty(inShape));
+    } else {
+      projection = null;
+      subsample = pad = null;
+      identityNorm = null;
+      identityNormParams = null;
+      shortcut = sub = subNorm = subMean = subInvstd = dShortcutIn = dSub = null;
+    }
+  }
+
+  private Tensor own(Tensor t) {
+    owned.add(t);
+    return t;
+  }
+
+  Tensor forward(Tensor x, boolean training) {
+    Tensor main = conv2.forward(conv1.forward(x, training), training);
+    Tensor skip;
+    if (projection != null) {
+      skip = projection.forward(x, training);
+    } else if (subsample == null) {
+      skip = x;
+    } else if (identityNorm == null) {
+      subsample.forward(engine, x, shortcut);
+      skip = shortcut;
+    } else {
+      subsample.forward(engine, x, sub);
+      Tensor[] q = identityNormParams;
+      if (training) {
+        identityNorm.forwardTraining(engine, sub, q[0], q[1], q[2], q[3], subMean, subInvstd, subNorm);
+      } else {
+        identityNorm.forwardInference(engine, sub, q[0], q[1], q[2], q[3], subNorm);
+      }
+      pad.forward(engine, subNorm, shortcut);
+      skip = shortcut;
+    }
+    Activation.addRelu(engine, main, skip, out);
+    return out;
+  }
+
+  /** dL/dx into {@link #dIn} from dOut; x is the block's forward input. dOut is left unchanged. */
+  Tensor backward(Tensor x, Tensor dOut) {
+    Activation.addReluBackward(engine, out, dOut, dSum, null);  // both summands get dSum
+    Tensor dMain = conv1.backward(x, conv2.backward(conv1.out, dSum));
+    if (projection != null) {
+      Activation.add(engine, dMain, projection.backward(x, dSum), dIn);
+    } else if (subsample == null) {
+      Activation.add(engine, dMain, dSum, dIn);
+    } else if (identityNorm == null) {
+      subsample.backward(engine, dSum, dShortcutIn);
+      Activation.add(engine, dMain, dShortcutIn, dIn);
+    } else {
+      pad.backward(engine, dSum, dSub);
+      Tensor[] q = identityNormParams;
+      identityNorm.backward(engine, sub, q[0], q[1], subMean, subInvstd, dSub, subNorm, q[4], q[5]);
+      subsample.backward(engine, subNorm, dShortcutIn);  // subNorm now holds dL/d(sub)
+      Activation.add(engine, dMain, dShortcutIn, dIn);
+    }
+    return dIn;
+  }
+
+  @Override
+  public void close() {
+    owned.forEach(Tensor::close);
+    conv1.close();
+    conv2.close();
+    if (projection != null) {
+      projection.close();
+    }
+  }
+}

@@ -1,0 +1,175 @@
+package org.resnorm.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.resnorm.WithEngine;
+import org.resnorm.core.Tensor;
+import org.resnorm.ops.Act;
+import org.resnorm.ops.Sgd;
+
+/**
+ * The whole network: every parameter's gradient against central differences of the loss (one
+ * random direction per tensor), for every norm, both activations and both shortcuts on a tiny
+ * CIFAR-style ResNet; training reduces the loss; the same seed gives bit-identical steps.
+ */
+class ResNetTest extends WithEngine {
+  static final int BATCH = 4;
+  static final int HW = 8;
+  static final int CLASSES = 5;
+
+  static ResNetConfig tiny(Norm norm, Act act, Shortcut shortcut) {
+    return new ResNetConfig(ResNetConfig.Arch.CIFAR, 8, new int[] {4, 8, 8}, norm, act, shortcut, 3, CLASSES);
+  }
+
+  static Stream<Arguments> configs() {
+    List<Arguments> out = new ArrayList<>();
+    for (Norm norm : Norm.values()) {
+      for (Act act : new Act[] {Act.RELU, Act.CRELU}) {
+        out.add(Arguments.of(norm, act, Shortcut.A));
+      }
+      out.add(Arguments.of(norm, Act.CRELU, Shortcut.B));
+    }
+    return out.stream();
+  }
+
+  static Tensor images(long seed) {
+    SplittableRandom rng = new SplittableRandom(seed);
+    float[] v = new float[BATCH * 3 * HW * HW];
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) (rng.nextDouble() * 2 - 1);
+    }
+    return Tensor.of(v, BATCH, 3, HW, HW);
+  }
+
+  static Tensor labels() {
+    return Tensor.ofInts(new int[] {0, 3, 1, 4}, BATCH);
+  }
+
+  @ParameterizedTest(name = "{0} {1} shortcut {2}")
+  @MethodSource("configs")
+  void gradientsMatchFiniteDifferences(Norm norm, Act act, Shortcut shortcut) {
+    try (ResNet net = ResNet.create(engine, tiny(norm, act, shortcut), BATCH, HW, HW, 7);
+        Tensor x = images(3);
+        Tensor y = labels()) {
+      // Non-trivial BatchNorm affine parameters and biases, so their gradients are exercised.
+      SplittableRandom rng = new SplittableRandom(11);
+      for (Map.Entry<String, Tensor> e : net.gradients().all().entrySet()) {
+        String name = e.getKey();
+        if (name.endsWith(".bias") || name.contains(".bn") || name.endsWith("downsample.1.weight")) {
+          Tensor p = net.parameters().get(name);
+          float[] v = p.toFloatArray();
+          for (int i = 0; i < v.length; i++) {
+            v[i] += (float) (0.2 * (rng.nextDouble() - 0.5));
+          }
+          p.copyFrom(v);
+        }
+      }
+      net.forwardBackward(x, y);
+      Map<String, float[]> analytic = new java.util.LinkedHashMap<>();
+      net.gradients().all().forEach((name, g) -> analytic.put(name, g.toFloatArray()));
+      assertEquals(net.spec().params().stream().filter(ParamSpec::learned).count(), analytic.size());
+      for (Map.Entry<String, float[]> e : analytic.entrySet()) {
+        Tensor p = net.parameters().get(e.getKey());
+        float[] base = p.toFloatArray();
+        float[] g = e.getValue();
+        // Along the gradient itself, scaled to the parameter tensor's norm: the loss moves by
+        // h * |g| * |p|, far above float32 rounding, while h = 1e-3 moves the parameters by
+        // 0.1 %. A wrong gradient g' shows as <g_true, g'> != <g', g'>.
+        double gNorm = Math.sqrt(sumSquares(g));
+        double pNorm = Math.max(Math.sqrt(sumSquares(base)), 1e-2 * Math.sqrt(base.length));
+        double[] dir = new double[base.length];
+        double predicted = 0;
+        for (int i = 0; i < base.length; i++) {
+          dir[i] = gNorm == 0 ? 0 : g[i] / gNorm * pNorm;
+          predicted += dir[i] * g[i];
+        }
+        double h = 1e-4;  // 1e-3 already crosses ReLU kinks in a few tensors
+        double fd = (lossAt(net, p, base, dir, h, x, y) - lossAt(net, p, base, dir, -h, x, y)) / (2 * h);
+        p.copyFrom(base);
+        // 5 % of the prediction, plus the float32 rounding of the loss (~5e-7) amplified by 1/2h
+        assertTrue(Math.abs(fd - predicted) <= 0.05 * Math.abs(predicted) + 5e-7 / (2 * h),
+            e.getKey() + ": directional derivative " + predicted + " vs finite difference " + fd);
+      }
+    }
+  }
+
+  static double sumSquares(float[] v) {
+    double s = 0;
+    for (float f : v) {
+      s += (double) f * f;
+    }
+    return s;
+  }
+
+  static double lossAt(ResNet net, Tensor p, float[] base, double[] dir, double h, Tensor x, Tensor y) {
+    float[] moved = new float[base.length];
+    for (int i = 0; i < base.length; i++) {
+      moved[i] = (float) (base[i] + h * dir[i]);
+    }
+    p.copyFrom(moved);
+    net.forward(x, true);
+    return net.loss(y);
+  }
+
+  @Test
+  void trainingOverfitsOneBatch() {
+    try (ResNet net = ResNet.create(engine, tiny(Norm.BATCHNORM, Act.CRELU, Shortcut.A), BATCH, HW, HW, 1);
+        Sgd sgd = Sgd.paperRecipe(1e-4f);
+        Tensor x = images(5);
+        Tensor y = labels()) {
+      float first = net.forwardBackward(x, y);
+      float last = first;
+      for (int step = 0; step < 40; step++) {
+        net.step(sgd, 0.05f);
+        last = net.forwardBackward(x, y);
+      }
+      assertTrue(last < 0.3f * first, "loss " + first + " -> " + last);
+      long[] correct = net.evaluate(x, y, 1, 5);
+      assertTrue(correct[0] >= 0 && correct[0] <= BATCH);
+      assertEquals(BATCH, correct[1], "top-5 of 5 classes is everything");
+    }
+  }
+
+  @Test
+  void sameSeedSameSteps() {
+    float[][] losses = new float[2][];
+    for (int run = 0; run < 2; run++) {
+      try (ResNet net = ResNet.create(engine, tiny(Norm.BATCHNORM, Act.RELU, Shortcut.A), BATCH, HW, HW, 9);
+          Sgd sgd = Sgd.paperRecipe(1e-4f);
+          Tensor x = images(6);
+          Tensor y = labels()) {
+        losses[run] = new float[3];
+        for (int step = 0; step < 3; step++) {
+          losses[run][step] = net.forwardBackward(x, y);
+          net.step(sgd, 0.1f);
+        }
+      }
+    }
+    assertArrayEquals(losses[0], losses[1], "bitwise identical losses");
+  }
+
+  @Test
+  void rejectsWhatItCannotRun() {
+    assertThrows(UnsupportedOperationException.class,
+        () -> ResNet.create(engine, ResNetConfig.imagenet(18, Norm.BATCHNORM, Act.RELU, 10), 2, 32, 32, 1));
+    assertThrows(IllegalArgumentException.class,
+        () -> ResNet.create(engine, tiny(Norm.BATCHNORM, Act.RELU, Shortcut.A), 1, HW, HW, 1));
+    try (ResNet net = ResNet.create(engine, tiny(Norm.PLAIN, Act.RELU, Shortcut.A), BATCH, HW, HW, 1);
+        Tensor wrong = Tensor.zeros(BATCH, 3, HW + 1, HW);
+        Tensor y = labels()) {
+      assertThrows(IllegalArgumentException.class, () -> net.forwardBackward(wrong, y));
+    }
+  }
+}
