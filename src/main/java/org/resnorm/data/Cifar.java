@@ -96,12 +96,12 @@ public final class Cifar {
     return load(dir, variant, split, -1);
   }
 
-  /** The first {@code limit} examples (all when limit < 0), with the variant's normalization. */
+  /** The first {@code limit} examples (all when {@code limit < 0}), with the variant's normalization. */
   public static Dataset load(Path dir, Variant variant, Split split, int limit) {
     return load(dir, variant, split, limit, variant == null ? null : variant.normalization());
   }
 
-  /** The first {@code limit} examples (all when limit < 0) of the split found in {@code dir}. */
+  /** The first {@code limit} examples (all when {@code limit < 0}) of the split found in {@code dir}. */
   public static Dataset load(Path dir, Variant variant, Split split, int limit, Normalization normalization) {
     if (dir == null || variant == null || split == null) {
       throw new IllegalArgumentException("dir, variant and split must not be null");
@@ -133,7 +133,7 @@ public final class Cifar {
 
   /**
    * Reads CIFAR binary files in order, keeping the first {@code limit} records in all (all
-   * when limit < 0); every file must exist and have a valid size even when not all are read.
+   * when {@code limit < 0}); every file must exist and have a valid size even when not all are read.
    */
   public static Dataset read(List<Path> files, Variant variant, int limit, Normalization normalization, String name) {
     if (files == null || files.isEmpty() || variant == null) {

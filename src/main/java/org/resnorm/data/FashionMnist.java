@@ -42,12 +42,12 @@ public final class FashionMnist {
     return load(dir, split, -1, FASHION_MNIST_NORMALIZATION);
   }
 
-  /** The first {@code limit} examples (all when limit < 0) of the split, Fashion-MNIST normalization. */
+  /** The first {@code limit} examples (all when {@code limit < 0}) of the split, Fashion-MNIST normalization. */
   public static Dataset load(Path dir, Split split, int limit) {
     return load(dir, split, limit, FASHION_MNIST_NORMALIZATION);
   }
 
-  /** The first {@code limit} examples (all when limit < 0) of the split in {@code dir}. */
+  /** The first {@code limit} examples (all when {@code limit < 0}) of the split in {@code dir}. */
   public static Dataset load(Path dir, Split split, int limit, Normalization normalization) {
     if (dir == null || split == null) {
       throw new IllegalArgumentException("dir and split must not be null");
@@ -77,7 +77,7 @@ public final class FashionMnist {
 
   /**
    * Reads an IDX image file and its label file (raw or gzip), keeping the first {@code limit}
-   * examples (all when limit < 0). With a limit, a gzip file is not decompressed past the
+   * examples (all when {@code limit < 0}). With a limit, a gzip file is not decompressed past the
    * examples taken, so damage after them goes unnoticed (raw files are always size-checked).
    */
   public static Dataset read(Path imagesFile, Path labelsFile, int limit, Normalization normalization, String name) {
