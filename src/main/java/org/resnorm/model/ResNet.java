@@ -158,6 +158,12 @@ public final class ResNet implements AutoCloseable {
     return correct;
   }
 
+  /** Rows of the last forward pass whose label is among the k largest logits. */
+  public long correct(Tensor labels, int k) {
+    checkLabels(labels);
+    return SoftmaxCrossEntropy.topkCorrect(engine, logits, labels, Math.min(k, spec.config().classes()));
+  }
+
   /** The loss of the logits of the last forward pass. */
   public float loss(Tensor labels) {
     checkLabels(labels);
