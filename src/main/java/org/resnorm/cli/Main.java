@@ -24,7 +24,8 @@ public final class Main implements Runnable {
     cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
       // A clear one-line message instead of a stack trace for the errors users cause.
       if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
-          || ex instanceof UnsupportedOperationException || ex instanceof java.io.IOException) {
+          || ex instanceof UnsupportedOperationException || ex instanceof java.io.IOException
+          || ex instanceof org.resnorm.data.DatasetException) {
         cmd.getErr().println("error: " + ex.getMessage());
         return 1;
       }

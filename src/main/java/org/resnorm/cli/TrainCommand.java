@@ -63,7 +63,7 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--wd", description = "Weight decay (default ${DEFAULT-VALUE}).")
   float wd = 1e-4f;
 
-  @Option(names = "--schedule", description = "cifar (LR /10 at 50% and 75% of the epochs; default) or const.")
+  @Option(names = "--schedule", description = "cifar (LR /10 at 50%% and 75%% of the epochs; default) or const.")
   String schedule = "cifar";
 
   @Option(names = "--seed", description = "Seed of the initialization and the data order (default ${DEFAULT-VALUE}).")

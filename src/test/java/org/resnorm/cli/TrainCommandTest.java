@@ -1,0 +1,57 @@
+package org.resnorm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The train command end to end on a small dataset in the Fashion-MNIST IDX format, and its errors. */
+class TrainCommandTest {
+  static void writeIdx(Path dir, String prefix, int n, long seed) throws IOException {
+    SplittableRandom rng = new SplittableRandom(seed);
+    ByteBuffer images = ByteBuffer.allocate(16 + n * 28 * 28).putInt(2051).putInt(n).putInt(28).putInt(28);
+    ByteBuffer labels = ByteBuffer.allocate(8 + n).putInt(2049).putInt(n);
+    for (int i = 0; i < n; i++) {
+      int label = rng.nextInt(10);
+      labels.put((byte) label);
+      for (int p = 0; p < 28 * 28; p++) {
+        // a class-dependent stripe plus noise: learnable in a few steps
+        images.put((byte) (((p / 28) % 10 == label ? 200 : 20) + rng.nextInt(30)));
+      }
+    }
+    Files.write(dir.resolve(prefix + "-images-idx3-ubyte"), images.array());
+    Files.write(dir.resolve(prefix + "-labels-idx1-ubyte"), labels.array());
+  }
+
+  @Test
+  void trainsOnIdxFilesAndReportsAccuracy(@TempDir Path dir) throws IOException {
+    writeIdx(dir, "train", 96, 1);
+    writeIdx(dir, "t10k", 40, 2);
+    assertEquals(0, Main.run("train", "--data", dir.toString(), "--depth", "8", "--widths", "4,8,8", "--batch", "16",
+        "--epochs", "2", "--log-every", "0", "--threads", "2"));
+    assertEquals(0, Main.run("train", "--data", dir.toString(), "--depth", "8", "--widths", "4,8,8", "--batch", "16",
+        "--norm", "normprop", "--act", "relu", "--shortcut", "B", "--log-every", "0"));
+  }
+
+  @Test
+  void badInputGivesAClearErrorAndExitCode(@TempDir Path dir) throws IOException {
+    writeIdx(dir, "train", 32, 1);
+    writeIdx(dir, "t10k", 8, 2);
+    String d = dir.toString();
+    assertEquals(1, Main.run("train", "--data", d, "--norm", "layernorm"));
+    assertEquals(1, Main.run("train", "--data", d, "--act", "gelu"));
+    assertEquals(1, Main.run("train", "--data", d, "--depth", "21"));
+    assertEquals(1, Main.run("train", "--data", d, "--lr", "-1"));
+    assertEquals(1, Main.run("train", "--dataset", "cifar10"), "CIFAR needs --data");
+    assertEquals(1, Main.run("train", "--dataset", "imagenet", "--data", d));
+    assertEquals(2, Main.run("train", "--epochs", "many"));
+    assertEquals(1, Main.run("train", "--data", dir.resolve("missing").toString()));
+    Files.write(dir.resolve("train-labels-idx1-ubyte"), new byte[] {0, 0, 8, 1, 0, 0});  // truncated
+    assertEquals(1, Main.run("train", "--data", d));
+  }
+}
