@@ -77,7 +77,7 @@ struct rn_context {
   rn::ThreadPool pool;
   int isa = RN_ISA_GENERIC;
   rn::Workspace workspace;
-  // Scratch of ops composed of other kernels (conv2d_crelu_input.cpp): held across
+  // Scratch of ops composed of other kernels (conv2d_crelu_input.cpp, weightnorm_conv.cpp): held across
   // their calls into kernels that take `workspace` for themselves.
   rn::Workspace staging;
 };

@@ -5,23 +5,25 @@
 #include <cmath>
 #include <vector>
 
+#include "context_impl.h"
 #include "conv2d_impl.h"
 #include "isa_kernels.h"
 #include "resnorm/weightnorm_conv.h"
 
 namespace {
 
+using rn::at_offset;
+using rn::ScratchPlan;
 using rn::conv::filter_size;
 using rn::conv::out_plane;
 
-// ||v_k|| for every filter, in double; false if one is zero or not finite.
-bool filter_norms(const rn_conv2d_desc& d, const float* v, std::vector<double>* norms) {
+// ||v_k|| for every filter into norms[k], in double; false if one is zero or not finite.
+bool filter_norms(const rn_conv2d_desc& d, const float* v, double* norms) {
   const int64_t crs = filter_size(d);
-  norms->resize(d.k);
   for (int32_t k = 0; k < d.k; ++k) {
     double sum = 0.0;
     for (int64_t i = 0; i < crs; ++i) sum += double(v[k * crs + i]) * v[k * crs + i];
-    (*norms)[k] = std::sqrt(sum);
+    norms[k] = std::sqrt(sum);
     if (!(sum > 0.0) || !std::isfinite(sum)) return false;
   }
   return true;
@@ -38,8 +40,8 @@ int rn_wnconv_forward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, flo
   if (int st = rn::conv::check(d); st != RN_STATUS_OK) return st;
   if (!x || !v || !gamma || !y || !valid_act(act) || !(post_scale > 0.0f)) return RN_STATUS_BAD_ARGUMENT;
   return rn_guarded(ctx, [&] {
-    std::vector<double> norms;
-    if (!filter_norms(*d, v, &norms)) return int(RN_STATUS_BAD_ARGUMENT);
+    std::vector<double> norms(d->k);  // k values: small next to the conv
+    if (!filter_norms(*d, v, norms.data())) return int(RN_STATUS_BAD_ARGUMENT);
     std::vector<float> scale(d->k);
     for (int32_t k = 0; k < d->k; ++k) scale[k] = float(gamma[k] / norms[k]);
     const rn_conv2d_epilogue ep{scale.data(), beta, act, post_scale, post_shift};
@@ -58,12 +60,21 @@ int rn_wnconv_backward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, fl
     const rn_conv2d_desc& desc = *d;
     const rn::IsaKernels& kern = rn::isa_kernels(ctx->isa);
     const int64_t crs = filter_size(desc), pq = out_plane(desc);
-    std::vector<double> norms;
-    if (!filter_norms(desc, v, &norms)) return int(RN_STATUS_BAD_ARGUMENT);
+    // Scratch from the context's staging block (the conv calls below take `workspace`):
+    // norms [k], per-plane sums [n*k] (double), then vhat and gamma*vhat [k*crs] (float).
+    const int64_t planes = int64_t(desc.n) * desc.k, filters = int64_t(desc.k) * crs;
+    ScratchPlan plan;
+    const size_t norms_at = plan.add_array<double>(desc.k), sums_at = plan.add_array<double>(planes);
+    const size_t vhat_at = plan.add_array<float>(filters), weff_at = plan.add_array<float>(filters);
+    void* base = ctx->staging.require(plan.total());
+    double* norms = at_offset<double>(base, norms_at);
+    double* plane_sums = at_offset<double>(base, sums_at);
+    float* vhat = at_offset<float>(base, vhat_at);
+    float* w_eff = at_offset<float>(base, weff_at);
+    if (!filter_norms(desc, v, norms)) return int(RN_STATUS_BAD_ARGUMENT);
 
     // 1. du and the per-plane sums for dbeta (summed in a fixed order: deterministic).
     const int32_t halves = act == RN_ACT_CRELU ? 2 : 1;
-    std::vector<double> plane_sums(int64_t(desc.n) * desc.k);
     ctx->pool.parallel_for(int64_t(desc.n) * desc.k, 1, [&](int64_t b, int64_t e, int) {
       for (int64_t plane = b; plane < e; ++plane) {
         const int64_t n = plane / desc.k, k = plane % desc.k;
@@ -80,21 +91,20 @@ int rn_wnconv_backward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, fl
       }
 
     // 2. dx through the effective filters gamma_k vhat_k.
-    std::vector<float> vhat(desc.k * crs), w_eff(dx ? desc.k * crs : 0);
     for (int32_t k = 0; k < desc.k; ++k)
       for (int64_t i = 0; i < crs; ++i) {
         vhat[k * crs + i] = float(v[k * crs + i] / norms[k]);
         if (dx) w_eff[k * crs + i] = float(gamma[k] * (v[k * crs + i] / norms[k]));
       }
     if (dx) {
-      if (int st = rn::conv::backward_data(ctx, desc, du, w_eff.data(), dx); st != RN_STATUS_OK) return st;
+      if (int st = rn::conv::backward_data(ctx, desc, du, w_eff, dx); st != RN_STATUS_OK) return st;
     }
 
     // 3. G = dL/d(effective filters), into dv; then the projection, in place.
     if (int st = rn::conv::backward_filter(ctx, desc, x, du, dv, nullptr); st != RN_STATUS_OK) return st;
     for (int32_t k = 0; k < desc.k; ++k) {
       float* g = dv + k * crs;
-      const float* vh = vhat.data() + k * crs;
+      const float* vh = vhat + k * crs;
       double dot = 0.0;
       for (int64_t i = 0; i < crs; ++i) dot += double(g[i]) * vh[i];
       if (dgamma) dgamma[k] = float(dot);

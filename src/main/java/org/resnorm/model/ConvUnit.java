@@ -86,7 +86,8 @@ final class ConvUnit implements AutoCloseable {
     out = own(Tensor.empty(actOut));
     boolean keepsPre = norm == Norm.BATCHNORM || (conv != null && act != Act.NONE);
     pre = keepsPre ? own(Tensor.empty(convOut)) : null;
-    du = own(Tensor.empty(convOut));
+    boolean plainLinear = conv != null && bn == null && act == Act.NONE;  // backward reads dOut itself
+    du = plainLinear ? null : own(Tensor.empty(convOut));
     dIn = needsInputGradient ? own(Tensor.empty(inShape)) : null;
     saveMean = bn != null ? own(Tensor.empty(cs.outChannels())) : null;
     saveInvstd = bn != null ? own(Tensor.empty(cs.outChannels())) : null;
