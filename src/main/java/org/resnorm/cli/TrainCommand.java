@@ -63,8 +63,13 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--wd", description = "Weight decay (default ${DEFAULT-VALUE}).")
   float wd = 1e-4f;
 
-  @Option(names = "--schedule", description = "cifar (LR /10 at 50%% and 75%% of the epochs; default) or const.")
+  @Option(names = "--schedule", description = "cifar (LR /10 at 50%% and 75%% of the epochs; default), cosine "
+      + "(per step, from --lr to 0 over the run) or const.")
   String schedule = "cifar";
+
+  @Option(names = "--augment", negatable = true, defaultValue = "true", fallbackValue = "true",
+      description = "Random flip + crop of the zero-padded image while training (default on; --no-augment).")
+  boolean augment = true;
 
   @Option(names = "--seed", description = "Seed of the initialization and the data order (default ${DEFAULT-VALUE}).")
   long seed = 1;
@@ -95,8 +100,8 @@ final class TrainCommand implements Callable<Integer> {
     if (!(lr > 0) || !(wd >= 0)) {
       throw new IllegalArgumentException("--lr must be > 0 and --wd >= 0");
     }
-    if (!schedule.equals("cifar") && !schedule.equals("const")) {
-      throw new IllegalArgumentException("unknown schedule '" + schedule + "': expected cifar or const");
+    if (!schedule.equals("cifar") && !schedule.equals("const") && !schedule.equals("cosine")) {
+      throw new IllegalArgumentException("unknown schedule '" + schedule + "': expected cifar, cosine or const");
     }
     Dataset train = load(Split.TRAIN, limitTrain);
     Dataset test = load(Split.TEST, limitTest);
@@ -122,7 +127,8 @@ final class TrainCommand implements Callable<Integer> {
         long correct = 0;
         long seen = 0;
         try (BatchLoader loader = BatchLoader.builder(train).batchSize(batch).shuffle(true).seed(seed + epoch)
-            .augmentation(org.resnorm.data.Augmentation.cropFlip(train.cropPadding())).dropLast(true).epochs(1)
+            .augmentation(augment ? org.resnorm.data.Augmentation.cropFlip(train.cropPadding())
+                : org.resnorm.data.Augmentation.NONE).dropLast(true).epochs(1)
             .build()) {
           int steps = loader.batchesPerEpoch();
           int step = 0;
@@ -134,7 +140,7 @@ final class TrainCommand implements Callable<Integer> {
                       + "it until training is feasible)", loss, epoch + 1, step + 1));
             }
             correct += net.correct(b.labels(), 1);
-            net.step(sgd, epochLr);
+            net.step(sgd, stepLr(epochLr, epoch, step, steps));
             lossSum += loss * b.size();
             seen += b.size();
             step++;
@@ -159,8 +165,17 @@ final class TrainCommand implements Callable<Integer> {
     return 0;
   }
 
+  /** The step's LR: the epoch's, or with cosine, lr/2 (1 + cos(pi t / T)) over all T steps of the run. */
+  float stepLr(float epochLr, int epoch, int step, int stepsPerEpoch) {
+    if (!schedule.equals("cosine")) {
+      return epochLr;
+    }
+    double t = (double) epoch * stepsPerEpoch + step;
+    return (float) (lr * 0.5 * (1 + Math.cos(Math.PI * t / ((double) epochs * stepsPerEpoch))));
+  }
+
   float learningRate(int epoch) {
-    if (schedule.equals("const")) {
+    if (!schedule.equals("cifar")) {
       return lr;
     }
     // fb.resnet.torch's CIFAR schedule: /10 at 50 % and 75 % of the epochs (164 epochs: 81, 122)

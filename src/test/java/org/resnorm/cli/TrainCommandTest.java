@@ -36,6 +36,8 @@ class TrainCommandTest {
         "--epochs", "2", "--log-every", "0", "--threads", "2"));
     assertEquals(0, Main.run("train", "--data", dir.toString(), "--depth", "8", "--widths", "4,8,8", "--batch", "16",
         "--norm", "normprop", "--act", "relu", "--shortcut", "B", "--log-every", "0"));
+    assertEquals(0, Main.run("train", "--data", dir.toString(), "--depth", "8", "--widths", "4,8,8", "--batch", "16",
+        "--epochs", "2", "--schedule", "cosine", "--no-augment", "--log-every", "1"));
   }
 
   @Test
@@ -47,6 +49,7 @@ class TrainCommandTest {
     assertEquals(1, Main.run("train", "--data", d, "--act", "gelu"));
     assertEquals(1, Main.run("train", "--data", d, "--depth", "21"));
     assertEquals(1, Main.run("train", "--data", d, "--lr", "-1"));
+    assertEquals(1, Main.run("train", "--data", d, "--schedule", "linear"));
     assertEquals(1, Main.run("train", "--dataset", "cifar10"), "CIFAR needs --data");
     assertEquals(1, Main.run("train", "--dataset", "imagenet", "--data", d));
     assertEquals(2, Main.run("train", "--epochs", "many"));
