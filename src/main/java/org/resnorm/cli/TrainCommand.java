@@ -155,8 +155,9 @@ final class TrainCommand implements Callable<Integer> {
         trainSeconds += seconds;
         trainImages += seen;
         testResult = evaluate(net, test, evalX, evalY);
-        System.out.printf(Locale.ROOT, "epoch %d: lr %s  train loss %.4f acc %.4f  test loss %.4f acc %.4f  "
-                + "%.1f s  %.0f img/s%n", epoch + 1, epochLr, lossSum / seen, (double) correct / seen, testResult[0],
+        float lastLr = stepLr(epochLr, epoch, Math.max(0, (int) (seen / batch) - 1), (int) (seen / batch));
+        System.out.printf(Locale.ROOT, "epoch %d: lr %.4g  train loss %.4f acc %.4f  test loss %.4f acc %.4f  "
+                + "%.1f s  %.0f img/s%n", epoch + 1, lastLr, lossSum / seen, (double) correct / seen, testResult[0],
             testResult[1], seconds, seen / seconds);
       }
       System.out.printf(Locale.ROOT, "test accuracy %.4f (top-1 error %.2f%%); training %.0f images/s%n",
