@@ -25,7 +25,7 @@ public final class Main implements Runnable {
       // A clear one-line message instead of a stack trace for the errors users cause.
       if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
           || ex instanceof UnsupportedOperationException || ex instanceof java.io.IOException
-          || ex instanceof org.resnorm.data.DatasetException) {
+          || ex instanceof org.resnorm.data.DatasetException || ex instanceof java.io.UncheckedIOException) {
         cmd.getErr().println("error: " + ex.getMessage());
         return 1;
       }

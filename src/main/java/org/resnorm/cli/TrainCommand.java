@@ -83,6 +83,10 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--limit-test", description = "Use only the first N test examples.")
   int limitTest = -1;
 
+  @Option(names = "--out", description = "Run folder: checkpoint.safetensors (atomic, every epoch) and "
+      + "metrics.jsonl / metrics.csv (one row per epoch).")
+  Path out;
+
   @Option(names = "--log-every", description = "Print progress every N steps (default ${DEFAULT-VALUE}; 0: never).")
   int logEvery = 50;
 
@@ -117,6 +121,8 @@ final class TrainCommand implements Callable<Integer> {
         Tensor evalY = Tensor.emptyInt(batch)) {
       System.out.printf("engine: %d threads, %s; batch %d, lr %s (%s), weight decay %s, seed %d%n",
           engine.threads(), engine.isa(), batch, lr, schedule, wd, seed);
+      RunFolder run = out == null ? null : new RunFolder(out, config, this);
+      long totalSteps = 0;
       double trainSeconds = 0;
       long trainImages = 0;
       double[] testResult = null;
@@ -144,6 +150,7 @@ final class TrainCommand implements Callable<Integer> {
             lossSum += loss * b.size();
             seen += b.size();
             step++;
+            totalSteps++;
             if (logEvery > 0 && (step % logEvery == 0 || step == steps)) {
               double s = (System.nanoTime() - start) * 1e-9;
               System.out.printf(Locale.ROOT, "epoch %d/%d step %d/%d  loss %.4f  acc %.4f  %.0f img/s%n", epoch + 1,
@@ -156,6 +163,10 @@ final class TrainCommand implements Callable<Integer> {
         trainImages += seen;
         testResult = evaluate(net, test, evalX, evalY);
         float lastLr = stepLr(epochLr, epoch, Math.max(0, (int) (seen / batch) - 1), (int) (seen / batch));
+        if (run != null) {
+          run.epochDone(net, epoch + 1, totalSteps, lastLr, lossSum / seen, (double) correct / seen, testResult,
+              seen / seconds, seconds);
+        }
         System.out.printf(Locale.ROOT, "epoch %d: lr %.4g  train loss %.4f acc %.4f  test loss %.4f acc %.4f  "
                 + "%.1f s  %.0f img/s%n", epoch + 1, lastLr, lossSum / seen, (double) correct / seen, testResult[0],
             testResult[1], seconds, seen / seconds);

@@ -109,6 +109,19 @@ public final class ResNet implements AutoCloseable {
     return params;
   }
 
+  /**
+   * The SGD momentum buffers by parameter name (learned parameters only; meaningful once
+   * {@link #stepsTaken()} > 0).
+   */
+  public Parameters momentumBuffers() {
+    return velocity;
+  }
+
+  /** Whether {@link #step} has run (the momentum buffers hold state). */
+  public boolean stepsTaken() {
+    return velocityStarted;
+  }
+
   /** dL/d(parameter) of the last {@link #forwardBackward}, by name (learned parameters only). */
   public Parameters gradients() {
     return grads;

@@ -32,10 +32,39 @@ class TrainCommandTest {
   void trainsOnIdxFilesAndReportsAccuracy(@TempDir Path dir) throws IOException {
     writeIdx(dir, "train", 96, 1);
     writeIdx(dir, "t10k", 40, 2);
+    Path run = dir.resolve("run");
     assertEquals(0, Main.run("train", "--data", dir.toString(), "--depth", "8", "--widths", "4,8,8", "--batch", "16",
-        "--epochs", "2", "--log-every", "0", "--threads", "2"));
+        "--epochs", "2", "--log-every", "0", "--threads", "2", "--out", run.toString()));
+    // the run folder: metrics per epoch and a checkpoint in docs/CHECKPOINTS.md's names
+    java.util.List<String> jsonl = Files.readAllLines(run.resolve("metrics.jsonl"));
+    assertEquals(2, jsonl.size());
+    for (String key : new String[] {"epoch", "lr", "train_loss", "train_acc", "test_loss", "test_acc", "img_per_s",
+        "seconds"}) {
+      org.junit.jupiter.api.Assertions.assertTrue(jsonl.get(1).contains("\"" + key + "\":"), key + " in " + jsonl.get(1));
+    }
+    assertEquals(3, Files.readAllLines(run.resolve("metrics.csv")).size());
+    try (org.resnorm.io.SafeTensorsFile f = org.resnorm.io.SafeTensors.read(run.resolve("checkpoint.safetensors"))) {
+      assertEquals("2", f.metadata().get("epoch"));
+      assertEquals("resnorm/1", f.metadata().get("format"));
+      assertEquals("12", f.metadata().get("step"), "2 epochs x (96 / 16) steps");
+      java.util.List<String> names = f.names();
+      org.resnorm.model.ResNetSpec spec = org.resnorm.model.ResNetSpec.of(new org.resnorm.model.ResNetConfig(
+          org.resnorm.model.ResNetConfig.Arch.CIFAR, 8, new int[] {4, 8, 8}, org.resnorm.model.Norm.BATCHNORM,
+          org.resnorm.ops.Act.CRELU, org.resnorm.model.Shortcut.A, 1, 10));
+      for (org.resnorm.model.ParamSpec p : spec.params()) {
+        org.junit.jupiter.api.Assertions.assertTrue(names.contains(p.name()), p.name());
+        if (p.learned()) {
+          org.junit.jupiter.api.Assertions.assertTrue(names.contains("momentum_buffer." + p.name()), p.name());
+        }
+      }
+      org.junit.jupiter.api.Assertions.assertTrue(names.contains("layer1.0.bn1.num_batches_tracked"));
+    }
     assertEquals(0, Main.run("train", "--data", dir.toString(), "--depth", "8", "--widths", "4,8,8", "--batch", "16",
-        "--norm", "normprop", "--act", "relu", "--shortcut", "B", "--log-every", "0"));
+        "--norm", "normprop", "--act", "relu", "--shortcut", "B", "--log-every", "0", "--out", run.toString()));
+    try (org.resnorm.io.SafeTensorsFile f = org.resnorm.io.SafeTensors.read(run.resolve("checkpoint.safetensors"))) {
+      assertEquals(java.util.List.of(4L, 1L, 1L, 1L), java.util.Arrays.stream(f.shape("conv1.weight_g")).boxed()
+          .toList(), "weight_g in PyTorch's weight_norm shape");
+    }
     assertEquals(0, Main.run("train", "--data", dir.toString(), "--depth", "8", "--widths", "4,8,8", "--batch", "16",
         "--epochs", "2", "--schedule", "cosine", "--no-augment", "--log-every", "1"));
   }
