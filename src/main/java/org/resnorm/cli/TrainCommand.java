@@ -1,7 +1,6 @@
 package org.resnorm.cli;
 
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.resnorm.core.Engine;
@@ -19,6 +18,7 @@ import org.resnorm.model.ResNetSpec;
 import org.resnorm.model.Shortcut;
 import org.resnorm.ops.Act;
 import org.resnorm.ops.Sgd;
+import org.resnorm.ops.SoftmaxCrossEntropy;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -117,8 +117,7 @@ final class TrainCommand implements Callable<Integer> {
     try (Engine engine = threads == null ? Engine.create() : Engine.create(threads);
         ResNet net = ResNet.create(engine, config, batch, train.height(), train.width(), seed);
         Sgd sgd = Sgd.paperRecipe(wd);
-        Tensor evalX = Tensor.zeros(batch, train.channels(), train.height(), train.width());
-        Tensor evalY = Tensor.emptyInt(batch)) {
+        Tensor evalX = Tensor.zeros(batch, train.channels(), train.height(), train.width())) {
       System.out.printf("engine: %d threads, %s; batch %d, lr %s (%s), weight decay %s, seed %d%n",
           engine.threads(), engine.isa(), batch, lr, schedule, wd, seed);
       RunFolder run = out == null ? null : new RunFolder(out, config, this);
@@ -161,7 +160,7 @@ final class TrainCommand implements Callable<Integer> {
         double seconds = (System.nanoTime() - start) * 1e-9;
         trainSeconds += seconds;
         trainImages += seen;
-        testResult = evaluate(net, test, evalX, evalY);
+        testResult = evaluate(engine, net, test, evalX);
         float lastLr = stepLr(epochLr, epoch, Math.max(0, (int) (seen / batch) - 1), (int) (seen / batch));
         if (run != null) {
           run.epochDone(net, epoch + 1, totalSteps, lastLr, lossSum / seen, (double) correct / seen, testResult,
@@ -212,7 +211,7 @@ final class TrainCommand implements Callable<Integer> {
   }
 
   /** {mean loss, top-1 accuracy} over the whole test set in eval mode (the last batch padded). */
-  static double[] evaluate(ResNet net, Dataset test, Tensor evalX, Tensor evalY) {
+  static double[] evaluate(Engine engine, ResNet net, Dataset test, Tensor evalX) {
     int batch = evalX.dim(0);
     double lossSum = 0;
     long correct = 0;
@@ -222,38 +221,16 @@ final class TrainCommand implements Callable<Integer> {
       for (Batch b = loader.next(); b != null; b = loader.next()) {
         int k = b.size();
         Tensor x = b.images();
-        Tensor y = b.labels();
         if (k < batch) {  // a partial last batch: pad it (eval mode: rows do not affect each other)
-          try (Tensor xs = evalX.slice(0, k); Tensor ys = evalY.slice(0, k)) {
-            xs.copyFrom(b.images());
-            ys.copyFrom(b.labels());
-          }
-          int[] labels = evalY.toIntArray();
-          Arrays.fill(labels, k, batch, 0);
-          try (Tensor padded = Tensor.ofInts(labels, batch)) {
-            evalY.copyFrom(padded);
+          try (Tensor rows = evalX.slice(0, k)) {
+            rows.copyFrom(b.images());
           }
           x = evalX;
-          y = evalY;
         }
-        float[] logits = net.forward(x, false).toFloatArray();
-        int[] labels = y.toIntArray();
-        int classes = logits.length / batch;
-        for (int i = 0; i < k; i++) {
-          int best = 0;
-          double max = Double.NEGATIVE_INFINITY;
-          double sum = 0;
-          for (int c = 0; c < classes; c++) {
-            max = Math.max(max, logits[i * classes + c]);
-          }
-          for (int c = 0; c < classes; c++) {
-            sum += Math.exp(logits[i * classes + c] - max);
-            if (logits[i * classes + c] > logits[i * classes + best]) {
-              best = c;
-            }
-          }
-          lossSum += Math.log(sum) + max - logits[i * classes + labels[i]];
-          correct += best == labels[i] ? 1 : 0;
+        // the loss and top-1 of the batch's real rows (a view of the first k logits)
+        try (Tensor logits = net.forward(x, false).slice(0, k)) {
+          lossSum += (double) SoftmaxCrossEntropy.loss(engine, logits, b.labels()) * k;
+          correct += SoftmaxCrossEntropy.topkCorrect(engine, logits, b.labels(), 1);
         }
         seen += k;
       }

@@ -69,26 +69,26 @@ public final class Activation {
         dy.floatPointer(), dx.floatPointer()), "crelu backward");
   }
 
-  /** y = a + b (where two gradient paths meet); y may be a or b. */
-  public static void add(Engine engine, Tensor a, Tensor b, Tensor y) {
+  /** Checks of y = f(a + b): one shape for all three; y may be a or b, no partial overlap. */
+  private static void checkSum(Engine engine, Tensor a, Tensor b, Tensor y) {
     Checks.engine(engine);
     int[] shape = shapeOf("a", a);
     Checks.floatTensor("b", b, shape);
     Checks.floatTensor("y", y, shape);
     overlapUnlessSame("y", y, "a", a);
     overlapUnlessSame("y", y, "b", b);
+  }
+
+  /** y = a + b (where two gradient paths meet); y may be a or b. */
+  public static void add(Engine engine, Tensor a, Tensor b, Tensor y) {
+    checkSum(engine, a, b, y);
     NativeStatus.check(ResnormNative.rn_add(engine.handle(), a.numel(), a.floatPointer(), b.floatPointer(),
         y.floatPointer()), "add");
   }
 
   /** y = max(a + b, 0) (residual add fused with the block's final ReLU); y may be a or b. */
   public static void addRelu(Engine engine, Tensor a, Tensor b, Tensor y) {
-    Checks.engine(engine);
-    int[] shape = shapeOf("a", a);
-    Checks.floatTensor("b", b, shape);
-    Checks.floatTensor("y", y, shape);
-    overlapUnlessSame("y", y, "a", a);
-    overlapUnlessSame("y", y, "b", b);
+    checkSum(engine, a, b, y);
     NativeStatus.check(ResnormNative.rn_add_relu_forward(engine.handle(), a.numel(), a.floatPointer(),
         b.floatPointer(), y.floatPointer()), "add_relu forward");
   }
