@@ -93,11 +93,7 @@ final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     Norm n = Norm.parse(norm);
-    Act a = switch (act.toLowerCase(Locale.ROOT)) {
-      case "relu" -> Act.RELU;
-      case "crelu" -> Act.CRELU;
-      default -> throw new IllegalArgumentException("unknown act '" + act + "': expected relu or crelu");
-    };
+    Act a = Act.parse(act);
     if (epochs <= 0 || batch < 2) {
       throw new IllegalArgumentException("--epochs must be >= 1 and --batch >= 2");
     }

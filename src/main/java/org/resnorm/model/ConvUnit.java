@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
+import org.resnorm.model.StepProfile.Op;
 import org.resnorm.ops.Act;
 import org.resnorm.ops.Activation;
 import org.resnorm.ops.BatchNorm2d;
@@ -21,6 +22,7 @@ final class ConvUnit implements AutoCloseable {
   private final Norm norm;
   private final Act act;
   private final String name;
+  private final ResNetSpec.ConvSpec cs;
   private final Conv2d conv;
   private final BatchNorm2d bn;
   private final WeightNormConv2d wn;
@@ -36,6 +38,8 @@ final class ConvUnit implements AutoCloseable {
   private final Tensor saveMean;
   private final Tensor saveInvstd;
   private final List<Tensor> owned = new ArrayList<>();
+  /** Where op times go (null: not profiling). */
+  StepProfile profile;
 
   /** The unit's tensors by role, looked up once. */
   private record Params(Tensor weight, Tensor bias, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
@@ -47,6 +51,7 @@ final class ConvUnit implements AutoCloseable {
     this.norm = norm;
     this.act = act;
     this.name = cs.name();
+    this.cs = cs;
     Conv2d geometry = new Conv2d(cs.inChannels(), cs.outChannels(), cs.kernel(), cs.stride(), cs.pad());
     int[] convOut = geometry.outputShape(inShape);
     int[] actOut = {convOut[0], act.outputChannels(convOut[1]), convOut[2], convOut[3]};
@@ -93,6 +98,12 @@ final class ConvUnit implements AutoCloseable {
     saveInvstd = bn != null ? own(Tensor.empty(cs.outChannels())) : null;
   }
 
+  /** Multiply-adds x 2 of the forward conv (backward-data and backward-filter cost the same each). */
+  final long forwardFlops() {
+    int[] y = du != null ? du.shape() : out.shape();
+    return 2L * y[0] * y[1] * y[2] * y[3] * cs.inChannels() * cs.kernel() * cs.kernel();
+  }
+
   private Tensor own(Tensor t) {
     owned.add(t);
     return t;
@@ -100,31 +111,46 @@ final class ConvUnit implements AutoCloseable {
 
   /** y = act(N(conv(x))) into {@link #out}. */
   Tensor forward(Tensor x, boolean training) {
+    long t = StepProfile.start(profile);
     switch (norm) {
       case BATCHNORM -> {
         conv.forward(engine, x, p.weight(), null, pre);
+        t = lap(Op.CONV_FORWARD, t);
         if (training) {
           bn.forwardTraining(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), saveMean, saveInvstd,
               out);
         } else {
           bn.forwardInference(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), out);
         }
+        lap(Op.NORM_FORWARD, t);
       }
       case PLAIN, PLAIN_NOBIAS -> {
         if (act == Act.NONE) {
           conv.forward(engine, x, p.weight(), p.bias(), out);
+          lap(Op.CONV_FORWARD, t);
         } else {
           conv.forward(engine, x, p.weight(), p.bias(), pre);
+          t = lap(Op.CONV_FORWARD, t);
           if (act == Act.RELU) {
             Activation.relu(engine, pre, out);
           } else {
             Activation.crelu(engine, pre, out);
           }
+          lap(Op.ACTIVATION, t);
         }
       }
-      default -> wn.forward(engine, x, p.weight(), p.gamma(), p.beta(), out);
+      default -> {
+        wn.forward(engine, x, p.weight(), p.gamma(), p.beta(), out);
+        lap(Op.WNCONV_FORWARD, t);
+      }
     }
     return out;
+  }
+
+  /** Books the time since t0 to op; returns the new start time. */
+  private long lap(Op op, long t0) {
+    StepProfile.stop(profile, op, t0);
+    return StepProfile.start(profile);
   }
 
   /**
@@ -132,9 +158,11 @@ final class ConvUnit implements AutoCloseable {
    * from dOut = dL/dy. x is the input the forward pass saw. dOut may be overwritten.
    */
   Tensor backward(Tensor x, Tensor dOut) {
+    long t = StepProfile.start(profile);
     switch (norm) {
       case BATCHNORM -> {
         bn.backward(engine, pre, p.gamma(), p.beta(), saveMean, saveInvstd, dOut, du, p.dGamma(), p.dBeta());
+        lap(Op.NORM_BACKWARD, t);
         convBackward(x, du);
       }
       case PLAIN, PLAIN_NOBIAS -> {
@@ -142,23 +170,31 @@ final class ConvUnit implements AutoCloseable {
           case NONE -> convBackward(x, dOut);
           case RELU -> {
             Activation.reluBackward(engine, out, dOut, du);
+            lap(Op.ACTIVATION, t);
             convBackward(x, du);
           }
           default -> {
             Activation.creluBackward(engine, pre, dOut, du);
+            lap(Op.ACTIVATION, t);
             convBackward(x, du);
           }
         }
       }
-      default -> wn.backward(engine, x, p.weight(), p.gamma(), out, dOut, du, dIn, p.dWeight(), p.dGamma(), p.dBeta());
+      default -> {
+        wn.backward(engine, x, p.weight(), p.gamma(), out, dOut, du, dIn, p.dWeight(), p.dGamma(), p.dBeta());
+        lap(Op.WNCONV_BACKWARD, t);
+      }
     }
     return dIn;
   }
 
   private void convBackward(Tensor x, Tensor g) {
+    long t = StepProfile.start(profile);
     conv.backwardFilter(engine, x, g, p.dWeight(), p.dBias());
+    t = lap(Op.CONV_BACKWARD_FILTER, t);
     if (dIn != null) {
       conv.backwardData(engine, g, p.weight(), dIn);
+      lap(Op.CONV_BACKWARD_DATA, t);
     }
   }
 

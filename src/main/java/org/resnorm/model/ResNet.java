@@ -48,6 +48,7 @@ public final class ResNet implements AutoCloseable {
   private final Tensor dPooled;
   private final Tensor dFeatures;
   private boolean velocityStarted;
+  private StepProfile profile;
 
   private ResNet(Engine engine, ResNetSpec spec, int batch, int height, int width, long seed) {
     this.engine = engine;
@@ -127,6 +128,37 @@ public final class ResNet implements AutoCloseable {
     return grads;
   }
 
+  /**
+   * Times every op of the following forward / backward / step calls into {@code p} (null:
+   * stop profiling). See {@link StepProfile}.
+   */
+  public void profile(StepProfile p) {
+    profile = p;
+    stem.profile = p;
+    blocks.forEach(b -> b.profile(p));
+  }
+
+  /** Conv FLOPs (2 x multiply-adds) of one forward pass over a batch. */
+  public long forwardConvFlops() {
+    long f = stem.forwardFlops();
+    for (ResidualBlock b : blocks) {
+      f += b.forwardFlops();
+    }
+    return f;
+  }
+
+  /**
+   * Conv FLOPs of one training step: forward, backward-filter and backward-data of every conv
+   * (the stem has no backward-data). The other ops are memory-bound and add under 1 %.
+   */
+  public long trainingConvFlops() {
+    long f = 2 * stem.forwardFlops();
+    for (ResidualBlock b : blocks) {
+      f += b.trainingFlops();
+    }
+    return f;
+  }
+
   /** Logits [batch, classes] for x; training mode uses (and updates) batch statistics. */
   public Tensor forward(Tensor x, boolean training) {
     Checks.floatTensor("x", x, inputShape);
@@ -134,8 +166,10 @@ public final class ResNet implements AutoCloseable {
     for (ResidualBlock b : blocks) {
       h = b.forward(h, training);
     }
+    long t = StepProfile.start(profile);
     GlobalAvgPool.forward(engine, h, pooled);
     fc.forward(engine, pooled, params.get("fc.weight"), params.get("fc.bias"), logits);
+    StepProfile.stop(profile, StepProfile.Op.POOL_FC_LOSS, t);
     return logits;
   }
 
@@ -146,11 +180,13 @@ public final class ResNet implements AutoCloseable {
   public float forwardBackward(Tensor x, Tensor labels) {
     checkLabels(labels);
     forward(x, true);
+    long t = StepProfile.start(profile);
     float loss = SoftmaxCrossEntropy.loss(engine, logits, labels);
     SoftmaxCrossEntropy.backward(engine, logits, labels, 1f, dLogits);
     fc.backwardWeight(engine, pooled, dLogits, grads.get("fc.weight"), grads.get("fc.bias"));
     fc.backwardData(engine, dLogits, params.get("fc.weight"), dPooled);
     GlobalAvgPool.backward(engine, dPooled, dFeatures);
+    StepProfile.stop(profile, StepProfile.Op.POOL_FC_LOSS, t);
     Tensor d = dFeatures;
     for (int i = blocks.size() - 1; i >= 0; i--) {
       Tensor in = i == 0 ? stem.out : blocks.get(i - 1).out;
@@ -185,10 +221,12 @@ public final class ResNet implements AutoCloseable {
 
   /** One fused SGD update of every learned parameter with the gradients of the last backward. */
   public void step(Sgd sgd, float lr) {
+    long t = StepProfile.start(profile);
     for (Map.Entry<String, Tensor> g : grads.all().entrySet()) {
       sgd.step(engine, lr, params.get(g.getKey()), g.getValue(), velocity.get(g.getKey()), !velocityStarted);
     }
     velocityStarted = true;
+    StepProfile.stop(profile, StepProfile.Op.SGD, t);
   }
 
   private void checkLabels(Tensor labels) {

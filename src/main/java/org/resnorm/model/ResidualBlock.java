@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
+import org.resnorm.model.StepProfile.Op;
 import org.resnorm.ops.Act;
 import org.resnorm.ops.Activation;
 import org.resnorm.ops.BatchNorm2d;
@@ -37,6 +38,7 @@ final class ResidualBlock implements AutoCloseable {
   /** dL/dx [N, C, H, W]. */
   final Tensor dIn;
   private final List<Tensor> owned = new ArrayList<>();
+  private StepProfile profile;
 
   ResidualBlock(Engine engine, ResNetSpec.BlockSpec b, Norm norm, Act act, int[] inShape, Parameters params,
       Parameters grads) {
@@ -94,6 +96,26 @@ final class ResidualBlock implements AutoCloseable {
     }
   }
 
+  /** Conv FLOPs of one training step: forward, backward-data and backward-filter of every conv. */
+  long trainingFlops() {
+    long f = 3 * (conv1.forwardFlops() + conv2.forwardFlops());
+    return projection == null ? f : f + 3 * projection.forwardFlops();
+  }
+
+  long forwardFlops() {
+    return conv1.forwardFlops() + conv2.forwardFlops() + (projection == null ? 0 : projection.forwardFlops());
+  }
+
+  /** Profiles this block's ops into p (null: stop). */
+  void profile(StepProfile p) {
+    profile = p;
+    conv1.profile = p;
+    conv2.profile = p;
+    if (projection != null) {
+      projection.profile = p;
+    }
+  }
+
   private Tensor own(Tensor t) {
     owned.add(t);
     return t;
@@ -102,8 +124,10 @@ final class ResidualBlock implements AutoCloseable {
   Tensor forward(Tensor x, boolean training) {
     Tensor main = conv2.forward(conv1.forward(x, training), training);
     Tensor skip;
+    long t = StepProfile.start(profile);
     if (projection != null) {
       skip = projection.forward(x, training);
+      t = StepProfile.start(profile);  // the projection's convs booked themselves
     } else if (subsample == null) {
       skip = x;
     } else if (identityNorm == null) {
@@ -120,27 +144,48 @@ final class ResidualBlock implements AutoCloseable {
       pad.forward(engine, subNorm, shortcut);
       skip = shortcut;
     }
+    t = lap(Op.SHORTCUT, t, skip != x && projection == null);
     Activation.addRelu(engine, main, skip, out);
+    lap(Op.RESIDUAL_ADD, t, true);
     return out;
+  }
+
+  /** Books the time since t0 to op when {@code book}; returns the new start time. */
+  private long lap(Op op, long t0, boolean book) {
+    if (book) {
+      StepProfile.stop(profile, op, t0);
+    }
+    return StepProfile.start(profile);
   }
 
   /** dL/dx into {@link #dIn} from dOut; x is the block's forward input. dOut is left unchanged. */
   Tensor backward(Tensor x, Tensor dOut) {
+    long t = StepProfile.start(profile);
     Activation.addReluBackward(engine, out, dOut, dSum, null);  // both summands get dSum
+    lap(Op.RESIDUAL_ADD, t, true);
     Tensor dMain = conv1.backward(x, conv2.backward(conv1.out, dSum));
     if (projection != null) {
-      Activation.add(engine, dMain, projection.backward(x, dSum), dIn);
+      Tensor dProj = projection.backward(x, dSum);
+      t = StepProfile.start(profile);
+      Activation.add(engine, dMain, dProj, dIn);
+      lap(Op.RESIDUAL_ADD, t, true);
     } else if (subsample == null) {
+      t = StepProfile.start(profile);
       Activation.add(engine, dMain, dSum, dIn);
-    } else if (identityNorm == null) {
-      subsample.backward(engine, dSum, dShortcutIn);
-      Activation.add(engine, dMain, dShortcutIn, dIn);
+      lap(Op.RESIDUAL_ADD, t, true);
     } else {
-      pad.backward(engine, dSum, dSub);
-      Tensor[] q = identityNormParams;
-      identityNorm.backward(engine, sub, q[0], q[1], subMean, subInvstd, dSub, subNorm, q[4], q[5]);
-      subsample.backward(engine, subNorm, dShortcutIn);  // subNorm now holds dL/d(sub)
+      t = StepProfile.start(profile);
+      if (identityNorm == null) {
+        subsample.backward(engine, dSum, dShortcutIn);
+      } else {
+        pad.backward(engine, dSum, dSub);
+        Tensor[] q = identityNormParams;
+        identityNorm.backward(engine, sub, q[0], q[1], subMean, subInvstd, dSub, subNorm, q[4], q[5]);
+        subsample.backward(engine, subNorm, dShortcutIn);  // subNorm now holds dL/d(sub)
+      }
+      t = lap(Op.SHORTCUT, t, true);
       Activation.add(engine, dMain, dShortcutIn, dIn);
+      lap(Op.RESIDUAL_ADD, t, true);
     }
     return dIn;
   }

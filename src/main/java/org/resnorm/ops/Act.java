@@ -18,6 +18,15 @@ public enum Act {
     this.code = code;
   }
 
+  /** The model activation named on a command line: {@code relu} or {@code crelu} (any case). */
+  public static Act parse(String name) {
+    return switch (name == null ? "" : name.toLowerCase(java.util.Locale.ROOT)) {
+      case "relu" -> RELU;
+      case "crelu" -> CRELU;
+      default -> throw new IllegalArgumentException("unknown act '" + name + "': expected relu or crelu");
+    };
+  }
+
   /** Output channels for {@code channels} input channels (twice as many for CReLU). */
   public int outputChannels(int channels) {
     return this == CRELU ? Math.multiplyExact(2, channels) : channels;

@@ -1,0 +1,49 @@
+package org.resnorm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/** The bench command on a tiny network: it runs, reports what it promises, and rejects bad flags. */
+class BenchCommandTest {
+  static String captureOut(int expectedExit, String... args) {
+    PrintStream old = System.out;
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+    try {
+      assertEquals(expectedExit, Main.run(args), String.join(" ", args));
+    } finally {
+      System.setOut(old);
+    }
+    return buf.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void reportsThroughputMemoryAndProfile() {
+    String out = captureOut(0, "bench", "--depth", "8", "--widths", "4,8,8", "--batch", "4", "--size", "9",
+        "--steps", "3", "--warmup", "1", "--profile", "--no-ceiling", "--threads", "2", "--rss-every", "1");
+    for (String expected : new String[] {"training:", "inference:", "peak resident", "GFLOP/step", "conv forward",
+        "conv backward-data", "batchnorm(+act) backward", "sgd update", "step 3: resident"}) {
+      assertTrue(out.contains(expected), expected + " in\n" + out);
+    }
+    // depth 8: stem + 3 blocks x 2 convs = 7 convs per step, the stem has no backward-data
+    assertTrue(out.matches("(?s).*conv forward\\s+\\S+\\s+\\S+%\\s+7\\n.*"), out);
+    assertTrue(out.matches("(?s).*conv backward-data\\s+\\S+\\s+\\S+%\\s+6\\n.*"), out);
+    String np = captureOut(0, "bench", "--depth", "8", "--widths", "4,8,8", "--batch", "4", "--size", "9",
+        "--steps", "1", "--warmup", "0", "--norm", "normprop2", "--act", "relu", "--profile", "--no-ceiling");
+    assertTrue(np.contains("weight-norm conv(+act) backward"), np);
+  }
+
+  @Test
+  void badFlagsExitNonZero() {
+    assertEquals(1, Main.run("bench", "--steps", "0"));
+    assertEquals(1, Main.run("bench", "--depth", "21"));
+    assertEquals(1, Main.run("bench", "--arch", "imagenet"));
+    assertEquals(1, Main.run("bench", "--act", "tanh"));
+    assertEquals(2, Main.run("bench", "--batch", "lots"));
+  }
+}
