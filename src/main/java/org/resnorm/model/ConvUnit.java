@@ -31,9 +31,9 @@ final class ConvUnit implements AutoCloseable {
   final Tensor out;
   /** Pre-activation [N, K, P, Q] (BatchNorm's input, or the plain conv's output before its activation). */
   private final Tensor pre;
-  /** dL/d(pre-activation) [N, K, P, Q]. */
+  /** dL/d(pre-activation) [N, K, P, Q] (a shared slot's view). */
   private final Tensor du;
-  /** dL/dx [N, C, H, W]; null for the stem (nothing needs the image's gradient). */
+  /** dL/dx [N, C, H, W] (a shared slot's view); null for the stem (nothing needs the image's gradient). */
   final Tensor dIn;
   private final Tensor saveMean;
   private final Tensor saveInvstd;
@@ -45,8 +45,15 @@ final class ConvUnit implements AutoCloseable {
   private record Params(Tensor weight, Tensor bias, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
       Tensor dWeight, Tensor dBias, Tensor dGamma, Tensor dBeta) {}
 
-  ConvUnit(Engine engine, ResNetSpec.ConvSpec cs, Norm norm, Act act, int[] inShape, boolean needsInputGradient,
-      Parameters params, Parameters grads) {
+  /**
+   * @param gradSlots where du and dL/dx live ({@link SharedBuffers}); dx is only computed with a
+   *     second slot (the stem passes one slot: nothing needs the image's gradient)
+   * @param transientOut whether y may live in the shared forward slot: only when y is read by the
+   *     next op of the same block and never by backward (a BatchNorm or plain conv without a
+   *     following conv); a weight-normalized conv's backward reads its y, so it always keeps it
+   */
+  ConvUnit(Engine engine, ResNetSpec.ConvSpec cs, Norm norm, Act act, int[] inShape, Parameters params,
+      Parameters grads, SharedBuffers buffers, boolean transientOut, SharedBuffers.Slot... gradSlots) {
     this.engine = engine;
     this.norm = norm;
     this.act = act;
@@ -88,12 +95,12 @@ final class ConvUnit implements AutoCloseable {
             grads.get(n + ".bias"));
       }
     }
-    out = own(Tensor.empty(actOut));
+    out = transientOut && wn == null ? buffers.view(SharedBuffers.Slot.FORWARD, actOut) : own(Tensor.empty(actOut));
     boolean keepsPre = norm == Norm.BATCHNORM || (conv != null && act != Act.NONE);
     pre = keepsPre ? own(Tensor.empty(convOut)) : null;
     boolean plainLinear = conv != null && bn == null && act == Act.NONE;  // backward reads dOut itself
-    du = plainLinear ? null : own(Tensor.empty(convOut));
-    dIn = needsInputGradient ? own(Tensor.empty(inShape)) : null;
+    du = plainLinear ? null : buffers.view(gradSlots[0], convOut);
+    dIn = gradSlots.length > 1 ? buffers.view(gradSlots[1], inShape) : null;
     saveMean = bn != null ? own(Tensor.empty(cs.outChannels())) : null;
     saveInvstd = bn != null ? own(Tensor.empty(cs.outChannels())) : null;
   }

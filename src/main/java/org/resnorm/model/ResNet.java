@@ -47,6 +47,7 @@ public final class ResNet implements AutoCloseable {
   private final Tensor dLogits;
   private final Tensor dPooled;
   private final Tensor dFeatures;
+  private final SharedBuffers buffers;
   private boolean velocityStarted;
   private StepProfile profile;
 
@@ -58,10 +59,12 @@ public final class ResNet implements AutoCloseable {
     this.params = Parameters.initialize(spec, seed);
     this.grads = Parameters.zerosForLearned(spec);
     this.velocity = Parameters.zerosForLearned(spec);
-    stem = new ConvUnit(engine, spec.stem(), c.norm(), Act.RELU, inputShape, false, params, grads);
+    this.buffers = new SharedBuffers(largestActivation(spec, inputShape));
+    stem = new ConvUnit(engine, spec.stem(), c.norm(), Act.RELU, inputShape, params, grads, buffers, false,
+        SharedBuffers.Slot.GRAD_B);
     int[] shape = stem.out.shape();
     for (ResNetSpec.BlockSpec b : spec.blocks()) {
-      ResidualBlock block = new ResidualBlock(engine, b, c.norm(), c.act(), shape, params, grads);
+      ResidualBlock block = new ResidualBlock(engine, b, c.norm(), c.act(), shape, params, grads, buffers);
       blocks.add(block);
       shape = block.out.shape();
     }
@@ -71,6 +74,38 @@ public final class ResNet implements AutoCloseable {
     dLogits = Tensor.empty(batch, c.classes());
     dPooled = Tensor.empty(batch, spec.features());
     dFeatures = Tensor.empty(shape);
+  }
+
+  /**
+   * The most floats any activation or gradient of the network holds (CReLU outputs counted at
+   * twice their channels): the size of each {@link SharedBuffers} slab.
+   */
+  static long largestActivation(ResNetSpec spec, int[] inputShape) {
+    long n = inputShape[0];
+    int factor = spec.config().act() == Act.CRELU ? 2 : 1;
+    long largest = n * inputShape[1] * inputShape[2] * inputShape[3];
+    int[] hw = outSize(spec.stem(), inputShape[2], inputShape[3]);
+    largest = Math.max(largest, n * spec.stem().outChannels() * hw[0] * hw[1]);
+    for (ResNetSpec.BlockSpec b : spec.blocks()) {
+      int[] blockIn = hw;
+      int[] cur = hw;
+      for (int i = 0; i < b.convs().size(); i++) {
+        ResNetSpec.ConvSpec cs = b.convs().get(i);
+        boolean isProjection = b.projection() && i == b.convs().size() - 1;
+        int[] o = outSize(cs, isProjection ? blockIn[0] : cur[0], isProjection ? blockIn[1] : cur[1]);
+        largest = Math.max(largest, n * factor * cs.outChannels() * o[0] * o[1]);
+        if (!isProjection) {
+          cur = o;
+        }
+      }
+      hw = cur;
+    }
+    return largest;
+  }
+
+  private static int[] outSize(ResNetSpec.ConvSpec cs, int h, int w) {
+    return new int[] {(h + 2 * cs.pad() - cs.kernel()) / cs.stride() + 1,
+        (w + 2 * cs.pad() - cs.kernel()) / cs.stride() + 1};
   }
 
   /**
@@ -243,6 +278,7 @@ public final class ResNet implements AutoCloseable {
     for (Tensor t : new Tensor[] {pooled, logits, dLogits, dPooled, dFeatures}) {
       t.close();
     }
+    buffers.close();
     params.close();
     grads.close();
     velocity.close();

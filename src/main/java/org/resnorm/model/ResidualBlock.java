@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
+import org.resnorm.model.SharedBuffers.Slot;
 import org.resnorm.model.StepProfile.Op;
 import org.resnorm.ops.Act;
 import org.resnorm.ops.Activation;
@@ -35,26 +36,31 @@ final class ResidualBlock implements AutoCloseable {
   private final Tensor dSum;       // dL/d(main + shortcut)
   private final Tensor dShortcutIn;
   private final Tensor dSub;
-  /** dL/dx [N, C, H, W]. */
+  /** dL/dx [N, C, H, W] (the shared GRAD_A slot: valid until the block below runs backward). */
   final Tensor dIn;
   private final List<Tensor> owned = new ArrayList<>();
   private StepProfile profile;
 
+  /** Buffers that die within the block come from {@code buffers}; see {@link SharedBuffers} for the plan. */
   ResidualBlock(Engine engine, ResNetSpec.BlockSpec b, Norm norm, Act act, int[] inShape, Parameters params,
-      Parameters grads) {
+      Parameters grads, SharedBuffers buffers) {
     if (b.bottleneck()) {
       throw new UnsupportedOperationException(b.prefix() + ": bottleneck blocks are not in the executor yet");
     }
     this.engine = engine;
-    conv1 = new ConvUnit(engine, b.convs().get(0), norm, act, inShape, true, params, grads);
+    conv1 = new ConvUnit(engine, b.convs().get(0), norm, act, inShape, params, grads, buffers, false, Slot.GRAD_A,
+        Slot.GRAD_D);
     int[] midShape = conv1.out.shape();
-    conv2 = new ConvUnit(engine, b.convs().get(1), norm, Act.NONE, midShape, true, params, grads);
+    conv2 = new ConvUnit(engine, b.convs().get(1), norm, Act.NONE, midShape, params, grads, buffers, true,
+        Slot.GRAD_A, Slot.GRAD_C);
     int[] outShape = conv2.out.shape();
     out = own(Tensor.empty(outShape));
-    dSum = own(Tensor.empty(outShape));
-    dIn = own(Tensor.empty(inShape));
+    dSum = buffers.view(Slot.GRAD_B, outShape);
+    dIn = buffers.view(Slot.GRAD_A, inShape);
     if (b.projection()) {
-      projection = new ConvUnit(engine, b.convs().get(2), norm, Act.NONE, inShape, true, params, grads);
+      // its output is read with conv2's (which may be in the FORWARD slot), so it keeps its own
+      projection = new ConvUnit(engine, b.convs().get(2), norm, Act.NONE, inShape, params, grads, buffers, false,
+          Slot.GRAD_A, Slot.GRAD_C);
       subsample = null;
       pad = null;
       identityNorm = null;
@@ -85,8 +91,8 @@ final class ResidualBlock implements AutoCloseable {
         identityNormParams = null;
         sub = subNorm = subMean = subInvstd = dSub = null;
       }
-      shortcut = own(Tensor.empty(outShape));
-      dShortcutIn = own(Tensor.empty(inShape));
+      shortcut = own(Tensor.empty(outShape));  // read with conv2's output, which may be in FORWARD
+      dShortcutIn = buffers.view(Slot.GRAD_C, inShape);
     } else {
       projection = null;
       subsample = pad = null;
@@ -158,7 +164,10 @@ final class ResidualBlock implements AutoCloseable {
     return StepProfile.start(profile);
   }
 
-  /** dL/dx into {@link #dIn} from dOut; x is the block's forward input. dOut is left unchanged. */
+  /**
+   * dL/dx into {@link #dIn} from dOut; x is the block's forward input. dOut is overwritten when
+   * it is the block above's {@link #dIn} (both are the GRAD_A slot).
+   */
   Tensor backward(Tensor x, Tensor dOut) {
     long t = StepProfile.start(profile);
     Activation.addReluBackward(engine, out, dOut, dSum, null);  // both summands get dSum

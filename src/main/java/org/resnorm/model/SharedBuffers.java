@@ -1,0 +1,76 @@
+package org.resnorm.model;
+
+import org.resnorm.core.Tensor;
+
+/**
+ * The network's transient tensors, planned once by liveness: a few slabs, each as large as the
+ * network's largest activation, of which the units take views in the shape they need. Only what
+ * backward reads (conv inputs, BatchNorm inputs, block outputs) is kept per layer; everything
+ * that dies within one block's forward or backward lives here and is overwritten by the next
+ * block. Package-private: the executor owns the plan.
+ *
+ * <p>Backward of one basic block, with dOut arriving in {@link Slot#GRAD_A} (the block above
+ * wrote its dL/dx there):
+ * <pre>
+ *   dSum = addReluBackward(out, dOut)           -> GRAD_B   (lives to the end of the block)
+ *   conv2: du -> GRAD_A (dOut is dead), dx      -> GRAD_C
+ *   conv1: du -> GRAD_A (conv2's du is dead), dx -> GRAD_D
+ *   shortcut (option A / projection) dx         -> GRAD_C (conv1 has read it)
+ *   block dx = GRAD_D + (GRAD_B or GRAD_C)      -> GRAD_A (for the block below)
+ * </pre>
+ * The stem reads its dOut from GRAD_A, so its du goes to GRAD_B. A kernel never gets the same
+ * slab as input and output. {@link Slot#FORWARD} holds forward values that only the next op of
+ * the same block reads (the second conv's normalized output, option A's shortcut tensor).
+ */
+final class SharedBuffers implements AutoCloseable {
+  enum Slot {
+    GRAD_A,
+    GRAD_B,
+    GRAD_C,
+    GRAD_D,
+    FORWARD
+  }
+
+  private final Tensor[] slabs = new Tensor[Slot.values().length];
+  private final long capacity;
+
+  /** Allocates every slab with room for {@code capacity} floats. */
+  SharedBuffers(long capacity) {
+    this.capacity = capacity;
+    try {
+      for (int i = 0; i < slabs.length; i++) {
+        slabs[i] = Tensor.empty(Math.toIntExact(capacity));
+      }
+    } catch (RuntimeException | Error e) {
+      close();
+      throw e;
+    }
+  }
+
+  /** A view of the slab's first numel(shape) floats in that shape (not owned: do not free it). */
+  Tensor view(Slot slot, int[] shape) {
+    long n = 1;
+    for (int d : shape) {
+      n *= d;
+    }
+    if (n > capacity) {
+      throw new IllegalStateException("buffer plan too small: " + slot + " holds " + capacity + " floats, "
+          + java.util.Arrays.toString(shape) + " needs " + n);
+    }
+    return slabs[slot.ordinal()].slice(0, (int) n).view(shape);
+  }
+
+  /** Bytes held by all slabs. */
+  long bytes() {
+    return 4L * capacity * slabs.length;
+  }
+
+  @Override
+  public void close() {
+    for (Tensor t : slabs) {
+      if (t != null) {
+        t.close();
+      }
+    }
+  }
+}
