@@ -1,4 +1,5 @@
 // rn_context lifecycle, aligned memory, version strings, copy bandwidth helper.
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -71,14 +72,38 @@ void rn_context_trim(rn_context* ctx) {
   ctx->staging.release();
 }
 
+// Live tensor memory, for leak tests and `bench`: each block carries its size in a 64-byte
+// header (keeping the 64-byte alignment), so rn_free can subtract it. Atomics, not a lock: the
+// counters are only ever added to and read.
+namespace {
+constexpr size_t kHeader = 64;
+std::atomic<int64_t> g_live_bytes{0};
+std::atomic<int64_t> g_live_blocks{0};
+}  // namespace
+
 void* rn_alloc(size_t bytes) {
   if (bytes == 0) bytes = 64;
+  if (bytes > SIZE_MAX - 2 * kHeader) return nullptr;
+  size_t body = (bytes + 63) & ~static_cast<size_t>(63);
   void* p = nullptr;
-  if (posix_memalign(&p, 64, (bytes + 63) & ~static_cast<size_t>(63)) != 0) return nullptr;
-  return p;
+  if (posix_memalign(&p, 64, body + kHeader) != 0) return nullptr;
+  *static_cast<size_t*>(p) = body;
+  g_live_bytes.fetch_add(static_cast<int64_t>(body), std::memory_order_relaxed);
+  g_live_blocks.fetch_add(1, std::memory_order_relaxed);
+  return static_cast<char*>(p) + kHeader;
 }
 
-void rn_free(void* p) { std::free(p); }
+void rn_free(void* p) {
+  if (p == nullptr) return;
+  char* base = static_cast<char*>(p) - kHeader;
+  g_live_bytes.fetch_sub(static_cast<int64_t>(*reinterpret_cast<size_t*>(base)), std::memory_order_relaxed);
+  g_live_blocks.fetch_sub(1, std::memory_order_relaxed);
+  std::free(base);
+}
+
+int64_t rn_live_bytes(void) { return g_live_bytes.load(std::memory_order_relaxed); }
+
+int64_t rn_live_blocks(void) { return g_live_blocks.load(std::memory_order_relaxed); }
 
 const char* rn_version(void) { return RN_VERSION_STRING; }
 

@@ -38,5 +38,26 @@ int main() {
   // Create/destroy churn must not leak threads or hang.
   for (int i = 0; i < 50; ++i) rn_context_destroy(rn_context_create(3));
   RN_EXPECT(rn_context_set_isa(nullptr, 0) == RN_STATUS_BAD_ARGUMENT, "null ctx");
+  // rn_alloc's live-memory counters: a block counts its 64-rounded size until it is freed,
+  // and a context's workspace is returned on destroy.
+  {
+    int64_t bytes0 = rn_live_bytes(), blocks0 = rn_live_blocks();
+    void* a = rn_alloc(100);
+    void* b = rn_alloc(0);
+    RN_EXPECT(reinterpret_cast<uintptr_t>(a) % 64 == 0 && reinterpret_cast<uintptr_t>(b) % 64 == 0, "alignment");
+    RN_EXPECT(rn_live_bytes() - bytes0 == 128 + 64 && rn_live_blocks() - blocks0 == 2, "live after alloc: %lld",
+              (long long)(rn_live_bytes() - bytes0));
+    std::memset(a, 1, 100);
+    rn_free(a);
+    rn_free(b);
+    rn_free(nullptr);
+    RN_EXPECT(rn_live_bytes() == bytes0 && rn_live_blocks() == blocks0, "live after free");
+    rn_context* c = rn_context_create(2);
+    Buffer big(1 << 20), out(1 << 20);
+    int64_t with_buffers = rn_live_bytes();
+    RN_EXPECT_OK(rn_copy_floats(c, 1 << 20, big.data(), out.data()));
+    rn_context_destroy(c);
+    RN_EXPECT(rn_live_bytes() == with_buffers, "a context leaves nothing behind");
+  }
   return finish("test_thread_pool");
 }

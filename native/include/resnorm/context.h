@@ -66,6 +66,10 @@ RN_API void rn_context_trim(rn_context* ctx);
 /* 64-byte aligned memory for tensors. rn_free(NULL) is a no-op. */
 RN_API void* rn_alloc(size_t bytes);
 RN_API void rn_free(void* p);
+/* Bytes (rounded up to 64) and blocks currently allocated by rn_alloc and not yet freed, the
+ * context workspaces included: what a leak test watches. */
+RN_API int64_t rn_live_bytes(void);
+RN_API int64_t rn_live_blocks(void);
 
 /* Version strings: library, OpenBLAS it was built against, compiler. */
 RN_API const char* rn_version(void);

@@ -83,6 +83,10 @@ public final class ResnormNative {
 
   public static native void rn_free(Pointer p);
 
+  public static native long rn_live_bytes();
+
+  public static native long rn_live_blocks();
+
   public static native @Cast("const char*") String rn_version();
 
   public static native @Cast("const char*") String rn_openblas_version();

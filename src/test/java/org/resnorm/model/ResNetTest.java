@@ -44,6 +44,20 @@ class ResNetTest extends WithEngine {
     return out.stream();
   }
 
+  /** Uniform values in [-1, 1) of the given shape (fixed seed). */
+  static Tensor randomTensor(int... shape) {
+    SplittableRandom rng = new SplittableRandom(5);
+    int n = 1;
+    for (int d : shape) {
+      n *= d;
+    }
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) (rng.nextDouble() * 2 - 1);
+    }
+    return Tensor.of(v, shape);
+  }
+
   static Tensor images(long seed) {
     SplittableRandom rng = new SplittableRandom(seed);
     float[] v = new float[BATCH * 3 * HW * HW];
