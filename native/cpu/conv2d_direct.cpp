@@ -389,15 +389,22 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   const Geometry g(d);
   const int32_t rows = g.in_rows(), cols = g.in_cols(), taps = g.taps();
   const int threads = std::min<int>(ctx->pool.size(), d.n);
-  // Per thread: packed x and dy of one image, and acc[r][s][c][k16] (dW transposed).
+  // Determinism: the images go out in `groups` fixed contiguous ranges, each summed into
+  // its own accumulator in image order, and the groups are added in group order, so dW
+  // does not depend on which thread took which range (same inputs and thread count =>
+  // bit-identical dW, hence reproducible training) while threads still take ranges
+  // dynamically (the two cores of a VM are rarely equally fast).
+  const int groups = std::min<int>(d.n, 4 * threads);
+  // Per thread: packed x and dy of one image; per group: acc[r][s][c][k16] (dW transposed).
   const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * rows * cols * g.c16);
   const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * d.p * d.q * g.k16);
   const int64_t acc_floats = int64_t(taps) * d.c * g.k16;
   const size_t acc_bytes = ScratchCarver::round_up(sizeof(float) * acc_floats);
-  const size_t per_thread = xt_bytes + dyt_bytes + acc_bytes;
+  const size_t per_thread = xt_bytes + dyt_bytes;
   ScratchPlan plan;
   const size_t aoff_at = plan.add_array<int64_t>(d.p), boff_at = plan.add_array<int64_t>(d.p);
   const size_t per_thread_at = plan.add(per_thread * threads);
+  const size_t acc_at = plan.add(acc_bytes * groups);
   void* base = ctx->workspace.require(plan.total());
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
@@ -406,15 +413,13 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
     b_off[p] = int64_t(p) * d.q * g.k16;
   }
   auto scratch_of = [&](int tid) { return at_offset<char>(base, per_thread_at + per_thread * tid); };
-  auto acc_of = [&](int tid) { return reinterpret_cast<float*>(scratch_of(tid) + xt_bytes + dyt_bytes); };
+  auto acc_of = [&](int group) { return at_offset<float>(base, acc_at + acc_bytes * group); };
 
   const int64_t x_image = int64_t(d.c) * d.h * d.w, dy_image = int64_t(d.k) * d.p * d.q;
   std::atomic<int32_t> next{0};
-  ctx->pool.run_each(threads, [&](int tid, int nt) {
+  ctx->pool.run_each(threads, [&](int tid, int) {
     float* xt = reinterpret_cast<float*>(scratch_of(tid));
     float* dyt = reinterpret_cast<float*>(scratch_of(tid) + xt_bytes);
-    float* acc = acc_of(tid);
-    std::memset(acc, 0, sizeof(float) * acc_floats);
     GemmArgs ga;
     ga.m = d.c;  // rows: input channels
     ga.n = g.k16;
@@ -428,30 +433,35 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
     ga.b_step = g.k16;
     ga.ldc = g.k16;
     ga.accumulate = true;
-    for (int32_t n = next.fetch_add(1); n < d.n; n = next.fetch_add(1)) {
-      const bool more = n + nt < d.n;  // likely this thread's next image
-      Prefetcher ahead_x(more ? x + (n + nt) * x_image : nullptr, x_image, taps);
-      Prefetcher ahead_dy(more ? dy + (n + nt) * dy_image : nullptr, dy_image, taps);
-      kern.pack_c16(x + int64_t(n) * d.c * d.h * d.w, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, xt,
-                    PackStrides::pixel_major(cols, g.cb));
-      kern.pack_c16(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt,
-                    PackStrides::pixel_major(d.q, g.kb));
-      for (int32_t t = 0; t < taps; ++t) {
-        ga.a = xt + (int64_t(t / d.s) * cols + t % d.s) * g.c16;
-        ga.c = acc + int64_t(t) * d.c * g.k16;
-        kern.gemm_bcast(ga);
-        ahead_x.step();
-        ahead_dy.step();
+    for (int32_t group = next.fetch_add(1); group < groups; group = next.fetch_add(1)) {
+      float* acc = acc_of(group);
+      std::memset(acc, 0, sizeof(float) * acc_floats);
+      const int32_t first = int32_t(int64_t(d.n) * group / groups), last = int32_t(int64_t(d.n) * (group + 1) / groups);
+      for (int32_t n = first; n < last; ++n) {
+        const bool more = n + 1 < last;  // this thread's next image
+        Prefetcher ahead_x(more ? x + (n + 1) * x_image : nullptr, x_image, taps);
+        Prefetcher ahead_dy(more ? dy + (n + 1) * dy_image : nullptr, dy_image, taps);
+        kern.pack_c16(x + int64_t(n) * d.c * d.h * d.w, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, xt,
+                      PackStrides::pixel_major(cols, g.cb));
+        kern.pack_c16(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt,
+                      PackStrides::pixel_major(d.q, g.kb));
+        for (int32_t t = 0; t < taps; ++t) {
+          ga.a = xt + (int64_t(t / d.s) * cols + t % d.s) * g.c16;
+          ga.c = acc + int64_t(t) * d.c * g.k16;
+          kern.gemm_bcast(ga);
+          ahead_x.step();
+          ahead_dy.step();
+        }
       }
     }
   });
-  // dw[k][c][r][s] = sum over threads of acc[r][s][c][k], in thread order.
+  // dw[k][c][r][s] = sum over groups of acc[r][s][c][k], in group order.
   ctx->pool.parallel_for(int64_t(d.k) * d.c, 64, [&](int64_t b, int64_t e, int) {
     for (int64_t idx = b; idx < e; ++idx) {
       const int64_t k = idx / d.c, c = idx % d.c;
       for (int32_t t = 0; t < taps; ++t) {
         float sum = 0.0f;
-        for (int tt = 0; tt < threads; ++tt) sum += acc_of(tt)[(int64_t(t) * d.c + c) * g.k16 + k];
+        for (int gg = 0; gg < groups; ++gg) sum += acc_of(gg)[(int64_t(t) * d.c + c) * g.k16 + k];
         dw[idx * taps + t] = sum;
       }
     }

@@ -220,17 +220,20 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
   const Plan pl = make_plan(d.n, d.c, d.h, d.w, d.k, d.p, d.q, d.pad_h, d.pad_w);
   const int64_t blocks = pl.blocks();
   const int threads = int(std::min<int64_t>(ctx->pool.size(), blocks));
+  // Determinism (as direct_backward_filter): fixed contiguous groups of row blocks, one
+  // accumulator each, summed in group order; threads take whole groups dynamically.
+  const int groups = int(std::min<int64_t>(blocks, 4 * threads));
   const int64_t acc_floats = int64_t(kPositions) * pl.cout * pl.cin16;  // acc[xi][k][c]
   const size_t acc_bytes = ScratchCarver::round_up(sizeof(float) * acc_floats);
-  const size_t per_thread = thread_bytes(pl) + acc_bytes;
-  char* base = static_cast<char*>(ctx->workspace.require(per_thread * threads));
-  auto accumulator = [&](int tid) { return reinterpret_cast<float*>(base + per_thread * tid + thread_bytes(pl)); };
+  const size_t per_thread = thread_bytes(pl);
+  char* base = static_cast<char*>(ctx->workspace.require(per_thread * threads + acc_bytes * groups));
+  auto accumulator = [&](int group) {
+    return reinterpret_cast<float*>(base + per_thread * threads + acc_bytes * group);
+  };
 
   std::atomic<int64_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
     const ThreadBuffers t = carve(pl, base + per_thread * tid);
-    float* acc = accumulator(tid);
-    std::memset(acc, 0, sizeof(float) * acc_floats);
     GemmArgs g;
     g.m = pl.cout;      // rows: output channels k
     g.n = pl.cin16;     // columns: input channels c
@@ -239,33 +242,37 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
     g.b_step = pl.cin16;
     g.ldc = pl.cin16;
     g.accumulate = true;
-    for (int64_t b = next.fetch_add(1); b < blocks; b = next.fetch_add(1)) {
-      const int64_t row0 = b * pl.rows_per_block;
-      const int32_t rows = int32_t(std::min<int64_t>(pl.rows_per_block, pl.total_rows() - row0));
-      input_block(kern, pl, x, row0, rows, t);
-      for (int32_t ri = 0; ri < rows; ++ri) {
-        const int64_t grow = row0 + ri, img = grow / pl.th;
-        const int32_t a = int32_t(grow % pl.th);
-        // dY rows 4a..4a+3 of this tile row, zero past p and q
-        kern.pack_c16(dy + img * pl.cout * int64_t(pl.p) * pl.q, pl.cout, pl.p, pl.q, kTile * a, kTile, 0,
-                      kTile * pl.tw, t.yt, PackStrides::block_major(kTile, kTile * pl.tw));
-        kern.wino4_grad_row(t.yt, pl.kblocks, pl.tw, t.m, int64_t(ri) * pl.tw, pl.tiles);
-      }
-      g.seg_len = int32_t(int64_t(rows) * pl.tw);
-      for (int xi = 0; xi < kPositions; ++xi) {
-        g.a = t.m + xi * pl.tiles * pl.cout16;
-        g.b = t.v + xi * pl.tiles * pl.cin16;
-        g.c = acc + int64_t(xi) * pl.cout * pl.cin16;
-        kern.gemm_bcast(g);
+    for (int64_t group = next.fetch_add(1); group < groups; group = next.fetch_add(1)) {
+      float* acc = accumulator(int(group));
+      std::memset(acc, 0, sizeof(float) * acc_floats);
+      for (int64_t b = blocks * group / groups; b < blocks * (group + 1) / groups; ++b) {
+        const int64_t row0 = b * pl.rows_per_block;
+        const int32_t rows = int32_t(std::min<int64_t>(pl.rows_per_block, pl.total_rows() - row0));
+        input_block(kern, pl, x, row0, rows, t);
+        for (int32_t ri = 0; ri < rows; ++ri) {
+          const int64_t grow = row0 + ri, img = grow / pl.th;
+          const int32_t a = int32_t(grow % pl.th);
+          // dY rows 4a..4a+3 of this tile row, zero past p and q
+          kern.pack_c16(dy + img * pl.cout * int64_t(pl.p) * pl.q, pl.cout, pl.p, pl.q, kTile * a, kTile, 0,
+                        kTile * pl.tw, t.yt, PackStrides::block_major(kTile, kTile * pl.tw));
+          kern.wino4_grad_row(t.yt, pl.kblocks, pl.tw, t.m, int64_t(ri) * pl.tw, pl.tiles);
+        }
+        g.seg_len = int32_t(int64_t(rows) * pl.tw);
+        for (int xi = 0; xi < kPositions; ++xi) {
+          g.a = t.m + xi * pl.tiles * pl.cout16;
+          g.b = t.v + xi * pl.tiles * pl.cin16;
+          g.c = acc + int64_t(xi) * pl.cout * pl.cin16;
+          kern.gemm_bcast(g);
+        }
       }
     }
   });
 
-  // Sum the per-thread accumulators in thread order, then dW = G^T S G per filter.
+  // Sum the groups' accumulators in group order, then dW = G^T S G per filter.
   float* total = accumulator(0);
-  if (threads > 1) {
+  if (groups > 1) {
     ctx->pool.parallel_for(acc_floats, 4096, [&](int64_t b, int64_t e, int) {
-      for (int tt = 1; tt < threads; ++tt) {
+      for (int tt = 1; tt < groups; ++tt) {
         const float* a = accumulator(tt);
         for (int64_t i = b; i < e; ++i) total[i] += a[i];
       }

@@ -1,40 +1,56 @@
 package org.resnorm.cli;
 
+import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.resnorm.core.Engine;
-import org.resnorm.core.Tensor;
-import org.resnorm.data.Batch;
-import org.resnorm.data.BatchLoader;
 import org.resnorm.data.Cifar;
 import org.resnorm.data.Dataset;
 import org.resnorm.data.FashionMnist;
 import org.resnorm.data.Split;
+import org.resnorm.io.SafeTensors;
+import org.resnorm.io.SafeTensorsFile;
 import org.resnorm.model.Norm;
 import org.resnorm.model.ResNet;
+import org.resnorm.model.ResNetCheckpoint;
 import org.resnorm.model.ResNetConfig;
 import org.resnorm.model.ResNetSpec;
 import org.resnorm.model.Shortcut;
 import org.resnorm.ops.Act;
 import org.resnorm.ops.Sgd;
-import org.resnorm.ops.SoftmaxCrossEntropy;
+import org.resnorm.train.LrSchedule;
+import org.resnorm.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code train}: a CIFAR-style ResNet on Fashion-MNIST or CIFAR-10/100 with the paper's recipe
  * (SGD, momentum 0.9, Nesterov, weight decay, LR 0.1 divided by 10 at 50 % and 75 % of the
- * epochs), printing progress, test accuracy and training images/s.
+ * epochs), printing progress, test accuracy and training images/s; with {@code --out} a run
+ * folder ({@link RunFolder}) that {@code --resume} continues exactly.
  */
 @Command(name = "train", mixinStandardHelpOptions = true,
     description = "Train a ResNet of the paper and report test accuracy and images/s.")
 final class TrainCommand implements Callable<Integer> {
+  /** Options that define the run: with --resume they come from the checkpoint and may not be given. */
+  static final List<String> RUN_OPTIONS = List.of("--dataset", "--depth", "--widths", "--norm", "--act", "--shortcut",
+      "--epochs", "--batch", "--lr", "--wd", "--schedule", "--augment", "--seed", "--limit-train", "--limit-test",
+      "--auto-lr-halving", "--arch");
+
+  @Spec CommandSpec commandSpec;
+
   @Option(names = "--dataset", description = "fashion-mnist (default), cifar10 or cifar100.")
   String dataset = "fashion-mnist";
 
-  @Option(names = "--data", description = "Dataset folder (default for fashion-mnist: ${DEFAULT-VALUE}).")
+  @Option(names = "--data", description = "Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
   Path data;
+
+  @Option(names = "--arch", description = "cifar (default; the ImageNet executor is not built yet).")
+  String arch = "cifar";
 
   @Option(names = "--depth", description = "CIFAR ResNet depth 6n+2 (default ${DEFAULT-VALUE}).")
   int depth = 20;
@@ -63,13 +79,17 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--wd", description = "Weight decay (default ${DEFAULT-VALUE}).")
   float wd = 1e-4f;
 
-  @Option(names = "--schedule", description = "cifar (LR /10 at 50%% and 75%% of the epochs; default), cosine "
-      + "(per step, from --lr to 0 over the run) or const.")
+  @Option(names = "--schedule", description = "cifar (LR /10 at 50%% and 75%% of the epochs; default), imagenet "
+      + "(/10 every 30 epochs), step:E1,E2,... (/10 at those epochs), cosine (per step, to 0) or const.")
   String schedule = "cifar";
 
   @Option(names = "--augment", negatable = true, defaultValue = "true", fallbackValue = "true",
       description = "Random flip + crop of the zero-padded image while training (default on; --no-augment).")
   boolean augment = true;
+
+  @Option(names = "--auto-lr-halving", description = "The paper's rule: if the loss is NaN/Inf or explodes in the "
+      + "first epoch, restart from the initial weights with half the LR (up to 8 times).")
+  boolean autoLrHalving;
 
   @Option(names = "--seed", description = "Seed of the initialization and the data order (default ${DEFAULT-VALUE}).")
   long seed = 1;
@@ -87,21 +107,52 @@ final class TrainCommand implements Callable<Integer> {
       + "metrics.jsonl / metrics.csv (one row per epoch).")
   Path out;
 
-  @Option(names = "--log-every", description = "Print progress every N steps (default ${DEFAULT-VALUE}; 0: never).")
+  @Option(names = "--resume", description = "Continue the run in this folder from its checkpoint (its settings are "
+      + "used; on CPU with the same --threads the results equal an uninterrupted run's).")
+  Path resume;
+
+  @Option(names = "--stop-after", description = "Stop after this many epochs of the run (the schedule still spans "
+      + "--epochs); --resume continues it.")
+  Integer stopAfter;
+
+  @Option(names = "--log-every", description = "Without a terminal, print progress every N steps (default "
+      + "${DEFAULT-VALUE}; 0: no progress output). With a terminal a progress bar is shown unless 0.")
   int logEvery = 50;
 
   @Override
-  public Integer call() {
+  public Integer call() throws IOException {
+    RunFolder.Resumed resumed = null;
+    if (resume != null) {
+      for (String o : RUN_OPTIONS) {
+        if (commandSpec.commandLine().getParseResult().hasMatchedOption(o)) {
+          throw new IllegalArgumentException(o + " cannot be given with --resume: the run's settings come from "
+              + resume.resolve(RunFolder.CHECKPOINT));
+        }
+      }
+      resumed = RunFolder.readResume(resume, this);
+      if (out == null) {
+        out = resume;
+      }
+    }
     Norm n = Norm.parse(norm);
     Act a = Act.parse(act);
+    if (!arch.equalsIgnoreCase("cifar")) {
+      throw new IllegalArgumentException("--arch " + arch + ": the executor runs CIFAR-style ResNets so far");
+    }
     if (epochs <= 0 || batch < 2) {
       throw new IllegalArgumentException("--epochs must be >= 1 and --batch >= 2");
     }
     if (!(lr > 0) || !(wd >= 0)) {
       throw new IllegalArgumentException("--lr must be > 0 and --wd >= 0");
     }
-    if (!schedule.equals("cifar") && !schedule.equals("const") && !schedule.equals("cosine")) {
-      throw new IllegalArgumentException("unknown schedule '" + schedule + "': expected cifar, cosine or const");
+    if (stopAfter != null && (stopAfter < 1 || stopAfter > epochs)) {
+      throw new IllegalArgumentException("--stop-after must be in 1.." + epochs);
+    }
+    LrSchedule lrSchedule = LrSchedule.parse(schedule, lr, epochs);
+    int firstEpoch = resumed == null ? 0 : resumed.epoch();
+    if (firstEpoch >= epochs) {
+      System.out.printf("%s: the run already finished its %d epochs; nothing to do%n", resume, epochs);
+      return 0;
     }
     Dataset train = load(Split.TRAIN, limitTrain);
     Dataset test = load(Split.TEST, limitTest);
@@ -112,82 +163,70 @@ final class TrainCommand implements Callable<Integer> {
     System.out.printf("model: %s, %,d parameters%n", config, ResNetSpec.of(config).parameterCount());
     try (Engine engine = threads == null ? Engine.create() : Engine.create(threads);
         ResNet net = ResNet.create(engine, config, batch, train.height(), train.width(), seed);
-        Sgd sgd = Sgd.paperRecipe(wd);
-        Tensor evalX = Tensor.zeros(batch, train.channels(), train.height(), train.width())) {
+        Sgd sgd = Sgd.paperRecipe(wd)) {
+      Trainer trainer = new Trainer(engine, net, sgd, lrSchedule);
+      if (resumed != null) {
+        try (SafeTensorsFile f = SafeTensors.read(resume.resolve(RunFolder.CHECKPOINT))) {
+          ResNetCheckpoint.load(net, f, true);
+        }
+        trainer.setSteps(resumed.step());
+        System.out.printf("resumed %s after epoch %d (step %d)%n", resume, firstEpoch, resumed.step());
+      }
       System.out.printf("engine: %d threads, %s; batch %d, lr %s (%s), weight decay %s, seed %d%n",
-          engine.threads(), engine.isa(), batch, lr, schedule, wd, seed);
-      RunFolder run = out == null ? null : new RunFolder(out, config, this);
-      long totalSteps = 0;
+          engine.threads(), engine.isa(), batch, lr, lrSchedule, wd, seed);
+      RunFolder run = out == null ? null : new RunFolder(out, config, this, firstEpoch);
+      int lastEpoch = stopAfter == null ? epochs : stopAfter;
       double trainSeconds = 0;
       long trainImages = 0;
-      double[] testResult = null;
-      for (int epoch = 0; epoch < epochs; epoch++) {
-        float epochLr = learningRate(epoch);
-        long start = System.nanoTime();
-        double lossSum = 0;
-        long correct = 0;
-        long seen = 0;
-        try (BatchLoader loader = BatchLoader.builder(train).batchSize(batch).shuffle(true).seed(seed + epoch)
-            .augmentation(augment ? org.resnorm.data.Augmentation.cropFlip(train.cropPadding())
-                : org.resnorm.data.Augmentation.NONE).dropLast(true).epochs(1)
-            .build()) {
-          int steps = loader.batchesPerEpoch();
-          int step = 0;
-          for (Batch b = loader.next(); b != null; b = loader.next()) {
-            float loss = net.forwardBackward(b.images(), b.labels());
-            if (!Float.isFinite(loss)) {
-              throw new IllegalStateException(String.format(Locale.ROOT,
-                  "the loss became %s at epoch %d step %d: training diverged; try a smaller --lr (the paper halves "
-                      + "it until training is feasible)", loss, epoch + 1, step + 1));
-            }
-            correct += net.correct(b.labels(), 1);
-            net.step(sgd, stepLr(epochLr, epoch, step, steps));
-            lossSum += loss * b.size();
-            seen += b.size();
-            step++;
-            totalSteps++;
-            if (logEvery > 0 && (step % logEvery == 0 || step == steps)) {
-              double s = (System.nanoTime() - start) * 1e-9;
-              System.out.printf(Locale.ROOT, "epoch %d/%d step %d/%d  loss %.4f  acc %.4f  %.0f img/s%n", epoch + 1,
-                  epochs, step, steps, lossSum / seen, (double) correct / seen, seen / s);
-            }
-          }
-        }
-        double seconds = (System.nanoTime() - start) * 1e-9;
-        trainSeconds += seconds;
-        trainImages += seen;
-        testResult = evaluate(engine, net, test, evalX);
-        float lastLr = stepLr(epochLr, epoch, Math.max(0, (int) (seen / batch) - 1), (int) (seen / batch));
+      Trainer.EvalStats result = null;
+      for (int epoch = firstEpoch; epoch < lastEpoch; epoch++) {
+        Trainer.EpochStats e = trainEpochWithHalving(trainer, net, train, epoch);
+        trainSeconds += e.seconds();
+        trainImages += e.images();
+        result = trainer.evaluate(test);
         if (run != null) {
-          run.epochDone(net, epoch + 1, totalSteps, lastLr, lossSum / seen, (double) correct / seen, testResult,
-              seen / seconds, seconds);
+          run.epochDone(net, trainer.steps(), e, result, this);
         }
-        System.out.printf(Locale.ROOT, "epoch %d: lr %.4g  train loss %.4f acc %.4f  test loss %.4f acc %.4f  "
-                + "%.1f s  %.0f img/s%n", epoch + 1, lastLr, lossSum / seen, (double) correct / seen, testResult[0],
-            testResult[1], seconds, seen / seconds);
+        System.out.printf(Locale.ROOT, "epoch %d: lr %.4g  train loss %.4f acc %.4f  test loss %.4f acc %.4f%s  "
+                + "%.1f s  %.0f img/s%n", epoch + 1, e.lastLr(), e.loss(), e.accuracy(), result.loss(), result.top1(),
+            config.classes() > 10 ? String.format(Locale.ROOT, " top-5 %.4f", result.top5()) : "", e.seconds(),
+            e.imagesPerSecond());
       }
-      System.out.printf(Locale.ROOT, "test accuracy %.4f (top-1 error %.2f%%); training %.0f images/s%n",
-          testResult[1], 100 * (1 - testResult[1]), trainImages / trainSeconds);
+      System.out.printf(Locale.ROOT, "test accuracy %.4f (top-1 error %.2f%%%s); training %.0f images/s%n",
+          result.top1(), 100 * (1 - result.top1()), config.classes() > 10
+              ? String.format(Locale.ROOT, ", top-5 error %.2f%%", 100 * (1 - result.top5())) : "",
+          trainImages / trainSeconds);
+      if (lastEpoch < epochs) {
+        System.out.printf("stopped after epoch %d of %d%s%n", lastEpoch, epochs,
+            run != null ? "; continue with: train --resume " + out : "");
+      }
     }
     return 0;
   }
 
-  /** The step's LR: the epoch's, or with cosine, lr/2 (1 + cos(pi t / T)) over all T steps of the run. */
-  float stepLr(float epochLr, int epoch, int step, int stepsPerEpoch) {
-    if (!schedule.equals("cosine")) {
-      return epochLr;
+  /**
+   * One epoch; with --auto-lr-halving a divergence in the first epoch restarts the run from the
+   * initial weights at half the LR (the paper: "decrease the initial learning rate by half until
+   * training is feasible"). Nothing is written before the first epoch ends, so no NaN reaches a
+   * checkpoint.
+   */
+  private Trainer.EpochStats trainEpochWithHalving(Trainer trainer, ResNet net, Dataset train, int epoch) {
+    for (int attempt = 0; ; attempt++) {
+      try (Progress progress = new Progress(epoch, epochs, logEvery)) {
+        return trainer.trainEpoch(train, epoch, seed, augment, progress);
+      } catch (Trainer.DivergedException d) {
+        if (!autoLrHalving || epoch > 0 || attempt >= 8) {
+          throw new IllegalStateException(d.getMessage() + ": training diverged; try a smaller --lr"
+              + (autoLrHalving ? " (halved " + attempt + " times already)" : " or --auto-lr-halving"));
+        }
+        float halved = trainer.schedule().base() / 2;
+        System.out.printf(Locale.ROOT, "%s; restarting from the initial weights with lr %s%n", d.getMessage(), halved);
+        trainer.setSchedule(trainer.schedule().withBase(halved));
+        lr = halved;
+        net.reinitialize(seed);
+        trainer.setSteps(0);
+      }
     }
-    double t = (double) epoch * stepsPerEpoch + step;
-    return (float) (lr * 0.5 * (1 + Math.cos(Math.PI * t / ((double) epochs * stepsPerEpoch))));
-  }
-
-  float learningRate(int epoch) {
-    if (!schedule.equals("cifar")) {
-      return lr;
-    }
-    // fb.resnet.torch's CIFAR schedule: /10 at 50 % and 75 % of the epochs (164 epochs: 81, 122)
-    int drops = (epoch >= epochs / 2 ? 1 : 0) + (epoch >= epochs * 3 / 4 ? 1 : 0);
-    return epochs < 4 ? lr : (float) (lr * Math.pow(0.1, drops));
   }
 
   Dataset load(Split split, int limit) {
@@ -204,33 +243,5 @@ final class TrainCommand implements Callable<Integer> {
       default -> throw new IllegalArgumentException("unknown dataset '" + dataset
           + "': expected fashion-mnist, cifar10 or cifar100");
     };
-  }
-
-  /** {mean loss, top-1 accuracy} over the whole test set in eval mode (the last batch padded). */
-  static double[] evaluate(Engine engine, ResNet net, Dataset test, Tensor evalX) {
-    int batch = evalX.dim(0);
-    double lossSum = 0;
-    long correct = 0;
-    long seen = 0;
-    try (BatchLoader loader = BatchLoader.builder(test).batchSize(batch).shuffle(false).dropLast(false).epochs(1)
-        .build()) {
-      for (Batch b = loader.next(); b != null; b = loader.next()) {
-        int k = b.size();
-        Tensor x = b.images();
-        if (k < batch) {  // a partial last batch: pad it (eval mode: rows do not affect each other)
-          try (Tensor rows = evalX.slice(0, k)) {
-            rows.copyFrom(b.images());
-          }
-          x = evalX;
-        }
-        // the loss and top-1 of the batch's real rows (a view of the first k logits)
-        try (Tensor logits = net.forward(x, false).slice(0, k)) {
-          lossSum += (double) SoftmaxCrossEntropy.loss(engine, logits, b.labels()) * k;
-          correct += SoftmaxCrossEntropy.topkCorrect(engine, logits, b.labels(), 1);
-        }
-        seen += k;
-      }
-    }
-    return new double[] {lossSum / seen, (double) correct / seen};
   }
 }

@@ -158,6 +158,27 @@ public final class ResNet implements AutoCloseable {
     return velocityStarted;
   }
 
+  /**
+   * Puts back the initial parameters and buffers {@code seed} gives (as {@link #create} did) and
+   * clears the optimizer state: a fresh start without reallocating.
+   */
+  public void reinitialize(long seed) {
+    try (Parameters init = Parameters.initialize(spec, seed)) {
+      for (Map.Entry<String, Tensor> e : params.all().entrySet()) {
+        e.getValue().copyFrom(init.get(e.getKey()));
+      }
+    }
+    for (Tensor v : velocity.all().values()) {
+      v.fill(0f);
+    }
+    velocityStarted = false;
+  }
+
+  /** After loading a checkpoint: whether the momentum buffers hold state (see {@link ResNetCheckpoint}). */
+  void restoreStepsTaken(boolean taken) {
+    velocityStarted = taken;
+  }
+
   /** dL/d(parameter) of the last {@link #forwardBackward}, by name (learned parameters only). */
   public Parameters gradients() {
     return grads;

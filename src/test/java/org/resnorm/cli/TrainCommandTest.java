@@ -69,6 +69,62 @@ class TrainCommandTest {
         "--epochs", "2", "--schedule", "cosine", "--no-augment", "--log-every", "1"));
   }
 
+  /** The metrics rows without the timing columns, which differ between runs. */
+  static java.util.List<String> metricsWithoutTimes(Path run) throws IOException {
+    return Files.readAllLines(run.resolve("metrics.jsonl")).stream()
+        .map(l -> l.replaceAll(",\"img_per_s\":[^,}]*", "").replaceAll(",\"seconds\":[^,}]*", "")).toList();
+  }
+
+  @Test
+  void resumedRunEqualsAnUninterruptedOne(@TempDir Path dir) throws IOException {
+    writeIdx(dir, "train", 64, 1);
+    writeIdx(dir, "t10k", 24, 2);
+    String[] common = {"train", "--data", dir.toString(), "--depth", "8", "--widths", "4,6,8", "--batch", "16",
+        "--epochs", "3", "--schedule", "cosine", "--log-every", "0", "--threads", "2", "--seed", "5"};
+    Path whole = dir.resolve("whole");
+    Path parts = dir.resolve("parts");
+    assertEquals(0, Main.run(concat(common, "--out", whole.toString())));
+    assertEquals(0, Main.run(concat(common, "--out", parts.toString(), "--stop-after", "1")));
+    assertEquals(1, metricsWithoutTimes(parts).size());
+    assertEquals(1, Main.run("train", "--resume", parts.toString(), "--depth", "20"), "run options come from the run");
+    assertEquals(0, Main.run("train", "--resume", parts.toString(), "--log-every", "0", "--threads", "2"));
+    assertEquals(metricsWithoutTimes(whole), metricsWithoutTimes(parts));
+    assertEquals(3, metricsWithoutTimes(parts).size());
+    try (org.resnorm.io.SafeTensorsFile a = org.resnorm.io.SafeTensors.read(whole.resolve("checkpoint.safetensors"));
+        org.resnorm.io.SafeTensorsFile b = org.resnorm.io.SafeTensors.read(parts.resolve("checkpoint.safetensors"))) {
+      assertEquals(a.names(), b.names());
+      for (String name : a.names()) {
+        assertEquals(a.data(name), b.data(name), name + " differs between the resumed and the uninterrupted run");
+      }
+      assertEquals("3", b.metadata().get("epoch"));
+      org.junit.jupiter.api.Assertions.assertTrue(b.metadata().get("rng").contains("\"next_epoch\":3"));
+    }
+    assertEquals(0, Main.run("train", "--resume", parts.toString()), "a finished run has nothing to do");
+    assertEquals(1, Main.run("train", "--resume", dir.resolve("nowhere").toString()));
+  }
+
+  @Test
+  void autoLrHalvingRestartsADivergingRun(@TempDir Path dir) throws IOException {
+    writeIdx(dir, "train", 96, 1);
+    writeIdx(dir, "t10k", 16, 2);
+    Path run = dir.resolve("run");
+    String[] args = {"train", "--data", dir.toString(), "--depth", "8", "--widths", "4,6,8", "--batch", "8",
+        "--norm", "plain", "--act", "relu", "--lr", "1000", "--log-every", "0", "--threads", "2"};
+    assertEquals(1, Main.run(args), "diverges without the rule");
+    String out = BenchCommandTest.captureOut(0, concat(args, "--auto-lr-halving", "--out", run.toString()));
+    org.junit.jupiter.api.Assertions.assertTrue(out.contains("restarting from the initial weights with lr 500"), out);
+    try (org.resnorm.io.SafeTensorsFile f = org.resnorm.io.SafeTensors.read(run.resolve("checkpoint.safetensors"))) {
+      float used = Float.parseFloat(f.metadata().get("lr"));
+      org.junit.jupiter.api.Assertions.assertTrue(used < 1000 && used > 0, "the LR that trained: " + used);
+    }
+  }
+
+  static String[] concat(String[] a, String... b) {
+    String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+    System.arraycopy(b, 0, r, a.length, b.length);
+    return r;
+  }
+
   @Test
   void badInputGivesAClearErrorAndExitCode(@TempDir Path dir) throws IOException {
     writeIdx(dir, "train", 32, 1);
