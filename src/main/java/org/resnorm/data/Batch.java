@@ -4,7 +4,7 @@ import java.util.Arrays;
 import org.resnorm.core.Tensor;
 
 /**
- * One batch from a {@link BatchSource} (such as a {@link BatchLoader}): images
+ * One batch from a {@link BatchSource} ({@link BatchLoader}, {@link ImageFolderLoader}): images
  * as a float32 tensor [B, C, H, W] and labels as an int32 tensor [B], where B is {@link #size()}
  * (smaller than the full size only for a kept last partial batch; its tensors are then views of
  * the first B rows). B counts rows: with several crops per example (ten-crop evaluation) each

@@ -2,7 +2,7 @@ package org.resnorm.data;
 
 /**
  * Something that hands out {@link Batch}es epoch by epoch, so that a trainer can consume an
- * in-memory {@link BatchLoader} and a streaming loader alike.
+ * in-memory {@link BatchLoader} and a streaming {@link ImageFolderLoader} alike.
  *
  * <p>The contract of {@link #next()}: the next batch of the current epoch, or null when the
  * epoch is over (the following call starts the next epoch; after the last epoch, null

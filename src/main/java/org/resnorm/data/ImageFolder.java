@@ -15,8 +15,8 @@ import java.util.Map;
 
 /**
  * An ImageNet-style folder: {@code root/train/<class>/<image>} and {@code root/val/<class>/<image>},
- * indexed (not decoded: ImageNet does not fit in memory, so the images are decoded on the
- * fly, as they are used). {@link Split#TRAIN} is {@code train/}, {@link Split#TEST} is {@code val/}.
+ * indexed (not decoded: ImageNet does not fit in memory; {@link ImageFolderLoader} decodes the
+ * images on the fly). {@link Split#TRAIN} is {@code train/}, {@link Split#TEST} is {@code val/}.
  *
  * <p>The classes are the sorted names of the subfolders of {@code train/} (String order, as
  * Python's and Lua's sort give for ImageNet's wnids); class {@code k} has label {@code k}.
