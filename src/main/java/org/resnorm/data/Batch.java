@@ -4,12 +4,14 @@ import java.util.Arrays;
 import org.resnorm.core.Tensor;
 
 /**
- * One batch from a {@link BatchLoader}: images as a float32 tensor [B, C, H, W] and labels as
- * an int32 tensor [B], where B is {@link #size()} (smaller than the loader's batch size only for
- * a kept last partial batch; its tensors are then views of the first B rows).
+ * One batch from a {@link BatchSource} ({@link BatchLoader}, {@link ImageFolderLoader}): images
+ * as a float32 tensor [B, C, H, W] and labels as an int32 tensor [B], where B is {@link #size()}
+ * (smaller than the full size only for a kept last partial batch; its tensors are then views of
+ * the first B rows). B counts rows: with several crops per example (ten-crop evaluation) each
+ * example fills {@link BatchSource#cropsPerExample()} consecutive rows, all with its label.
  *
- * <p>The loader owns and reuses the tensors: a batch is valid until the next call to
- * {@link BatchLoader#next()} or {@link BatchLoader#close()}. Do not close its tensors; copy them
+ * <p>The source owns and reuses the tensors: a batch is valid until the next call to
+ * {@link BatchSource#next()} or {@link BatchSource#close()}. Do not close its tensors; copy them
  * to keep them longer.
  */
 public final class Batch {
@@ -49,7 +51,7 @@ public final class Batch {
     return size == labels.dim(0) ? labels : labelsView;
   }
 
-  /** The number of examples in this batch. */
+  /** The number of rows (examples, or examples times crops) in this batch. */
   public int size() {
     return size;
   }
@@ -64,7 +66,7 @@ public final class Batch {
     return index;
   }
 
-  /** The dataset indices of the examples, in batch order (a copy). */
+  /** The dataset index of every row, in batch order (a copy; repeated per crop). */
   public int[] exampleIndices() {
     return Arrays.copyOf(indices, size);
   }

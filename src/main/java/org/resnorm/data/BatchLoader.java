@@ -34,7 +34,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code next()} as a {@link DatasetException} whose cause is the original. {@link #close()}
  * stops the thread and frees the batch tensors.
  */
-public final class BatchLoader implements AutoCloseable {
+public final class BatchLoader implements BatchSource {
   private static final AtomicInteger THREADS = new AtomicInteger();
   private static final Object END_OF_EPOCH = new Object();
   private static final Object FINISHED = new Object();
@@ -212,15 +212,18 @@ public final class BatchLoader implements AutoCloseable {
     return dataset;
   }
 
+  @Override
   public int batchSize() {
     return batchSize;
   }
 
   /** Examples used per epoch (the dataset size, or the limit). */
+  @Override
   public int examplesPerEpoch() {
     return examples;
   }
 
+  @Override
   public int batchesPerEpoch() {
     return batches;
   }
@@ -233,6 +236,7 @@ public final class BatchLoader implements AutoCloseable {
    * @throws DatasetException if the loader thread failed (the cause is its exception)
    * @throws IllegalStateException if the loader is closed
    */
+  @Override
   public Batch next() {
     if (closed) {
       throw new IllegalStateException("batch loader is closed");
