@@ -6,9 +6,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.resnorm.core.Engine;
-import org.resnorm.data.Cifar;
 import org.resnorm.data.Dataset;
-import org.resnorm.data.FashionMnist;
 import org.resnorm.data.Split;
 import org.resnorm.io.SafeTensors;
 import org.resnorm.io.SafeTensorsFile;
@@ -230,18 +228,7 @@ final class TrainCommand implements Callable<Integer> {
   }
 
   Dataset load(Split split, int limit) {
-    return switch (dataset.toLowerCase(Locale.ROOT)) {
-      case "fashion-mnist" -> FashionMnist.load(data == null ? FashionMnist.DEFAULT_DIR : data, split, limit);
-      case "cifar10", "cifar100" -> {
-        if (data == null) {
-          throw new IllegalArgumentException("--data is required for " + dataset
-              + " (the folder of the binary version's .bin files)");
-        }
-        Cifar.Variant v = dataset.equalsIgnoreCase("cifar10") ? Cifar.Variant.CIFAR10 : Cifar.Variant.CIFAR100;
-        yield Cifar.load(data, v, split, limit);
-      }
-      default -> throw new IllegalArgumentException("unknown dataset '" + dataset
-          + "': expected fashion-mnist, cifar10 or cifar100");
-    };
+    return Datasets.load(dataset, data, split, limit);
   }
+
 }

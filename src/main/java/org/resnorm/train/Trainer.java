@@ -168,6 +168,11 @@ public final class Trainer {
    * classes or fewer, top-5 is 1.
    */
   public EvalStats evaluate(Dataset test) {
+    return evaluate(engine, net, test);
+  }
+
+  /** {@link #evaluate(Dataset)} without a trainer (an evaluation-only network). */
+  public static EvalStats evaluate(Engine engine, ResNet net, Dataset test) {
     int[] shape = net.inputShape();
     double lossSum = 0;
     long top1 = 0;

@@ -1,0 +1,80 @@
+package org.resnorm.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.resnorm.core.Engine;
+import org.resnorm.data.Dataset;
+import org.resnorm.data.Split;
+import org.resnorm.io.SafeTensors;
+import org.resnorm.io.SafeTensorsFile;
+import org.resnorm.model.ResNet;
+import org.resnorm.model.ResNetCheckpoint;
+import org.resnorm.model.ResNetConfig;
+import org.resnorm.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code eval}: test loss and top-1 (top-5 where there are more than 10 classes) of a checkpoint
+ * written by {@code train}, in eval mode (BatchNorm running statistics). The model comes from
+ * the checkpoint's {@code config} metadata and tensor shapes; loading is strict.
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+    description = "Evaluate a checkpoint on a test set: loss, top-1 and top-5 accuracy.")
+final class EvalCommand implements Callable<Integer> {
+  @Option(names = "--checkpoint", required = true, description = "A checkpoint.safetensors written by train.")
+  Path checkpoint;
+
+  @Option(names = "--dataset", description = "fashion-mnist (default), cifar10 or cifar100.")
+  String dataset = "fashion-mnist";
+
+  @Option(names = "--data", description = "Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
+  Path data;
+
+  @Option(names = "--split", description = "test (default) or train.")
+  String split = "test";
+
+  @Option(names = "--batch", description = "Batch size (default ${DEFAULT-VALUE}).")
+  int batch = 128;
+
+  @Option(names = "--threads", description = "Engine threads (default: all CPUs).")
+  Integer threads;
+
+  @Option(names = "--limit", description = "Use only the first N examples.")
+  int limit = -1;
+
+  @Override
+  public Integer call() throws IOException {
+    if (batch < 1) {
+      throw new IllegalArgumentException("--batch must be >= 1");
+    }
+    Split which = switch (split.toLowerCase(Locale.ROOT)) {
+      case "test" -> Split.TEST;
+      case "train" -> Split.TRAIN;
+      default -> throw new IllegalArgumentException("unknown --split '" + split + "': expected test or train");
+    };
+    try (SafeTensorsFile f = SafeTensors.read(checkpoint)) {
+      ResNetConfig config = ResNetCheckpoint.config(f);
+      Dataset test = Datasets.load(dataset, data, which, limit);
+      if (test.channels() != config.inChannels() || test.numClasses() != config.classes()) {
+        throw new IllegalArgumentException(checkpoint + " holds a model for " + config.inChannels() + " channels and "
+            + config.classes() + " classes; " + test.name() + " has " + test.channels() + " and " + test.numClasses());
+      }
+      try (Engine engine = threads == null ? Engine.create() : Engine.create(threads);
+          ResNet net = ResNet.create(engine, config, Math.max(batch, 2), test.height(), test.width(), 0)) {
+        ResNetCheckpoint.load(net, f, false);
+        System.out.printf("model: %s (epoch %s of its run)%n", config, f.metadata().getOrDefault("epoch", "?"));
+        long t0 = System.nanoTime();
+        Trainer.EvalStats r = Trainer.evaluate(engine, net, test);
+        double seconds = (System.nanoTime() - t0) * 1e-9;
+        System.out.printf(Locale.ROOT, "%s: %d images  loss %.4f  top-1 accuracy %.4f (error %.2f%%)%s  %.0f img/s%n",
+            test.name(), r.images(), r.loss(), r.top1(), 100 * (1 - r.top1()), config.classes() > 10
+                ? String.format(Locale.ROOT, "  top-5 accuracy %.4f (error %.2f%%)", r.top5(), 100 * (1 - r.top5()))
+                : "", r.images() / seconds);
+      }
+    }
+    return 0;
+  }
+}
