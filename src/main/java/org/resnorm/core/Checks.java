@@ -67,6 +67,13 @@ public final class Checks {
     }
   }
 
+  /** 0 <= i < size, or an IllegalArgumentException naming what is indexed. */
+  public static void index(String name, int i, int size) {
+    if (i < 0 || i >= size) {
+      throw new IllegalArgumentException(name + " index " + i + " is out of range 0.." + (size - 1));
+    }
+  }
+
   public static void positive(String name, long value) {
     if (value <= 0) {
       throw new IllegalArgumentException(name + " must be positive, got " + value);

@@ -140,6 +140,31 @@ public final class ResNet implements AutoCloseable {
     return inputShape.clone();
   }
 
+  /** The number of residual blocks. */
+  public int blockCount() {
+    return blocks.size();
+  }
+
+  /**
+   * x_l, the input of residual block {@code i} (the stem's output for block 0) of the last
+   * forward pass: a view of the network's own buffer, valid until the next forward; do not close
+   * or modify it. For analysis (the paper's block delta, Fig. 2).
+   */
+  public Tensor blockInput(int i) {
+    Checks.index("block", i, blocks.size());
+    return i == 0 ? stem.out : blocks.get(i - 1).out;
+  }
+
+  /**
+   * x_{l+1} = relu(x_l' + F(x_l)), the output of residual block {@code i} of the last forward
+   * pass (the last block's is the activation before the classifier's pooling, the paper's
+   * Table 1): a view valid until the next forward; do not close or modify it.
+   */
+  public Tensor blockOutput(int i) {
+    Checks.index("block", i, blocks.size());
+    return blocks.get(i).out;
+  }
+
   /** Parameters and BatchNorm running statistics by name (owned by the network). */
   public Parameters parameters() {
     return params;
