@@ -65,6 +65,8 @@ final class RunFolder {
     if (cmd.data != null) {
       c.addProperty("data", cmd.data.toAbsolutePath().toString());
     }
+    c.addProperty("crop", cmd.crop);
+    c.addProperty("resize", cmd.resize);
     c.addProperty("limit_train", cmd.limitTrain);
     c.addProperty("limit_test", cmd.limitTest);
     c.addProperty("batch", cmd.batch);
@@ -164,6 +166,10 @@ final class RunFolder {
         cmd.norm = c.get("norm").getAsString();
         cmd.act = c.get("act").getAsString();
         cmd.shortcut = c.get("shortcut").getAsString();
+        if (c.has("crop")) {
+          cmd.crop = c.get("crop").getAsInt();
+          cmd.resize = c.get("resize").getAsInt();
+        }
         cmd.limitTrain = c.get("limit_train").getAsInt();
         cmd.limitTest = c.get("limit_test").getAsInt();
         cmd.batch = c.get("batch").getAsInt();

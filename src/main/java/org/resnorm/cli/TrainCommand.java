@@ -6,8 +6,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.resnorm.core.Engine;
-import org.resnorm.data.Dataset;
-import org.resnorm.data.Split;
 import org.resnorm.io.SafeTensors;
 import org.resnorm.io.SafeTensorsFile;
 import org.resnorm.model.Norm;
@@ -37,24 +35,31 @@ final class TrainCommand implements Callable<Integer> {
   /** Options that define the run: with --resume they come from the checkpoint and may not be given. */
   static final List<String> RUN_OPTIONS = List.of("--dataset", "--depth", "--widths", "--norm", "--act", "--shortcut",
       "--epochs", "--batch", "--lr", "--wd", "--schedule", "--augment", "--seed", "--limit-train", "--limit-test",
-      "--auto-lr-halving", "--arch");
+      "--auto-lr-halving", "--arch", "--crop", "--resize");
 
   @Spec CommandSpec commandSpec;
 
-  @Option(names = "--dataset", description = "fashion-mnist (default), cifar10 or cifar100.")
+  @Option(names = "--dataset", description = "fashion-mnist (default), cifar10, cifar100 or imagenet (a folder "
+      + "with train/<class>/*.JPEG and val/<class>/*.JPEG).")
   String dataset = "fashion-mnist";
 
   @Option(names = "--data", description = "Dataset folder (default for fashion-mnist: /usr/share/datasets/fashion-mnist).")
   Path data;
 
-  @Option(names = "--arch", description = "cifar (default; the ImageNet executor is not built yet).")
-  String arch = "cifar";
+  @Option(names = "--arch", description = "cifar (default; imagenet with --dataset imagenet).")
+  String arch;
 
-  @Option(names = "--depth", description = "CIFAR ResNet depth 6n+2 (default ${DEFAULT-VALUE}).")
+  @Option(names = "--depth", description = "Depth: CIFAR 6n+2 (default 20), ImageNet 18, 34, 50, 101, 152 (default 18).")
   int depth = 20;
 
-  @Option(names = "--widths", split = ",", description = "Stage widths (default 16,32,64).")
+  @Option(names = "--widths", split = ",", description = "Stage widths (default 16,32,64; ImageNet 64,128,256,512).")
   int[] widths = {16, 32, 64};
+
+  @Option(names = "--crop", description = "Image folders: training / eval crop size (default ${DEFAULT-VALUE}).")
+  int crop = 224;
+
+  @Option(names = "--resize", description = "Image folders: eval shorter-side resize (default ${DEFAULT-VALUE}).")
+  int resize = 256;
 
   @Option(names = "--norm", description = "plain, plain-nobias, batchnorm (default), normprop, normprop2, normprop3.")
   String norm = "batchnorm";
@@ -62,7 +67,7 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--act", description = "relu or crelu (default).")
   String act = "crelu";
 
-  @Option(names = "--shortcut", description = "A (default) or B.")
+  @Option(names = "--shortcut", description = "A (default for CIFAR) or B (default for ImageNet).")
   String shortcut = "A";
 
   @Option(names = "--epochs", description = "Epochs (default ${DEFAULT-VALUE}).")
@@ -132,11 +137,22 @@ final class TrainCommand implements Callable<Integer> {
         out = resume;
       }
     }
+    if (arch == null) {
+      arch = dataset.equalsIgnoreCase("imagenet") ? "imagenet" : "cifar";
+    }
+    boolean imagenet = switch (arch.toLowerCase(Locale.ROOT)) {
+      case "cifar" -> false;
+      case "imagenet" -> true;
+      default -> throw new IllegalArgumentException("unknown --arch '" + arch + "': expected cifar or imagenet");
+    };
+    if (imagenet && resumed == null) {  // the ImageNet networks' defaults, unless given
+      var given = commandSpec.commandLine().getParseResult();
+      depth = given.hasMatchedOption("--depth") ? depth : 18;
+      widths = given.hasMatchedOption("--widths") ? widths : new int[] {64, 128, 256, 512};
+      shortcut = given.hasMatchedOption("--shortcut") ? shortcut : "B";
+    }
     Norm n = Norm.parse(norm);
     Act a = Act.parse(act);
-    if (!arch.equalsIgnoreCase("cifar")) {
-      throw new IllegalArgumentException("--arch " + arch + ": the executor runs CIFAR-style ResNets so far");
-    }
     if (epochs <= 0 || batch < 2) {
       throw new IllegalArgumentException("--epochs must be >= 1 and --batch >= 2");
     }
@@ -152,15 +168,14 @@ final class TrainCommand implements Callable<Integer> {
       System.out.printf("%s: the run already finished its %d epochs; nothing to do%n", resume, epochs);
       return 0;
     }
-    Dataset train = load(Split.TRAIN, limitTrain);
-    Dataset test = load(Split.TEST, limitTest);
-    ResNetConfig config = new ResNetConfig(ResNetConfig.Arch.CIFAR, depth, widths, n, a, Shortcut.parse(shortcut),
-        train.channels(), train.numClasses());
-    System.out.printf("%s: %d train / %d test images of %dx%dx%d, %d classes%n", train.name(), train.size(),
-        test.size(), train.channels(), train.height(), train.width(), train.numClasses());
+    RunData runData = RunData.open(dataset, data, limitTrain, limitTest, crop, resize);
+    ResNetConfig config = new ResNetConfig(imagenet ? ResNetConfig.Arch.IMAGENET : ResNetConfig.Arch.CIFAR, depth,
+        widths, n, a, Shortcut.parse(shortcut), runData.channels(), runData.classes());
+    System.out.printf("%s: %d train / %d test images of %dx%dx%d, %d classes%n", runData.name(), runData.trainSize(),
+        runData.testSize(), runData.channels(), runData.height(), runData.width(), runData.classes());
     System.out.printf("model: %s, %,d parameters%n", config, ResNetSpec.of(config).parameterCount());
     try (Engine engine = threads == null ? Engine.create() : Engine.create(threads);
-        ResNet net = ResNet.create(engine, config, batch, train.height(), train.width(), seed);
+        ResNet net = ResNet.create(engine, config, batch, runData.height(), runData.width(), seed);
         Sgd sgd = Sgd.paperRecipe(wd)) {
       Trainer trainer = new Trainer(engine, net, sgd, lrSchedule);
       if (resumed != null) {
@@ -178,10 +193,12 @@ final class TrainCommand implements Callable<Integer> {
       long trainImages = 0;
       Trainer.EvalStats result = null;
       for (int epoch = firstEpoch; epoch < lastEpoch; epoch++) {
-        Trainer.EpochStats e = trainEpochWithHalving(trainer, net, train, epoch);
+        Trainer.EpochStats e = trainEpochWithHalving(trainer, net, runData, epoch);
         trainSeconds += e.seconds();
         trainImages += e.images();
-        result = trainer.evaluate(test);
+        try (var testSource = runData.test(batch, false)) {
+          result = Trainer.evaluate(engine, net, testSource);
+        }
         if (run != null) {
           run.epochDone(net, trainer.steps(), e, result, this);
         }
@@ -208,10 +225,11 @@ final class TrainCommand implements Callable<Integer> {
    * training is feasible"). Nothing is written before the first epoch ends, so no NaN reaches a
    * checkpoint.
    */
-  private Trainer.EpochStats trainEpochWithHalving(Trainer trainer, ResNet net, Dataset train, int epoch) {
+  private Trainer.EpochStats trainEpochWithHalving(Trainer trainer, ResNet net, RunData runData, int epoch) {
     for (int attempt = 0; ; attempt++) {
-      try (Progress progress = new Progress(epoch, epochs, logEvery)) {
-        return trainer.trainEpoch(train, epoch, seed, augment, progress);
+      try (Progress progress = new Progress(epoch, epochs, logEvery);
+          var source = runData.trainEpoch(batch, seed, epoch, augment)) {
+        return trainer.trainEpoch(source, epoch, progress);
       } catch (Trainer.DivergedException d) {
         if (!autoLrHalving || epoch > 0 || attempt >= 8) {
           throw new IllegalStateException(d.getMessage() + ": training diverged; try a smaller --lr"
@@ -227,8 +245,5 @@ final class TrainCommand implements Callable<Integer> {
     }
   }
 
-  Dataset load(Split split, int limit) {
-    return Datasets.load(dataset, data, split, limit);
-  }
 
 }

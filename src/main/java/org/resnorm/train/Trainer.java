@@ -6,6 +6,7 @@ import org.resnorm.core.Tensor;
 import org.resnorm.data.Augmentation;
 import org.resnorm.data.Batch;
 import org.resnorm.data.BatchLoader;
+import org.resnorm.data.BatchSource;
 import org.resnorm.data.Dataset;
 import org.resnorm.model.ResNet;
 import org.resnorm.ops.Sgd;
@@ -113,6 +114,21 @@ public final class Trainer {
    * @throws DivergedException when the loss is not finite or explodes in the first epoch
    */
   public EpochStats trainEpoch(Dataset train, int epoch, long seed, boolean augment, Listener listener) {
+    try (BatchLoader loader = BatchLoader.builder(train).batchSize(net.inputShape()[0]).shuffle(true)
+        .seed(seed + epoch).augmentation(augment ? Augmentation.cropFlip(train.cropPadding()) : Augmentation.NONE)
+        .dropLast(true).epochs(1).build()) {
+      return trainEpoch(loader, epoch, listener);
+    }
+  }
+
+  /**
+   * One epoch: every batch {@code source} hands out until the end of its epoch (null). Each
+   * batch must be full (the network's batch size): build the source with the partial batch
+   * dropped. The source's seeding decides the order and augmentation.
+   *
+   * @throws DivergedException when the loss is not finite or explodes in the first epoch
+   */
+  public EpochStats trainEpoch(BatchSource source, int epoch, Listener listener) {
     int batch = net.inputShape()[0];
     long start = System.nanoTime();
     double lossSum = 0;
@@ -121,35 +137,38 @@ public final class Trainer {
     float lr = 0;
     double explodeAt = 3 * Math.log(net.spec().config().classes());
     double[] recent = new double[EXPLOSION_WINDOW];
-    try (BatchLoader loader = BatchLoader.builder(train).batchSize(batch).shuffle(true).seed(seed + epoch)
-        .augmentation(augment ? Augmentation.cropFlip(train.cropPadding()) : Augmentation.NONE).dropLast(true)
-        .epochs(1).build()) {
-      int stepsPerEpoch = loader.batchesPerEpoch();
-      int step = 0;
-      for (Batch b = loader.next(); b != null; b = loader.next()) {
-        float loss = net.forwardBackward(b.images(), b.labels());
-        if (!Float.isFinite(loss)) {
-          throw new DivergedException(String.format(Locale.ROOT, "the loss became %s at epoch %d step %d", loss,
-              epoch + 1, step + 1), epoch, step);
-        }
-        recent[step % EXPLOSION_WINDOW] = loss;
-        if (epoch == 0 && step + 1 >= EXPLOSION_WINDOW && mean(recent) > explodeAt) {
-          throw new DivergedException(String.format(Locale.ROOT, "the loss exploded at epoch 1 step %d (mean of the "
-              + "last %d steps %.3g > 3 ln(classes) = %.3g)", step + 1, EXPLOSION_WINDOW, mean(recent), explodeAt),
-              epoch, step);
-        }
-        correct += net.correct(b.labels(), 1);
-        lr = schedule.lr(epoch, step, stepsPerEpoch);
-        net.step(sgd, lr);
-        lossSum += (double) loss * b.size();
-        seen += b.size();
-        step++;
-        steps++;
-        if (listener != null) {
-          listener.step(epoch, step, stepsPerEpoch, lossSum / seen, (double) correct / seen,
-              seen / ((System.nanoTime() - start) * 1e-9));
-        }
+    int stepsPerEpoch = source.batchesPerEpoch();
+    int step = 0;
+    for (Batch b = source.next(); b != null; b = source.next()) {
+      if (b.size() != batch) {
+        throw new IllegalArgumentException("training batch " + step + " has " + b.size() + " rows, the network "
+            + batch + ": drop the partial last batch");
       }
+      float loss = net.forwardBackward(b.images(), b.labels());
+      if (!Float.isFinite(loss)) {
+        throw new DivergedException(String.format(Locale.ROOT, "the loss became %s at epoch %d step %d", loss,
+            epoch + 1, step + 1), epoch, step);
+      }
+      recent[step % EXPLOSION_WINDOW] = loss;
+      if (epoch == 0 && step + 1 >= EXPLOSION_WINDOW && mean(recent) > explodeAt) {
+        throw new DivergedException(String.format(Locale.ROOT, "the loss exploded at epoch 1 step %d (mean of the "
+            + "last %d steps %.3g > 3 ln(classes) = %.3g)", step + 1, EXPLOSION_WINDOW, mean(recent), explodeAt),
+            epoch, step);
+      }
+      correct += net.correct(b.labels(), 1);
+      lr = schedule.lr(epoch, step, stepsPerEpoch);
+      net.step(sgd, lr);
+      lossSum += (double) loss * b.size();
+      seen += b.size();
+      step++;
+      steps++;
+      if (listener != null) {
+        listener.step(epoch, step, stepsPerEpoch, lossSum / seen, (double) correct / seen,
+            seen / ((System.nanoTime() - start) * 1e-9));
+      }
+    }
+    if (seen == 0) {
+      throw new IllegalArgumentException("the training source had no batch in this epoch");
     }
     return new EpochStats(epoch, lr, lossSum / seen, (double) correct / seen, seen, (System.nanoTime() - start) * 1e-9);
   }
@@ -173,32 +192,93 @@ public final class Trainer {
 
   /** {@link #evaluate(Dataset)} without a trainer (an evaluation-only network). */
   public static EvalStats evaluate(Engine engine, ResNet net, Dataset test) {
+    try (BatchLoader loader = BatchLoader.builder(test).batchSize(net.inputShape()[0]).shuffle(false)
+        .dropLast(false).epochs(1).build()) {
+      return evaluate(engine, net, loader);
+    }
+  }
+
+  /**
+   * Loss and top-1 / top-5 over one epoch of {@code source} in eval mode. A partial batch is
+   * padded. With several crops per example (ten-crop), the network's batch must be the source's
+   * batch size x crops; an example's class probabilities are the mean of its crops' softmax.
+   */
+  public static EvalStats evaluate(Engine engine, ResNet net, BatchSource source) {
     int[] shape = net.inputShape();
+    int crops = source.cropsPerExample();
+    if (shape[0] != source.batchSize() * crops) {
+      throw new IllegalArgumentException("the network takes batches of " + shape[0] + " rows; the source gives "
+          + source.batchSize() + " examples x " + crops + " crops");
+    }
+    int classes = net.spec().config().classes();
+    int k5 = Math.min(5, classes);
     double lossSum = 0;
     long top1 = 0;
     long top5 = 0;
     long seen = 0;
-    try (Tensor padded = Tensor.zeros(shape);
-        BatchLoader loader = BatchLoader.builder(test).batchSize(shape[0]).shuffle(false).dropLast(false).epochs(1)
-            .build()) {
-      for (Batch b = loader.next(); b != null; b = loader.next()) {
-        int k = b.size();
+    try (Tensor padded = Tensor.zeros(shape)) {
+      for (Batch b = source.next(); b != null; b = source.next()) {
+        int rows = b.size();
         Tensor x = b.images();
-        if (k < shape[0]) {
-          try (Tensor rows = padded.slice(0, k)) {
-            rows.copyFrom(b.images());
+        if (rows < shape[0]) {
+          try (Tensor part = padded.slice(0, rows)) {
+            part.copyFrom(b.images());
           }
           x = padded;
         }
-        try (Tensor logits = net.forward(x, false).slice(0, k)) {
-          lossSum += (double) SoftmaxCrossEntropy.loss(engine, logits, b.labels()) * k;
-          top1 += SoftmaxCrossEntropy.topkCorrect(engine, logits, b.labels(), 1);
-          top5 += SoftmaxCrossEntropy.topkCorrect(engine, logits, b.labels(),
-              Math.min(5, net.spec().config().classes()));
+        try (Tensor logits = net.forward(x, false).slice(0, rows)) {
+          if (crops == 1) {
+            lossSum += (double) SoftmaxCrossEntropy.loss(engine, logits, b.labels()) * rows;
+            top1 += SoftmaxCrossEntropy.topkCorrect(engine, logits, b.labels(), 1);
+            top5 += SoftmaxCrossEntropy.topkCorrect(engine, logits, b.labels(), k5);
+            seen += rows;
+          } else {
+            double[] r = scoreCrops(logits.toFloatArray(), b.labels().toIntArray(), crops, classes, k5);
+            lossSum += r[0];
+            top1 += (long) r[1];
+            top5 += (long) r[2];
+            seen += rows / crops;
+          }
         }
-        seen += k;
       }
     }
+    if (seen == 0) {
+      throw new IllegalArgumentException("the evaluation source had no example");
+    }
     return new EvalStats(lossSum / seen, (double) top1 / seen, (double) top5 / seen, seen);
+  }
+
+  /** {summed -log p(label), top-1 hits, top-k hits} of examples whose p is the mean softmax of their crops. */
+  static double[] scoreCrops(float[] logits, int[] labels, int crops, int classes, int k) {
+    int examples = labels.length / crops;
+    double loss = 0;
+    long hit1 = 0;
+    long hitK = 0;
+    for (int j = 0; j < examples; j++) {
+      double[] p = new double[classes];
+      for (int c = 0; c < crops; c++) {
+        int row = (j * crops + c) * classes;
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < classes; i++) {
+          max = Math.max(max, logits[row + i]);
+        }
+        double z = 0;
+        for (int i = 0; i < classes; i++) {
+          z += Math.exp(logits[row + i] - max);
+        }
+        for (int i = 0; i < classes; i++) {
+          p[i] += Math.exp(logits[row + i] - max) / z / crops;
+        }
+      }
+      int label = labels[j * crops];
+      loss -= Math.log(Math.max(p[label], Double.MIN_NORMAL));
+      int above = 0;  // classes ranked strictly above the label
+      for (int i = 0; i < classes; i++) {
+        above += p[i] > p[label] ? 1 : 0;
+      }
+      hit1 += above < 1 ? 1 : 0;
+      hitK += above < k ? 1 : 0;
+    }
+    return new double[] {loss, hit1, hitK};
   }
 }
