@@ -33,7 +33,7 @@ public final class AnalysisReport {
   static final String DELTA_DEFINITION = "delta_l = mean over output positions (i,j) of ||x_l(:,i,j) - "
       + "x_{l+1}(:,i,j)||_2 (L2 over channels), averaged over the images; x_l = block input, x_{l+1} = block output "
       + "after its ReLU";
-  static final String ACTIVATION_DEFINITION = "the last residual block's output (after its ReLU, before global "
+  static final String ACTIVATION_DEFINITION = "The last residual block's output (after its ReLU, before global "
       + "average pooling) over all entries of the images: mean, population std, NZR = fraction of entries != 0";
   static final String COHERENCE_DEFINITION = "mu = max_{i != j} |W_i . W_j| / (||W_i|| ||W_j||), rows W_i = "
       + "filters flattened over C*R*S (weight_v for weight-normalized convs), float64; filters of norm 0 take part "
