@@ -9,7 +9,9 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
     description = "Residual networks with BatchNorm / NormProp / CReLU on native CPU kernels.",
-    subcommands = {TrainCommand.class, EvalCommand.class, BenchCommand.class, CheckStepCommand.class, ReproduceCommand.class, InfoCommand.class, SelfCheckCommand.class, BenchKernelsCommand.class,
+    subcommands = {TrainCommand.class, EvalCommand.class, AnalyzeCommand.class, BenchCommand.class,
+        CheckStepCommand.class, ReproduceCommand.class, InfoCommand.class, SelfCheckCommand.class,
+        BenchKernelsCommand.class,
         CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
