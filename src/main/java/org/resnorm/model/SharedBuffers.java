@@ -33,8 +33,9 @@ import org.resnorm.core.Tensor;
  * conv1 did not. A projection's du also goes to GRAD_A (conv1's is dead; a plain linear conv has
  * none and reads dSum from GRAD_B directly).
  *
- * <p>The stem reads its dOut from GRAD_A, so its du goes to GRAD_B. A kernel never gets the same
- * slab as input and output.
+ * <p>The stem's du goes to GRAD_B. Its dOut arrives in GRAD_A (CIFAR: the first block's dx) or,
+ * for ImageNet, in GRAD_C: the max pool's backward reads the first block's dx from GRAD_A and
+ * scatters into GRAD_C. A kernel never gets the same slab as input and output.
  * {@link Slot#FORWARD} holds forward values that only the next op of the same block reads (the
  * last main conv's normalized output, read by the residual addition).
  */
