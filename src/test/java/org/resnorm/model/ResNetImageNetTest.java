@@ -290,6 +290,24 @@ class ResNetImageNetTest extends WithEngine {
     }
   }
 
+  /** ResNet-34, -101 and -152 run on the same blocks: one finite training step each, at tiny widths. */
+  @ParameterizedTest(name = "ResNet-{0}")
+  @org.junit.jupiter.params.provider.ValueSource(ints = {18, 34, 50, 101, 152})
+  void everyDepthTakesAStep(int depth) {
+    try (ResNet net = ResNet.create(engine, imagenet(depth, Norm.BATCHNORM, Act.CRELU, Shortcut.B), 2, 16, 16, 1);
+        org.resnorm.ops.Sgd sgd = org.resnorm.ops.Sgd.paperRecipe(1e-4f);
+        Tensor x = ResNetTest.images(3, 2, 16, 16);
+        Tensor y = ResNetTest.labels(2)) {
+      int[] stages = ResNetConfig.imagenetStages(depth);
+      assertEquals(java.util.Arrays.stream(stages).sum(), net.spec().blocks().size());
+      float first = net.forwardBackward(x, y);
+      net.step(sgd, 0.01f);
+      float second = net.forwardBackward(x, y);
+      assertTrue(Float.isFinite(first) && Float.isFinite(second), first + " -> " + second);
+      assertTrue(first != second, "the step changed the loss");
+    }
+  }
+
   /** Every positive size survives the downsampling (a side of 1 stays 1); 0 is refused by name. */
   @Test
   void inputSizeChecks() {
