@@ -10,15 +10,18 @@ import org.resnorm.core.Tensor;
 import org.resnorm.ops.Act;
 import org.resnorm.ops.GlobalAvgPool;
 import org.resnorm.ops.Linear;
+import org.resnorm.ops.MaxPool2d;
 import org.resnorm.ops.Sgd;
 import org.resnorm.ops.SoftmaxCrossEntropy;
 
 /**
- * A CIFAR-style ResNet ({@link ResNetConfig.Arch#CIFAR}) ready to train and evaluate on batches of
- * one fixed shape: stem conv -> N -> ReLU, the residual blocks, global average pool, linear,
- * softmax cross-entropy. Every buffer (activations kept for backward, gradients, scratch) is
- * allocated once here; a step allocates nothing. Parameters and BatchNorm running statistics live
- * in {@link #parameters()} under torchvision's names, gradients in {@link #gradients()}.
+ * A ResNet ready to train and evaluate on batches of one fixed shape: stem conv -> N -> ReLU
+ * (CIFAR: 3x3/1; ImageNet: 7x7/2, then a 3x3/2 max pool), the residual blocks (basic, or
+ * bottleneck for ImageNet ResNet-50 and deeper, see {@link ResidualBlock}), global average pool,
+ * linear, softmax cross-entropy. Every buffer (activations kept for backward, gradients,
+ * scratch) is allocated once here; a step allocates nothing. Parameters and BatchNorm running
+ * statistics live in {@link #parameters()} under torchvision's names, gradients in
+ * {@link #gradients()}.
  *
  * <pre>{@code
  * try (Engine engine = Engine.create();
@@ -29,8 +32,8 @@ import org.resnorm.ops.SoftmaxCrossEntropy;
  * }
  * }</pre>
  *
- * <p>The ImageNet networks (7x7 stem, max pool, bottleneck blocks) are specified
- * ({@link ResNetSpec}) but not yet executable here. Not thread-safe.
+ * <p>Both architectures of {@link ResNetConfig.Arch} run, with every {@link Norm}, ReLU or CReLU,
+ * and shortcut A or B where {@link ResNetSpec} allows it. Not thread-safe.
  */
 public final class ResNet implements AutoCloseable {
   private final Engine engine;
@@ -40,6 +43,15 @@ public final class ResNet implements AutoCloseable {
   private final Parameters velocity;
   private final int[] inputShape;
   private final ConvUnit stem;
+  /** ImageNet's 3x3/2 max pool after the stem (null for CIFAR). */
+  private final MaxPool2d maxPool;
+  /** The max pool's output (the first block's input, which its backward reads) and argmax (I32). */
+  private final Tensor poolOut;
+  private final Tensor poolArgmax;
+  /** dL/d(stem output) from the max pool's backward (GRAD_C: its dy is the first block's dx in GRAD_A). */
+  private final Tensor dStemOut;
+  /** What the first block reads: the max pool's output, or the stem's. */
+  private final Tensor blocksIn;
   private final List<ResidualBlock> blocks = new ArrayList<>();
   private final Linear fc;
   private final Tensor pooled;
@@ -60,9 +72,21 @@ public final class ResNet implements AutoCloseable {
     this.grads = Parameters.zerosForLearned(spec);
     this.velocity = Parameters.zerosForLearned(spec);
     this.buffers = new SharedBuffers(largestActivation(spec, inputShape));
+    // the stem's dOut arrives in GRAD_A (CIFAR: the first block's dx) or GRAD_C (the max pool's dx)
     stem = new ConvUnit(engine, spec.stem(), c.norm(), Act.RELU, inputShape, params, grads, buffers, false,
         SharedBuffers.Slot.GRAD_B);
-    int[] shape = stem.out.shape();
+    maxPool = stemPool(spec);
+    if (maxPool != null) {
+      int[] poolShape = maxPool.outputShape(stem.out.shape());
+      poolOut = Tensor.empty(poolShape);
+      poolArgmax = Tensor.emptyInt(poolShape);
+      dStemOut = buffers.view(SharedBuffers.Slot.GRAD_C, stem.out.shape());
+      blocksIn = poolOut;
+    } else {
+      poolOut = poolArgmax = dStemOut = null;
+      blocksIn = stem.out;
+    }
+    int[] shape = blocksIn.shape();
     for (ResNetSpec.BlockSpec b : spec.blocks()) {
       ResidualBlock block = new ResidualBlock(engine, b, c.norm(), c.act(), shape, params, grads, buffers);
       blocks.add(block);
@@ -77,23 +101,32 @@ public final class ResNet implements AutoCloseable {
   }
 
   /**
-   * The most floats any activation or gradient of the network holds (CReLU outputs counted at
-   * twice their channels): the size of each {@link SharedBuffers} slab.
+   * The most floats any transient tensor of the network holds: the size of each
+   * {@link SharedBuffers} slab. Every du is a conv's output before its activation, every dx a
+   * conv's (or the max pool's, or a block's) input, which is an activation, and the FORWARD slot
+   * holds a block's last conv output; so the largest of the stem's and the max pool's outputs and
+   * every conv's activated output (CReLU's at twice its channels: every main conv but a block's
+   * last) bounds them all. The input image is not among them: nothing computes its gradient.
    */
   static long largestActivation(ResNetSpec spec, int[] inputShape) {
     long n = inputShape[0];
     int factor = spec.config().act() == Act.CRELU ? 2 : 1;
-    long largest = n * inputShape[1] * inputShape[2] * inputShape[3];
     int[] hw = outSize(spec.stem(), inputShape[2], inputShape[3]);
-    largest = Math.max(largest, n * spec.stem().outChannels() * hw[0] * hw[1]);
+    long largest = n * spec.stem().outChannels() * hw[0] * hw[1];  // the stem's ReLU keeps its channels
+    MaxPool2d pool = stemPool(spec);
+    if (pool != null) {
+      hw = new int[] {pool.outputSize(hw[0]), pool.outputSize(hw[1])};
+      largest = Math.max(largest, n * spec.stem().outChannels() * hw[0] * hw[1]);
+    }
     for (ResNetSpec.BlockSpec b : spec.blocks()) {
-      int[] blockIn = hw;
+      int mainConvs = b.projection() ? b.convs().size() - 1 : b.convs().size();
       int[] cur = hw;
       for (int i = 0; i < b.convs().size(); i++) {
         ResNetSpec.ConvSpec cs = b.convs().get(i);
-        boolean isProjection = b.projection() && i == b.convs().size() - 1;
-        int[] o = outSize(cs, isProjection ? blockIn[0] : cur[0], isProjection ? blockIn[1] : cur[1]);
-        largest = Math.max(largest, n * factor * cs.outChannels() * o[0] * o[1]);
+        boolean isProjection = i == mainConvs;  // reads the block's input, like conv1
+        int[] o = outSize(cs, isProjection ? hw[0] : cur[0], isProjection ? hw[1] : cur[1]);
+        int channels = i < mainConvs - 1 ? factor * cs.outChannels() : cs.outChannels();
+        largest = Math.max(largest, n * channels * o[0] * o[1]);
         if (!isProjection) {
           cur = o;
         }
@@ -101,6 +134,11 @@ public final class ResNet implements AutoCloseable {
       hw = cur;
     }
     return largest;
+  }
+
+  /** ImageNet's max pool after the stem: 3x3, stride 2, pad 1 (torchvision); null for CIFAR. */
+  private static MaxPool2d stemPool(ResNetSpec spec) {
+    return spec.config().arch() == ResNetConfig.Arch.IMAGENET ? new MaxPool2d(3, 2, 1) : null;
   }
 
   private static int[] outSize(ResNetSpec.ConvSpec cs, int h, int w) {
@@ -111,19 +149,20 @@ public final class ResNet implements AutoCloseable {
   /**
    * Builds the network for input batches [batch, inChannels, height, width], parameters
    * initialized from {@code seed} (the paper's recipe: He for BatchNorm models, Xavier otherwise).
+   * Any positive height and width survive the downsampling: the 3x3/1 CIFAR stem keeps the size,
+   * and ImageNet's 7x7/2 stem (pad 3), 3x3/2 max pool (pad 1), stride-2 3x3 convs (pad 1) and
+   * 1x1/2 projections each map n to ceil(n/2), so a side shrinks to 1 pixel but never to 0 (224
+   * gives 7x7 features, 32 gives 1x1).
    */
   public static ResNet create(Engine engine, ResNetConfig config, int batch, int height, int width, long seed) {
     Checks.engine(engine);
     if (config == null) {
       throw new IllegalArgumentException("config must not be null");
     }
-    if (config.arch() != ResNetConfig.Arch.CIFAR) {
-      throw new UnsupportedOperationException("the executor runs CIFAR-style ResNets so far; " + config
-          + " is specified (ResNetSpec) but not executable yet");
-    }
     Checks.positive("batch", batch);
-    Checks.positive("height", height);
-    Checks.positive("width", width);
+    if (height <= 0 || width <= 0) {
+      throw new IllegalArgumentException("input height and width must be positive, got " + height + "x" + width);
+    }
     if (batch < 2 && config.norm() == Norm.BATCHNORM) {
       throw new IllegalArgumentException("training batch norm needs a batch of at least 2, got " + batch);
     }
@@ -244,6 +283,12 @@ public final class ResNet implements AutoCloseable {
   public Tensor forward(Tensor x, boolean training) {
     Checks.floatTensor("x", x, inputShape);
     Tensor h = stem.forward(x, training);
+    if (maxPool != null) {
+      long t = StepProfile.start(profile);
+      maxPool.forward(engine, h, poolOut, training ? poolArgmax : null);  // only backward reads the argmax
+      StepProfile.stop(profile, StepProfile.Op.POOL_FC_LOSS, t);
+      h = poolOut;
+    }
     for (ResidualBlock b : blocks) {
       h = b.forward(h, training);
     }
@@ -270,8 +315,14 @@ public final class ResNet implements AutoCloseable {
     StepProfile.stop(profile, StepProfile.Op.POOL_FC_LOSS, t);
     Tensor d = dFeatures;
     for (int i = blocks.size() - 1; i >= 0; i--) {
-      Tensor in = i == 0 ? stem.out : blocks.get(i - 1).out;
+      Tensor in = i == 0 ? blocksIn : blocks.get(i - 1).out;
       d = blocks.get(i).backward(in, d);
+    }
+    if (maxPool != null) {
+      t = StepProfile.start(profile);
+      maxPool.backward(engine, poolArgmax, d, dStemOut);
+      StepProfile.stop(profile, StepProfile.Op.POOL_FC_LOSS, t);
+      d = dStemOut;
     }
     stem.backward(x, d);
     return loss;
@@ -321,8 +372,10 @@ public final class ResNet implements AutoCloseable {
   public void close() {
     stem.close();
     blocks.forEach(ResidualBlock::close);
-    for (Tensor t : new Tensor[] {pooled, logits, dLogits, dPooled, dFeatures}) {
-      t.close();
+    for (Tensor t : new Tensor[] {pooled, logits, dLogits, dPooled, dFeatures, poolOut, poolArgmax}) {
+      if (t != null) {
+        t.close();
+      }
     }
     buffers.close();
     params.close();

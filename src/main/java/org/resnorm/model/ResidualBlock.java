@@ -12,15 +12,20 @@ import org.resnorm.ops.BatchNorm2d;
 import org.resnorm.ops.ShortcutA;
 
 /**
- * A basic residual block (paper Fig. 1a): conv1 -> N -> act (ReLU, or CReLU: C -> 2C) -> conv2
- * -> N, plus the shortcut, then ReLU (fused with the addition). Shortcut: identity; option A
- * (strided identity with zero channels appended; NormProp models put a BatchNorm on the
- * subsampled identity, paper footnote 2); or option B (1x1 conv + N). Package-private.
+ * A residual block: the main path of convs, plus the shortcut, then ReLU (fused with the
+ * addition). Basic block (paper Fig. 1a): conv1 3x3 -> N -> act (ReLU, or CReLU: C -> 2C) ->
+ * conv2 3x3 -> N. Bottleneck (Fig. 1b, torchvision's Bottleneck): conv1 1x1 -> N -> act ->
+ * conv2 3x3 (the block's stride) -> N -> act -> conv3 1x1 (4x the width) -> N; with CReLU the
+ * first two convs' outputs double ({@link ResNetSpec} gives conv2 and conv3 the doubled inputs).
+ * Every main conv but the last is followed by act; NormProp's post map rides on that act (a
+ * bottleneck's conv1 and conv2), never on the last conv. Shortcut: identity; option A (strided
+ * identity with zero channels appended; NormProp models put a BatchNorm on the subsampled
+ * identity, paper footnote 2); or option B (1x1 conv + N). Package-private.
  */
 final class ResidualBlock implements AutoCloseable {
   private final Engine engine;
-  private final ConvUnit conv1;
-  private final ConvUnit conv2;
+  /** The main path, conv1 first: two convs (basic) or three (bottleneck). */
+  private final List<ConvUnit> main = new ArrayList<>();
   private final ConvUnit projection;
   private final ShortcutA subsample;
   private final ShortcutA pad;
@@ -44,23 +49,32 @@ final class ResidualBlock implements AutoCloseable {
   /** Buffers that die within the block come from {@code buffers}; see {@link SharedBuffers} for the plan. */
   ResidualBlock(Engine engine, ResNetSpec.BlockSpec b, Norm norm, Act act, int[] inShape, Parameters params,
       Parameters grads, SharedBuffers buffers) {
-    if (b.bottleneck()) {
-      throw new UnsupportedOperationException(b.prefix() + ": bottleneck blocks are not in the executor yet");
-    }
     this.engine = engine;
-    conv1 = new ConvUnit(engine, b.convs().get(0), norm, act, inShape, params, grads, buffers, false, Slot.GRAD_A,
-        Slot.GRAD_D);
-    int[] midShape = conv1.out.shape();
-    conv2 = new ConvUnit(engine, b.convs().get(1), norm, Act.NONE, midShape, params, grads, buffers, true,
-        Slot.GRAD_A, Slot.GRAD_C);
-    int[] outShape = conv2.out.shape();
+    int mainConvs = b.projection() ? b.convs().size() - 1 : b.convs().size();
+    int[] shape = inShape;
+    for (int i = 0; i < mainConvs; i++) {
+      boolean last = i == mainConvs - 1;
+      // Backward runs the convs top down, each reading its dOut from one of GRAD_C / GRAD_D and
+      // writing its dx to the other (the top conv reads dSum from GRAD_B): counted from the top,
+      // even convs write GRAD_C, odd ones GRAD_D. Only the last conv's output may be transient:
+      // the others' outputs are the next conv's input, which its backward reads.
+      Slot dx = (mainConvs - 1 - i) % 2 == 0 ? Slot.GRAD_C : Slot.GRAD_D;
+      ConvUnit u = new ConvUnit(engine, b.convs().get(i), norm, last ? Act.NONE : act, shape, params, grads, buffers,
+          last, Slot.GRAD_A, dx);
+      main.add(u);
+      shape = u.out.shape();
+    }
+    // conv1's dx (the main path's dL/dx) is still live when the shortcut's dx is written: the
+    // shortcut takes the other of GRAD_C / GRAD_D (GRAD_C for a basic block, GRAD_D for a bottleneck)
+    Slot shortcutDx = (mainConvs - 1) % 2 == 0 ? Slot.GRAD_D : Slot.GRAD_C;
+    int[] outShape = shape;
     out = own(Tensor.empty(outShape));
     dSum = buffers.view(Slot.GRAD_B, outShape);
     dIn = buffers.view(Slot.GRAD_A, inShape);
     if (b.projection()) {
-      // its output is read with conv2's (which may be in the FORWARD slot), so it keeps its own
-      projection = new ConvUnit(engine, b.convs().get(2), norm, Act.NONE, inShape, params, grads, buffers, false,
-          Slot.GRAD_A, Slot.GRAD_C);
+      // its output is read with the last conv's (which may be in the FORWARD slot), so it keeps its own
+      projection = new ConvUnit(engine, b.convs().get(mainConvs), norm, Act.NONE, inShape, params, grads, buffers,
+          false, Slot.GRAD_A, shortcutDx);
       subsample = null;
       pad = null;
       identityNorm = null;
@@ -91,8 +105,8 @@ final class ResidualBlock implements AutoCloseable {
         identityNormParams = null;
         sub = subNorm = subMean = subInvstd = dSub = null;
       }
-      shortcut = own(Tensor.empty(outShape));  // read with conv2's output, which may be in FORWARD
-      dShortcutIn = buffers.view(Slot.GRAD_C, inShape);
+      shortcut = own(Tensor.empty(outShape));  // read with the last conv's output, which may be in FORWARD
+      dShortcutIn = buffers.view(shortcutDx, inShape);
     } else {
       projection = null;
       subsample = pad = null;
@@ -104,19 +118,21 @@ final class ResidualBlock implements AutoCloseable {
 
   /** Conv FLOPs of one training step: forward, backward-data and backward-filter of every conv. */
   long trainingFlops() {
-    long f = 3 * (conv1.forwardFlops() + conv2.forwardFlops());
-    return projection == null ? f : f + 3 * projection.forwardFlops();
+    return 3 * forwardFlops();
   }
 
   long forwardFlops() {
-    return conv1.forwardFlops() + conv2.forwardFlops() + (projection == null ? 0 : projection.forwardFlops());
+    long f = projection == null ? 0 : projection.forwardFlops();
+    for (ConvUnit u : main) {
+      f += u.forwardFlops();
+    }
+    return f;
   }
 
   /** Profiles this block's ops into p (null: stop). */
   void profile(StepProfile p) {
     profile = p;
-    conv1.profile = p;
-    conv2.profile = p;
+    main.forEach(u -> u.profile = p);
     if (projection != null) {
       projection.profile = p;
     }
@@ -128,7 +144,10 @@ final class ResidualBlock implements AutoCloseable {
   }
 
   Tensor forward(Tensor x, boolean training) {
-    Tensor main = conv2.forward(conv1.forward(x, training), training);
+    Tensor h = x;
+    for (ConvUnit u : main) {
+      h = u.forward(h, training);
+    }
     Tensor skip;
     long t = StepProfile.start(profile);
     if (projection != null) {
@@ -151,7 +170,7 @@ final class ResidualBlock implements AutoCloseable {
       skip = shortcut;
     }
     t = lap(Op.SHORTCUT, t, skip != x && projection == null);
-    Activation.addRelu(engine, main, skip, out);
+    Activation.addRelu(engine, h, skip, out);
     lap(Op.RESIDUAL_ADD, t, true);
     return out;
   }
@@ -172,7 +191,10 @@ final class ResidualBlock implements AutoCloseable {
     long t = StepProfile.start(profile);
     Activation.addReluBackward(engine, out, dOut, dSum, null);  // both summands get dSum
     lap(Op.RESIDUAL_ADD, t, true);
-    Tensor dMain = conv1.backward(x, conv2.backward(conv1.out, dSum));
+    Tensor dMain = dSum;
+    for (int i = main.size() - 1; i >= 0; i--) {
+      dMain = main.get(i).backward(i == 0 ? x : main.get(i - 1).out, dMain);
+    }
     if (projection != null) {
       Tensor dProj = projection.backward(x, dSum);
       t = StepProfile.start(profile);
@@ -202,8 +224,7 @@ final class ResidualBlock implements AutoCloseable {
   @Override
   public void close() {
     owned.forEach(Tensor::close);
-    conv1.close();
-    conv2.close();
+    main.forEach(ConvUnit::close);
     if (projection != null) {
       projection.close();
     }

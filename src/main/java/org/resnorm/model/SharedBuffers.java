@@ -18,9 +18,26 @@ import org.resnorm.core.Tensor;
  *   shortcut (option A / projection) dx         -> GRAD_C (conv1 has read it)
  *   block dx = GRAD_D + (GRAD_B or GRAD_C)      -> GRAD_A (for the block below)
  * </pre>
- * The stem reads its dOut from GRAD_A, so its du goes to GRAD_B. A kernel never gets the same
- * slab as input and output. {@link Slot#FORWARD} holds forward values that only the next op of
- * the same block reads (the second conv's normalized output, option A's shortcut tensor).
+ * A bottleneck block has one conv more, so the main path's dx alternates once more and the
+ * main path's and the shortcut's dx trade places:
+ * <pre>
+ *   dSum = addReluBackward(out, dOut)            -> GRAD_B   (lives to the end of the block)
+ *   conv3: du -> GRAD_A (dOut is dead), dx       -> GRAD_C
+ *   conv2: du -> GRAD_A, dx                      -> GRAD_D
+ *   conv1: du -> GRAD_A, dx                      -> GRAD_C (conv2 has read conv3's dx)
+ *   shortcut (option A / projection) dx          -> GRAD_D (conv1 has read conv2's dx)
+ *   block dx = GRAD_C + (GRAD_B or GRAD_D)       -> GRAD_A (for the block below)
+ * </pre>
+ * In general (see {@link ResidualBlock}): every main conv's du goes to GRAD_A; counted from the
+ * top, even convs write dx to GRAD_C, odd ones to GRAD_D; the shortcut takes whichever of the two
+ * conv1 did not. A projection's du also goes to GRAD_A (conv1's is dead; a plain linear conv has
+ * none and reads dSum from GRAD_B directly).
+ *
+ * <p>The stem's du goes to GRAD_B. Its dOut arrives in GRAD_A (CIFAR: the first block's dx) or,
+ * for ImageNet, in GRAD_C: the max pool's backward reads the first block's dx from GRAD_A and
+ * scatters into GRAD_C. A kernel never gets the same slab as input and output.
+ * {@link Slot#FORWARD} holds forward values that only the next op of the same block reads (the
+ * last main conv's normalized output, read by the residual addition).
  */
 final class SharedBuffers implements AutoCloseable {
   enum Slot {

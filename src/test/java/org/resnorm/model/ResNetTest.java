@@ -59,16 +59,30 @@ class ResNetTest extends WithEngine {
   }
 
   static Tensor images(long seed) {
+    return images(seed, BATCH, HW, HW);
+  }
+
+  /** Uniform values in [-1, 1) of shape [batch, 3, height, width]. */
+  static Tensor images(long seed, int batch, int height, int width) {
     SplittableRandom rng = new SplittableRandom(seed);
-    float[] v = new float[BATCH * 3 * HW * HW];
+    float[] v = new float[batch * 3 * height * width];
     for (int i = 0; i < v.length; i++) {
       v[i] = (float) (rng.nextDouble() * 2 - 1);
     }
-    return Tensor.of(v, BATCH, 3, HW, HW);
+    return Tensor.of(v, batch, 3, height, width);
   }
 
   static Tensor labels() {
-    return Tensor.ofInts(new int[] {0, 3, 1, 4}, BATCH);
+    return labels(BATCH);
+  }
+
+  /** 0, 3, 1, 4, 2, 0, ... (every class once per CLASSES rows). */
+  static Tensor labels(int batch) {
+    int[] y = new int[batch];
+    for (int i = 0; i < batch; i++) {
+      y[i] = 3 * i % CLASSES;
+    }
+    return Tensor.ofInts(y, batch);
   }
 
   @ParameterizedTest(name = "{0} {1} shortcut {2}")
@@ -89,9 +103,20 @@ class ResNetTest extends WithEngine {
   }
 
   static void checkGradients(ResNetConfig config) {
-    try (ResNet net = ResNet.create(engine, config, BATCH, HW, HW, 7);
-        Tensor x = images(3);
-        Tensor y = labels()) {
+    checkGradients(config, BATCH, HW, HW, name -> true, p -> { });
+  }
+
+  /**
+   * Checks the gradient of every learned tensor whose name {@code checked} accepts (all of them
+   * are computed and counted) at the parameters {@code prepare} leaves (after the perturbation
+   * below); returns the names checked.
+   */
+  static List<String> checkGradients(ResNetConfig config, int batch, int height, int width,
+      java.util.function.Predicate<String> checked, java.util.function.Consumer<Parameters> prepare) {
+    List<String> done = new ArrayList<>();
+    try (ResNet net = ResNet.create(engine, config, batch, height, width, 7);
+        Tensor x = images(3, batch, height, width);
+        Tensor y = labels(batch)) {
       // Non-trivial BatchNorm affine parameters and biases, so their gradients are exercised.
       SplittableRandom rng = new SplittableRandom(11);
       for (Map.Entry<String, Tensor> e : net.gradients().all().entrySet()) {
@@ -105,11 +130,16 @@ class ResNetTest extends WithEngine {
           p.copyFrom(v);
         }
       }
+      prepare.accept(net.parameters());
       net.forwardBackward(x, y);
       Map<String, float[]> analytic = new java.util.LinkedHashMap<>();
       net.gradients().all().forEach((name, g) -> analytic.put(name, g.toFloatArray()));
       assertEquals(net.spec().params().stream().filter(ParamSpec::learned).count(), analytic.size());
       for (Map.Entry<String, float[]> e : analytic.entrySet()) {
+        if (!checked.test(e.getKey())) {
+          continue;
+        }
+        done.add(e.getKey());
         Tensor p = net.parameters().get(e.getKey());
         float[] base = p.toFloatArray();
         float[] g = e.getValue();
@@ -117,7 +147,7 @@ class ResNetTest extends WithEngine {
         // h * |g| * |p|, far above float32 rounding, while h = 1e-3 moves the parameters by
         // 0.1 %. A wrong gradient g' shows as <g_true, g'> != <g', g'>.
         double gNorm = Math.sqrt(sumSquares(g));
-        double pNorm = Math.max(Math.sqrt(sumSquares(base)), 1e-2 * Math.sqrt(base.length));
+        double pNorm = Math.max(Math.sqrt(sumSquares(base)), 0.1 * Math.sqrt(base.length));
         double[] dir = new double[base.length];
         double predicted = 0;
         for (int i = 0; i < base.length; i++) {
@@ -127,8 +157,11 @@ class ResNetTest extends WithEngine {
         // 1e-3 already crosses ReLU kinks in a few tensors. A kink can still sit inside +-h (a
         // BatchNorm bias shifts every value of a channel at once), so a second, smaller step is
         // tried before failing: a wrong gradient disagrees at every step size, a kink at one.
+        // Last, 1e-3 after all: in a 50-layer network the loss's own rounding noise is a few ulps
+        // (~1e-6), which drowns a tensor whose derivative moves the loss by only ~1e-6 at 1e-4
+        // (the stem's BatchNorm bias); the larger step lifts it out of the noise.
         String mismatch = null;
-        for (double h : new double[] {1e-4, 3e-5}) {
+        for (double h : new double[] {1e-4, 3e-5, 1e-3}) {
           double fd = (lossAt(net, p, base, dir, h, x, y) - lossAt(net, p, base, dir, -h, x, y)) / (2 * h);
           p.copyFrom(base);
           // 5 % of the prediction, plus the float32 rounding of the loss (~5e-7) amplified by 1/2h
@@ -141,6 +174,7 @@ class ResNetTest extends WithEngine {
         assertTrue(mismatch == null, e.getKey() + ": directional derivative " + predicted + " vs " + mismatch);
       }
     }
+    return done;
   }
 
   static double sumSquares(float[] v) {
@@ -200,8 +234,6 @@ class ResNetTest extends WithEngine {
 
   @Test
   void rejectsWhatItCannotRun() {
-    assertThrows(UnsupportedOperationException.class,
-        () -> ResNet.create(engine, ResNetConfig.imagenet(18, Norm.BATCHNORM, Act.RELU, 10), 2, 32, 32, 1));
     assertThrows(IllegalArgumentException.class,
         () -> ResNet.create(engine, tiny(Norm.BATCHNORM, Act.RELU, Shortcut.A), 1, HW, HW, 1));
     try (ResNet net = ResNet.create(engine, tiny(Norm.PLAIN, Act.RELU, Shortcut.A), BATCH, HW, HW, 1);
