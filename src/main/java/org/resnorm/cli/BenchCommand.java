@@ -29,7 +29,10 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true,
     description = "Training and inference images/s of a ResNet on random data (median/min/max), peak RSS, FLOP rate.")
 final class BenchCommand implements Callable<Integer> {
-  @Option(names = "--arch", description = "cifar (default).")
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec commandSpec;
+
+  @Option(names = "--arch", description = "cifar (default) or imagenet (then defaults: depth 50, widths 64-512, "
+      + "shortcut B, size 224, 1000 classes).")
   String arch = "cifar";
 
   @Option(names = "--depth", description = "Depth (default ${DEFAULT-VALUE}).")
@@ -83,11 +86,21 @@ final class BenchCommand implements Callable<Integer> {
       throw new IllegalArgumentException("need --batch >= 2, --steps >= 1, --warmup >= 0, --size >= 1, "
           + "--channels >= 1, --classes >= 2, --rss-every >= 0");
     }
-    if (!arch.equalsIgnoreCase("cifar")) {
-      throw new IllegalArgumentException("bench runs --arch cifar so far (the ImageNet executor is not built yet)");
+    boolean imagenet = switch (arch.toLowerCase(java.util.Locale.ROOT)) {
+      case "cifar" -> false;
+      case "imagenet" -> true;
+      default -> throw new IllegalArgumentException("unknown --arch '" + arch + "': expected cifar or imagenet");
+    };
+    if (imagenet) {  // the ImageNet networks' defaults, unless given
+      var given = commandSpec.commandLine().getParseResult();
+      depth = given.hasMatchedOption("--depth") ? depth : 50;
+      widths = given.hasMatchedOption("--widths") ? widths : new int[] {64, 128, 256, 512};
+      shortcut = given.hasMatchedOption("--shortcut") ? shortcut : "B";
+      size = given.hasMatchedOption("--size") ? size : 224;
+      classes = given.hasMatchedOption("--classes") ? classes : 1000;
     }
-    ResNetConfig config = new ResNetConfig(ResNetConfig.Arch.CIFAR, depth, widths, Norm.parse(norm), Act.parse(act),
-        Shortcut.parse(shortcut), channels, classes);
+    ResNetConfig config = new ResNetConfig(imagenet ? ResNetConfig.Arch.IMAGENET : ResNetConfig.Arch.CIFAR, depth,
+        widths, Norm.parse(norm), Act.parse(act), Shortcut.parse(shortcut), channels, classes);
     try (Engine engine = threads == null ? Engine.create() : Engine.create(threads)) {
       double sgemm = noCeiling ? Double.NaN : Ceilings.sgemmGflops(2048, engine.threads(), 3);
       System.out.printf(Locale.ROOT, "model: %s, batch %d, input %dx%dx%d%n", config, batch, channels, size, size);

@@ -38,7 +38,8 @@ import picocli.CommandLine.Option;
 @Command(name = "check-step", mixinStandardHelpOptions = true,
     description = "Run one training step from given weights on a given batch; write loss, gradients and new weights.")
 final class CheckStepCommand implements Callable<Integer> {
-  @Option(names = "--arch", description = "cifar (default).")
+  @Option(names = "--arch", description = "cifar (default) or imagenet (give --widths 64,128,256,512 and --shortcut B "
+      + "for torchvision's).")
   String arch = "cifar";
 
   @Option(names = "--depth", required = true, description = "Depth (CIFAR: 6n+2).")
@@ -84,9 +85,11 @@ final class CheckStepCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    if (!arch.equalsIgnoreCase("cifar")) {
-      throw new IllegalArgumentException("check-step runs --arch cifar so far (the ImageNet executor is not built yet)");
-    }
+    boolean imagenet = switch (arch.toLowerCase(Locale.ROOT)) {
+      case "cifar" -> false;
+      case "imagenet" -> true;
+      default -> throw new IllegalArgumentException("unknown --arch '" + arch + "': expected cifar or imagenet");
+    };
     if (!(lr > 0) || !(momentum >= 0) || !(wd >= 0)) {
       throw new IllegalArgumentException("need --lr > 0, --momentum >= 0, --wd >= 0");
     }
@@ -105,8 +108,8 @@ final class CheckStepCommand implements Callable<Integer> {
       }
       int n = Math.toIntExact(xs[0]);
       int classes = Math.toIntExact(w.shape("fc.weight")[0]);
-      ResNetConfig config = new ResNetConfig(ResNetConfig.Arch.CIFAR, depth, widths, Norm.parse(norm), Act.parse(act),
-          Shortcut.parse(shortcut), Math.toIntExact(xs[1]), classes);
+      ResNetConfig config = new ResNetConfig(imagenet ? ResNetConfig.Arch.IMAGENET : ResNetConfig.Arch.CIFAR, depth,
+          widths, Norm.parse(norm), Act.parse(act), Shortcut.parse(shortcut), Math.toIntExact(xs[1]), classes);
       int[] labels = labels(b, n, classes);
       try (Engine engine = threads == null ? Engine.create() : Engine.create(threads);
           ResNet net = ResNet.create(engine, config, n, Math.toIntExact(xs[2]), Math.toIntExact(xs[3]), 0);

@@ -185,13 +185,14 @@ public final class ResNet implements AutoCloseable {
   }
 
   /**
-   * x_l, the input of residual block {@code i} (the stem's output for block 0) of the last
+   * x_l, the input of residual block {@code i} (for block 0 the stem's output, after the max
+   * pool in ImageNet networks) of the last
    * forward pass: a view of the network's own buffer, valid until the next forward; do not close
    * or modify it. For analysis (the paper's block delta, Fig. 2).
    */
   public Tensor blockInput(int i) {
     Checks.index("block", i, blocks.size());
-    return i == 0 ? stem.out : blocks.get(i - 1).out;
+    return i == 0 ? blocksIn : blocks.get(i - 1).out;
   }
 
   /**

@@ -36,13 +36,16 @@ class BenchCommandTest {
     String np = captureOut(0, "bench", "--depth", "8", "--widths", "4,8,8", "--batch", "4", "--size", "9",
         "--steps", "1", "--warmup", "0", "--norm", "normprop2", "--act", "relu", "--profile", "--no-ceiling");
     assertTrue(np.contains("weight-norm conv(+act) backward"), np);
+    String in = captureOut(0, "bench", "--arch", "imagenet", "--depth", "50", "--widths", "4,4,8,8", "--size", "32",
+        "--batch", "2", "--classes", "5", "--steps", "1", "--warmup", "0", "--no-ceiling", "--profile");
+    assertTrue(in.contains("ResNet-50 imagenet") && in.contains("training:"), in);
   }
 
   @Test
   void badFlagsExitNonZero() {
     assertEquals(1, Main.run("bench", "--steps", "0"));
     assertEquals(1, Main.run("bench", "--depth", "21"));
-    assertEquals(1, Main.run("bench", "--arch", "imagenet"));
+    assertEquals(1, Main.run("bench", "--arch", "alexnet"));
     assertEquals(1, Main.run("bench", "--act", "tanh"));
     assertEquals(2, Main.run("bench", "--batch", "lots"));
   }
