@@ -220,30 +220,41 @@ final class TrainCommand implements Callable<Integer> {
   }
 
   /**
-   * One epoch; with --auto-lr-halving a divergence in the first epoch restarts the run from the
+   * One epoch; with --auto-lr-halving a first epoch that is infeasible restarts the run from the
    * initial weights at half the LR (the paper: "decrease the initial learning rate by half until
-   * training is feasible"). Nothing is written before the first epoch ends, so no NaN reaches a
-   * checkpoint.
+   * training is feasible"): the loss became NaN/Inf or exploded (Trainer.DivergedException), or
+   * the network did not learn at all (training accuracy of the first epoch below 1.5x chance,
+   * e.g. a plain ReLU network stuck at loss ln(classes)). Nothing is written before the first
+   * epoch ends, so no NaN reaches a checkpoint.
    */
   private Trainer.EpochStats trainEpochWithHalving(Trainer trainer, ResNet net, RunData runData, int epoch) {
     for (int attempt = 0; ; attempt++) {
+      String why;
       try (Progress progress = new Progress(epoch, epochs, logEvery);
           var source = runData.trainEpoch(batch, seed, epoch, augment)) {
-        return trainer.trainEpoch(source, epoch, progress);
+        Trainer.EpochStats e = trainer.trainEpoch(source, epoch, progress);
+        double chance = 1.0 / net.spec().config().classes();
+        if (!autoLrHalving || epoch > 0 || e.accuracy() >= 1.5 * chance) {
+          return e;
+        }
+        why = String.format(Locale.ROOT, "epoch 1 trained to accuracy %.4f, chance level %.4f: not learning", e.accuracy(),
+            chance);
+        if (attempt >= 8) {
+          return e;  // halved enough: report what it does
+        }
       } catch (Trainer.DivergedException d) {
         if (!autoLrHalving || epoch > 0 || attempt >= 8) {
           throw new IllegalStateException(d.getMessage() + ": training diverged; try a smaller --lr"
               + (autoLrHalving ? " (halved " + attempt + " times already)" : " or --auto-lr-halving"));
         }
-        float halved = trainer.schedule().base() / 2;
-        System.out.printf(Locale.ROOT, "%s; restarting from the initial weights with lr %s%n", d.getMessage(), halved);
-        trainer.setSchedule(trainer.schedule().withBase(halved));
-        lr = halved;
-        net.reinitialize(seed);
-        trainer.setSteps(0);
+        why = d.getMessage();
       }
+      float halved = trainer.schedule().base() / 2;
+      System.out.printf(Locale.ROOT, "%s; restarting from the initial weights with lr %s%n", why, halved);
+      trainer.setSchedule(trainer.schedule().withBase(halved));
+      lr = halved;
+      net.reinitialize(seed);
+      trainer.setSteps(0);
     }
   }
-
-
 }

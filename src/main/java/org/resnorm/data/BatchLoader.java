@@ -1,12 +1,7 @@
 package org.resnorm.data;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -36,16 +31,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class BatchLoader implements BatchSource {
   private static final AtomicInteger THREADS = new AtomicInteger();
-  private static final Object END_OF_EPOCH = new Object();
-  private static final Object FINISHED = new Object();
-
-  private static final class Failure {
-    final Throwable cause;
-
-    Failure(Throwable cause) {
-      this.cause = cause;
-    }
-  }
 
   private final Dataset dataset;
   private final int batchSize;
@@ -56,14 +41,11 @@ public final class BatchLoader implements BatchSource {
   private final int examples;
   private final int batches;
   private final int epochs;
-  private final List<Batch> all = new ArrayList<>();
+  private final BatchHandOff handOff;
   private final BlockingQueue<Batch> free;
-  private final BlockingQueue<Object> ready = new LinkedBlockingQueue<>();
+  private final BlockingQueue<Object> ready;
   private final Thread thread;
   private volatile boolean closed;
-  private Batch held;
-  private Throwable failure;
-  private boolean finished;
 
   private BatchLoader(Builder b) {
     if (b.dataset == null) {
@@ -98,20 +80,10 @@ public final class BatchLoader implements BatchSource {
           + (dropLast ? " and the partial batch dropped" : ""));
     }
     int partial = dropLast ? 0 : examples % batchSize;
-    int slots = b.prefetch + 1;
-    free = new ArrayBlockingQueue<>(slots);
-    try {
-      for (int i = 0; i < slots; i++) {
-        Batch s = new Batch(batchSize, dataset.channels(), dataset.height(), dataset.width(), partial);
-        all.add(s);
-        free.add(s);
-      }
-    } catch (RuntimeException | Error e) {
-      for (Batch s : all) {
-        s.closeTensors();
-      }
-      throw e;
-    }
+    handOff = new BatchHandOff(b.prefetch + 1, batchSize, dataset.channels(), dataset.height(), dataset.width(),
+        partial);
+    free = handOff.free;
+    ready = handOff.ready;
     thread = new Thread(this::run, "resnorm-batch-loader-" + THREADS.incrementAndGet());
     thread.setDaemon(true);
     thread.start();
@@ -241,55 +213,8 @@ public final class BatchLoader implements BatchSource {
     if (closed) {
       throw new IllegalStateException("batch loader is closed");
     }
-    if (failure != null) {
-      throw failed();
-    }
-    if (held != null) {
-      free.add(held);
-      held = null;
-    }
-    if (finished) {
-      return null;
-    }
-    Object item = take();
-    if (item == END_OF_EPOCH) {
-      return null;
-    }
-    if (item == FINISHED) {
-      finished = true;
-      return null;
-    }
-    if (item instanceof Failure) {
-      failure = ((Failure) item).cause;
-      throw failed();
-    }
-    held = (Batch) item;
-    return held;
-  }
-
-  private DatasetException failed() {
-    return new DatasetException("batch loader thread failed on " + dataset.name() + ": " + failure, failure);
-  }
-
-  private Object take() {
-    try {
-      while (true) {
-        Object o = ready.poll(100, TimeUnit.MILLISECONDS);
-        if (o != null) {
-          return o;
-        }
-        if (!thread.isAlive()) {
-          o = ready.poll();
-          if (o != null) {
-            return o;
-          }
-          throw new DatasetException("batch loader thread stopped unexpectedly");
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new DatasetException("interrupted while waiting for a batch", e);
-    }
+    return handOff.next(() -> !thread.isAlive(), "batch loader thread stopped unexpectedly",
+        failure -> new DatasetException("batch loader thread failed on " + dataset.name() + ": " + failure, failure));
   }
 
   /** The seed of epoch {@code e}'s generator. */
@@ -354,14 +279,14 @@ public final class BatchLoader implements BatchSource {
           b.index = bi;
           ready.put(b);
         }
-        ready.put(END_OF_EPOCH);
+        ready.put(BatchHandOff.END_OF_EPOCH);
       }
-      ready.put(FINISHED);
+      ready.put(BatchHandOff.FINISHED);
     } catch (InterruptedException e) {
       // close(): stop quietly
     } catch (Throwable t) {
       if (!closed) {
-        ready.add(new Failure(t));
+        ready.add(BatchHandOff.failure(t));
       }
     }
   }
@@ -390,11 +315,7 @@ public final class BatchLoader implements BatchSource {
         interrupted = true;
       }
     }
-    for (Batch b : all) {
-      b.closeTensors();
-    }
-    held = null;
-    ready.clear();
+    handOff.closeBuffers();
     if (interrupted) {
       Thread.currentThread().interrupt();
     }

@@ -4,7 +4,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -75,17 +74,7 @@ public final class ImageFolderLoader implements BatchSource {
   }
 
   private static final AtomicInteger LOADERS = new AtomicInteger();
-  private static final Object END_OF_EPOCH = new Object();
-  private static final Object FINISHED = new Object();
   private static final long POLL_MS = 100;
-
-  private static final class Failure {
-    final Throwable cause;
-
-    Failure(Throwable cause) {
-      this.cause = cause;
-    }
-  }
 
   /** A batch being decoded: done when its last example is in the tensors. */
   private static final class Job {
@@ -144,9 +133,9 @@ public final class ImageFolderLoader implements BatchSource {
   private final int batches;
   private final int crops;
   private final int per;
-  private final List<Batch> all = new ArrayList<>();
+  private final BatchHandOff handOff;
   private final BlockingQueue<Batch> free;
-  private final BlockingQueue<Object> ready = new LinkedBlockingQueue<>();
+  private final BlockingQueue<Object> ready;
   private final BlockingQueue<Task> work = new LinkedBlockingQueue<>();
   /** Jobs and markers in hand-out order, not yet handed out; guarded by itself. */
   private final ArrayDeque<Object> pending = new ArrayDeque<>();
@@ -154,9 +143,6 @@ public final class ImageFolderLoader implements BatchSource {
   private final Thread[] decoders;
   private volatile boolean closed;
   private boolean stopped; // guarded by pending: a failure was handed out, nothing follows it
-  private Batch held;
-  private Throwable failure;
-  private boolean finished;
 
   private ImageFolderLoader(Builder b) {
     if (b.folder == null || b.split == null || b.mode == null || b.transform == null) {
@@ -197,19 +183,9 @@ public final class ImageFolderLoader implements BatchSource {
     int partial = b.dropLast ? 0 : examples % batchSize;
     int crop = transform.cropSize();
     int slots = b.prefetch + 1;
-    free = new ArrayBlockingQueue<>(slots);
-    try {
-      for (int i = 0; i < slots; i++) {
-        Batch s = new Batch(batchSize * crops, 3, crop, crop, partial * crops);
-        all.add(s);
-        free.add(s);
-      }
-    } catch (RuntimeException | Error e) {
-      for (Batch s : all) {
-        s.closeTensors();
-      }
-      throw e;
-    }
+    handOff = new BatchHandOff(slots, batchSize * crops, 3, crop, crop, partial * crops);
+    free = handOff.free;
+    ready = handOff.ready;
     int id = LOADERS.incrementAndGet();
     decoders = new Thread[b.threads];
     for (int i = 0; i < decoders.length; i++) {
@@ -425,61 +401,19 @@ public final class ImageFolderLoader implements BatchSource {
     if (closed) {
       throw new IllegalStateException("image folder loader is closed");
     }
-    if (failure != null) {
-      throw failed();
-    }
-    if (held != null) {
-      free.add(held);
-      held = null;
-    }
-    if (finished) {
-      return null;
-    }
-    Object item = take();
-    if (item == END_OF_EPOCH) {
-      return null;
-    }
-    if (item == FINISHED) {
-      finished = true;
-      return null;
-    }
-    if (item instanceof Failure) {
-      failure = ((Failure) item).cause;
-      throw failed();
-    }
-    held = (Batch) item;
-    return held;
+    return handOff.next(this::threadsStopped, "image loader threads stopped unexpectedly on " + folder.dir(split),
+        failure -> new DatasetException("image loader failed on " + folder.dir(split) + ": "
+            + (failure instanceof DatasetException ? failure.getMessage() : failure.toString()), failure));
   }
 
-  private DatasetException failed() {
-    String what = failure instanceof DatasetException ? failure.getMessage() : failure.toString();
-    return new DatasetException("image loader failed on " + folder.dir(split) + ": " + what, failure);
-  }
-
-  private Object take() {
-    try {
-      while (true) {
-        Object o = ready.poll(POLL_MS, TimeUnit.MILLISECONDS);
-        if (o != null) {
-          return o;
-        }
-        boolean decodersAlive = true;
-        for (Thread t : decoders) {
-          decodersAlive &= t.isAlive();
-        }
-        synchronized (pending) {
-          if (!decodersAlive || !scheduler.isAlive() && pending.isEmpty()) {
-            o = ready.poll();
-            if (o != null) {
-              return o;
-            }
-            throw new DatasetException("image loader threads stopped unexpectedly on " + folder.dir(split));
-          }
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new DatasetException("interrupted while waiting for a batch", e);
+  /** Whether nothing more can reach the caller: a decoder died, or the scheduler ended with nothing pending. */
+  private boolean threadsStopped() {
+    boolean decodersAlive = true;
+    for (Thread t : decoders) {
+      decodersAlive &= t.isAlive();
+    }
+    synchronized (pending) {
+      return !decodersAlive || !scheduler.isAlive() && pending.isEmpty();
     }
   }
 
@@ -508,7 +442,7 @@ public final class ImageFolderLoader implements BatchSource {
           pending.pollFirst();
           Throwable t = job.failure();
           if (t != null) {
-            ready.add(new Failure(t));
+            ready.add(BatchHandOff.failure(t));
             stopped = true;
             pending.clear();
             return;
@@ -565,16 +499,16 @@ public final class ImageFolderLoader implements BatchSource {
             work.add(new Task(job, j, order[start + j], exampleSeed(seed, e, start + j)));
           }
         }
-        if (!enqueue(END_OF_EPOCH)) {
+        if (!enqueue(BatchHandOff.END_OF_EPOCH)) {
           return;
         }
       }
-      enqueue(FINISHED);
+      enqueue(BatchHandOff.FINISHED);
     } catch (InterruptedException e) {
       // close(): stop quietly
     } catch (Throwable t) {
       if (!closed) {
-        enqueue(new Failure(t));
+        enqueue(BatchHandOff.failure(t));
       }
     }
   }
@@ -678,11 +612,7 @@ public final class ImageFolderLoader implements BatchSource {
         }
       }
     }
-    for (Batch b : all) {
-      b.closeTensors();
-    }
-    held = null;
-    ready.clear();
+    handOff.closeBuffers();
     work.clear();
     synchronized (pending) {
       pending.clear();

@@ -119,6 +119,29 @@ class TrainCommandTest {
     }
   }
 
+  @Test
+  void autoLrHalvingAlsoRestartsARunThatDoesNotLearn(@TempDir Path dir) throws IOException {
+    // every image the same, labels 0..9 in turn: nothing to learn, accuracy stays at chance (10 %)
+    int n = 80;
+    ByteBuffer images = ByteBuffer.allocate(16 + n * 28 * 28).putInt(2051).putInt(n).putInt(28).putInt(28);
+    ByteBuffer labels = ByteBuffer.allocate(8 + n).putInt(2049).putInt(n);
+    for (int i = 0; i < n; i++) {
+      labels.put((byte) (i % 10));
+      for (int p = 0; p < 28 * 28; p++) {
+        images.put((byte) 100);
+      }
+    }
+    for (String prefix : new String[] {"train", "t10k"}) {
+      Files.write(dir.resolve(prefix + "-images-idx3-ubyte"), images.array());
+      Files.write(dir.resolve(prefix + "-labels-idx1-ubyte"), labels.array());
+    }
+    String out = BenchCommandTest.captureOut(0, "train", "--data", dir.toString(), "--depth", "8", "--widths", "4,4,4",
+        "--batch", "16", "--auto-lr-halving", "--log-every", "0", "--threads", "2");
+    org.junit.jupiter.api.Assertions.assertTrue(out.contains("not learning; restarting from the initial weights with "
+        + "lr 0.05"), out);
+    org.junit.jupiter.api.Assertions.assertTrue(out.contains("with lr 3.90625E-4"), "gives up after 8 halvings: " + out);
+  }
+
   static String[] concat(String[] a, String... b) {
     String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, r, a.length, b.length);
