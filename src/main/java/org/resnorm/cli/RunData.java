@@ -35,6 +35,11 @@ abstract class RunData {
   /** One shuffled, augmented (or not) epoch of full batches. */
   abstract BatchSource trainEpoch(int batch, long seed, int epoch, boolean augment);
 
+  /** The test split in memory, for analysis during training (null for image folders). */
+  Dataset testDataset() {
+    return null;
+  }
+
   /** The test split in order, the last batch partial; {@code tenCrop} only for folders. */
   abstract BatchSource test(int batch, boolean tenCrop);
 
@@ -69,6 +74,11 @@ abstract class RunData {
     @Override
     String name() {
       return train.name();
+    }
+
+    @Override
+    Dataset testDataset() {
+      return test;
     }
 
     @Override

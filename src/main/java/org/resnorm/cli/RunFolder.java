@@ -15,6 +15,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.resnorm.analysis.ActivationStats;
+import org.resnorm.analysis.DeltaTracker;
 import org.resnorm.io.SafeTensors;
 import org.resnorm.io.SafeTensorsFile;
 import org.resnorm.model.ResNet;
@@ -36,7 +38,7 @@ import org.resnorm.train.Trainer;
 final class RunFolder {
   static final String CHECKPOINT = "checkpoint.safetensors";
   private static final String CSV_HEADER = "epoch,lr,train_loss,train_acc,test_loss,test_acc,test_top5,img_per_s,"
-      + "seconds";
+      + "seconds,act_mean,act_std,act_nzr,delta_mean";
 
   /** Where a resumed run stands. */
   record Resumed(int epoch, long step) {}
@@ -77,6 +79,8 @@ final class RunFolder {
     c.addProperty("augment", cmd.augment);
     c.addProperty("auto_lr_halving", cmd.autoLrHalving);
     c.addProperty("seed", cmd.seed);
+    c.addProperty("analyze_every", cmd.analyzeEvery);
+    c.addProperty("analyze_samples", cmd.analyzeSamples);
     this.config = c.toString();
     try {
       Files.createDirectories(dir);
@@ -100,7 +104,9 @@ final class RunFolder {
     Files.write(file, kept, StandardCharsets.UTF_8);
   }
 
-  void epochDone(ResNet net, long steps, Trainer.EpochStats e, Trainer.EvalStats test, TrainCommand cmd) {
+  /** Checkpoint and metrics of a finished epoch; {@code analysis} (train --analyze-every) may be null. */
+  void epochDone(ResNet net, long steps, Trainer.EpochStats e, Trainer.EvalStats test, DeltaTracker.Point analysis,
+      TrainCommand cmd) {
     int epoch = e.epoch() + 1;
     try {
       Map<String, String> meta = new LinkedHashMap<>();
@@ -125,10 +131,27 @@ final class RunFolder {
       row.addProperty("test_top5", test.top5());
       row.addProperty("img_per_s", e.imagesPerSecond());
       row.addProperty("seconds", e.seconds());
+      String extra = ",,,,";
+      if (analysis != null) {
+        ActivationStats.Summary last = analysis.lastActivation();
+        row.addProperty("act_mean", last.mean());
+        row.addProperty("act_std", last.std());
+        row.addProperty("act_nzr", last.nzr());
+        JsonArray deltas = new JsonArray();
+        double sum = 0;
+        for (double d : analysis.deltas()) {
+          deltas.add(d);
+          sum += d;
+        }
+        row.add("delta", deltas);
+        extra = String.format(Locale.ROOT, ",%s,%s,%s,%s", last.mean(), last.std(), last.nzr(),
+            sum / analysis.deltas().length);
+      }
       Files.writeString(dir.resolve("metrics.jsonl"), row + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
           StandardOpenOption.APPEND);
-      Files.writeString(dir.resolve("metrics.csv"), String.format(Locale.ROOT, "%d,%s,%s,%s,%s,%s,%s,%s,%s%n", epoch,
-          e.lastLr(), e.loss(), e.accuracy(), test.loss(), test.top1(), test.top5(), e.imagesPerSecond(), e.seconds()),
+      Files.writeString(dir.resolve("metrics.csv"), String.format(Locale.ROOT, "%d,%s,%s,%s,%s,%s,%s,%s,%s%s%n", epoch,
+          e.lastLr(), e.loss(), e.accuracy(), test.loss(), test.top1(), test.top5(), e.imagesPerSecond(), e.seconds(),
+          extra),
           StandardCharsets.UTF_8, StandardOpenOption.APPEND);
     } catch (IOException ex) {
       throw new UncheckedIOException("cannot write to the run folder " + dir + ": " + ex.getMessage(), ex);
@@ -180,6 +203,10 @@ final class RunFolder {
         cmd.augment = c.get("augment").getAsBoolean();
         cmd.autoLrHalving = c.get("auto_lr_halving").getAsBoolean();
         cmd.seed = c.get("seed").getAsLong();
+        if (c.has("analyze_every")) {
+          cmd.analyzeEvery = c.get("analyze_every").getAsInt();
+          cmd.analyzeSamples = c.get("analyze_samples").getAsInt();
+        }
         return new Resumed(Integer.parseInt(meta.get("epoch")), Long.parseLong(meta.get("step")));
       } catch (RuntimeException e) {
         throw new IllegalArgumentException(file + ": its config metadata is incomplete or malformed ("

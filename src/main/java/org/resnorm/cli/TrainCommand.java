@@ -5,6 +5,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import org.resnorm.analysis.ActivationStats;
+import org.resnorm.analysis.DeltaTracker;
 import org.resnorm.core.Engine;
 import org.resnorm.io.SafeTensors;
 import org.resnorm.io.SafeTensorsFile;
@@ -35,7 +37,7 @@ final class TrainCommand implements Callable<Integer> {
   /** Options that define the run: with --resume they come from the checkpoint and may not be given. */
   static final List<String> RUN_OPTIONS = List.of("--dataset", "--depth", "--widths", "--norm", "--act", "--shortcut",
       "--epochs", "--batch", "--lr", "--wd", "--schedule", "--augment", "--seed", "--limit-train", "--limit-test",
-      "--auto-lr-halving", "--arch", "--crop", "--resize");
+      "--auto-lr-halving", "--arch", "--crop", "--resize", "--analyze-every", "--analyze-samples");
 
   @Spec CommandSpec commandSpec;
 
@@ -118,6 +120,13 @@ final class TrainCommand implements Callable<Integer> {
       + "--epochs); --resume continues it.")
   Integer stopAfter;
 
+  @Option(names = "--analyze-every", description = "Every E epochs, record the paper's block deltas and the last "
+      + "activation's mean/std/NZR on --analyze-samples test images into the metrics files (0: never, default).")
+  int analyzeEvery = 0;
+
+  @Option(names = "--analyze-samples", description = "Test images for --analyze-every (default ${DEFAULT-VALUE}).")
+  int analyzeSamples = 500;
+
   @Option(names = "--log-every", description = "Without a terminal, print progress every N steps (default "
       + "${DEFAULT-VALUE}; 0: no progress output). With a terminal a progress bar is shown unless 0.")
   int logEvery = 50;
@@ -159,6 +168,9 @@ final class TrainCommand implements Callable<Integer> {
     if (!(lr > 0) || !(wd >= 0)) {
       throw new IllegalArgumentException("--lr must be > 0 and --wd >= 0");
     }
+    if (analyzeEvery < 0 || analyzeSamples < 1) {
+      throw new IllegalArgumentException("--analyze-every must be >= 0 and --analyze-samples >= 1");
+    }
     if (stopAfter != null && (stopAfter < 1 || stopAfter > epochs)) {
       throw new IllegalArgumentException("--stop-after must be in 1.." + epochs);
     }
@@ -188,6 +200,13 @@ final class TrainCommand implements Callable<Integer> {
       System.out.printf("engine: %d threads, %s; batch %d, lr %s (%s), weight decay %s, seed %d%n",
           engine.threads(), engine.isa(), batch, lr, lrSchedule, wd, seed);
       RunFolder run = out == null ? null : new RunFolder(out, config, this, firstEpoch);
+      DeltaTracker tracker = null;
+      if (analyzeEvery > 0) {
+        if (runData.testDataset() == null) {
+          throw new IllegalArgumentException("--analyze-every needs an in-memory test set (not an image folder)");
+        }
+        tracker = new DeltaTracker(runData.testDataset(), analyzeSamples, analyzeEvery);
+      }
       int lastEpoch = stopAfter == null ? epochs : stopAfter;
       double trainSeconds = 0;
       long trainImages = 0;
@@ -199,8 +218,15 @@ final class TrainCommand implements Callable<Integer> {
         try (var testSource = runData.test(batch, false)) {
           result = Trainer.evaluate(engine, net, testSource);
         }
+        DeltaTracker.Point analysis = tracker != null && tracker.due(epoch + 1) ? tracker.record(epoch + 1, net) : null;
+        if (analysis != null) {
+          ActivationStats.Summary last = analysis.lastActivation();
+          System.out.printf(Locale.ROOT, "epoch %d analysis: last activation mean %.4f std %.4f NZR %.4f; block delta "
+              + "first %.4f, last %.4f%n", epoch + 1, last.mean(), last.std(), last.nzr(), analysis.deltas()[0],
+              analysis.deltas()[analysis.deltas().length - 1]);
+        }
         if (run != null) {
-          run.epochDone(net, trainer.steps(), e, result, this);
+          run.epochDone(net, trainer.steps(), e, result, analysis, this);
         }
         System.out.printf(Locale.ROOT, "epoch %d: lr %.4g  train loss %.4f acc %.4f  test loss %.4f acc %.4f%s  "
                 + "%.1f s  %.0f img/s%n", epoch + 1, e.lastLr(), e.loss(), e.accuracy(), result.loss(), result.top1(),

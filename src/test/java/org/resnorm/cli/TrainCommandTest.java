@@ -142,6 +142,28 @@ class TrainCommandTest {
     org.junit.jupiter.api.Assertions.assertTrue(out.contains("with lr 3.90625E-4"), "gives up after 8 halvings: " + out);
   }
 
+  @Test
+  void analyzeEveryRecordsDeltasAndActivationStatsInTheMetrics(@TempDir Path dir) throws IOException {
+    writeIdx(dir, "train", 48, 1);
+    writeIdx(dir, "t10k", 20, 2);
+    Path run = dir.resolve("run");
+    String out = BenchCommandTest.captureOut(0, "train", "--data", dir.toString(), "--depth", "8", "--widths", "4,6,8",
+        "--batch", "16", "--epochs", "3", "--analyze-every", "2", "--analyze-samples", "12", "--log-every", "0",
+        "--threads", "2", "--out", run.toString());
+    org.junit.jupiter.api.Assertions.assertTrue(out.contains("epoch 2 analysis: last activation mean"), out);
+    java.util.List<String> rows = Files.readAllLines(run.resolve("metrics.jsonl"));
+    org.junit.jupiter.api.Assertions.assertFalse(rows.get(0).contains("\"delta\""), "epoch 1 is not due");
+    com.google.gson.JsonObject second = com.google.gson.JsonParser.parseString(rows.get(1)).getAsJsonObject();
+    assertEquals(3, second.getAsJsonArray("delta").size(), "one delta per block");
+    double nzr = second.get("act_nzr").getAsDouble();
+    org.junit.jupiter.api.Assertions.assertTrue(nzr > 0 && nzr <= 1, "NZR " + nzr);
+    java.util.List<String> csv = Files.readAllLines(run.resolve("metrics.csv"));
+    assertEquals(13, csv.get(0).split(",", -1).length);
+    assertEquals(13, csv.get(1).split(",", -1).length);
+    assertEquals(13, csv.get(2).split(",", -1).length);
+    org.junit.jupiter.api.Assertions.assertFalse(csv.get(2).endsWith(",,,,"), csv.get(2));
+  }
+
   static String[] concat(String[] a, String... b) {
     String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
     System.arraycopy(b, 0, r, a.length, b.length);
