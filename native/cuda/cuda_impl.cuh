@@ -161,6 +161,57 @@ __device__ __forceinline__ void block_sum2(double& a, double& b) {
   }
 }
 
+// V consecutive floats (V = 4: one 16-byte access; p must be 16-byte aligned).
+template <int V>
+__device__ __forceinline__ void load_v(const float* p, float (&v)[V]) {
+  if constexpr (V == 4) {
+    const float4 t = *reinterpret_cast<const float4*>(p);
+    v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+  } else {
+#pragma unroll
+    for (int k = 0; k < V; ++k) v[k] = p[k];
+  }
+}
+template <int V>
+__device__ __forceinline__ void store_v(float* p, const float (&v)[V]) {
+  if constexpr (V == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+#pragma unroll
+    for (int k = 0; k < V; ++k) p[k] = v[k];
+  }
+}
+
+// Grid-stride loop over the elements of NCHW planes, V at a time (hw % V == 0, fewer
+// than 2^31 elements): op(img, ch, i, flat) for each run of V values of plane
+// (img, ch) starting at pixel i (flat = (img*c + ch)*hw + i).
+template <int V, class Op>
+__global__ void __launch_bounds__(256) plane_map(Op op, int64_t groups, int32_t hw, int32_t c, FastDiv div_hw,
+                                                  FastDiv div_c) {
+  for (int64_t g = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; g < groups; g += int64_t(gridDim.x) * blockDim.x) {
+    const uint32_t flat = uint32_t(g * V);
+    const uint32_t plane = div_hw.div(flat);
+    const uint32_t img = div_c.div(plane);
+    op(int32_t(img), int32_t(plane - img * uint32_t(c)), int32_t(flat - plane * uint32_t(hw)), flat);
+  }
+}
+
+// Blocks of 256 for a grid-stride loop over `items`: enough to fill the device, no more.
+inline unsigned int stride_blocks(const rn_cuda_context* ctx, int64_t items) {
+  const int64_t cap = int64_t(ctx->sm_count) * 16;
+  const int64_t need = (items + 255) / 256;
+  return static_cast<unsigned int>(need < cap ? (need > 0 ? need : 1) : cap);
+}
+
+// Launches plane_map on the context's stream.
+template <int V, class Op>
+int launch_planes(rn_cuda_context* ctx, const Op& op, int32_t n, int32_t c, int32_t hw) {
+  const int64_t groups = int64_t(n) * c * hw / V;
+  plane_map<V, Op><<<stride_blocks(ctx, groups), 256, 0, ctx->stream>>>(op, groups, hw, c, FastDiv(hw), FastDiv(c));
+  RN_CUDA_CHECK_LAUNCH();
+  return RN_STATUS_OK;
+}
+
 // max(v, 0) with NaN passed through (the CPU kernels' vrelu / !(v <= 0) rule).
 __device__ __forceinline__ float relu_nan(float v) { return !(v <= 0.0f) ? v : 0.0f; }
 
