@@ -135,6 +135,35 @@ inline bool aligned16(const void* p, P... rest) {
   return aligned16(p) && aligned16(rest...);
 }
 
+// V consecutive floats (V = 4: one 16-byte access; p must be 16-byte aligned).
+template <int V>
+__device__ __forceinline__ void load_v(const float* p, float (&v)[V]) {
+  if constexpr (V == 4) {
+    const float4 t = *reinterpret_cast<const float4*>(p);
+    v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
+  } else {
+#pragma unroll
+    for (int k = 0; k < V; ++k) v[k] = p[k];
+  }
+}
+template <int V>
+__device__ __forceinline__ void store_v(float* p, const float (&v)[V]) {
+  if constexpr (V == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+  } else {
+#pragma unroll
+    for (int k = 0; k < V; ++k) p[k] = v[k];
+  }
+}
+
+// max(v, 0) with NaN passed through (the CPU kernels' vrelu / !(v <= 0) rule).
+__device__ __forceinline__ float relu_nan(float v) { return !(v <= 0.0f) ? v : 0.0f; }
+
+// Below: warp shuffles and kernel launches, which exist only for nvcc. The host-side
+// emulation test (tests/test_cuda_emulated.cpp) compiles the GEMM and the conv problems
+// with the host compiler and defines RN_CUDA_HOST_EMULATION.
+#ifndef RN_CUDA_HOST_EMULATION
+
 __device__ __forceinline__ double warp_sum(double v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
   return v;
@@ -158,27 +187,6 @@ __device__ __forceinline__ void block_sum2(double& a, double& b) {
     b = lane < kThreads / 32 ? sb[lane] : 0.0;
     a = warp_sum(a);
     b = warp_sum(b);
-  }
-}
-
-// V consecutive floats (V = 4: one 16-byte access; p must be 16-byte aligned).
-template <int V>
-__device__ __forceinline__ void load_v(const float* p, float (&v)[V]) {
-  if constexpr (V == 4) {
-    const float4 t = *reinterpret_cast<const float4*>(p);
-    v[0] = t.x, v[1] = t.y, v[2] = t.z, v[3] = t.w;
-  } else {
-#pragma unroll
-    for (int k = 0; k < V; ++k) v[k] = p[k];
-  }
-}
-template <int V>
-__device__ __forceinline__ void store_v(float* p, const float (&v)[V]) {
-  if constexpr (V == 4) {
-    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
-  } else {
-#pragma unroll
-    for (int k = 0; k < V; ++k) p[k] = v[k];
   }
 }
 
@@ -212,9 +220,6 @@ int launch_planes(rn_cuda_context* ctx, const Op& op, int32_t n, int32_t c, int3
   return RN_STATUS_OK;
 }
 
-// max(v, 0) with NaN passed through (the CPU kernels' vrelu / !(v <= 0) rule).
-__device__ __forceinline__ float relu_nan(float v) { return !(v <= 0.0f) ? v : 0.0f; }
-
 // Per-channel sums over NCHW planes, two levels (the statistics of batch norm, the bias
 // gradients): pass 1 (channel_partials) gives every (channel, split) block a contiguous
 // range of the channel's m = n*hw values and writes its double sums to
@@ -232,5 +237,7 @@ ChannelSplit channel_split(const rn_cuda_context* ctx, int32_t c, int64_t m);
 size_t channel_sum_scratch_bytes(const rn_cuda_context* ctx, int32_t k, int64_t m);
 int channel_sum(rn_cuda_context* ctx, int32_t n, int32_t k, int32_t pq, const float* dy, float* out,
                 void* scratch);
+
+#endif  // RN_CUDA_HOST_EMULATION
 
 }  // namespace rn::cuda

@@ -22,7 +22,9 @@
 //              operands are rounded to TF32 (10-bit mantissa) as they enter the MMA.
 #pragma once
 
+#ifndef RN_CUDA_HOST_EMULATION
 #include <mma.h>
+#endif
 
 #include "cuda_impl.cuh"
 
@@ -219,6 +221,7 @@ __global__ void __launch_bounds__(T::kThreads) gemm_tf32(const P prob, int32_t k
 #endif
 }
 
+#ifndef RN_CUDA_HOST_EMULATION
 // Launches the GEMM for `prob` on the context's stream with `splits` K-chunks of
 // k_chunk (a multiple of 16; splits * k_chunk >= K), picking the tile by M (the
 // output channels of a conv: 16, 32, 64 in the CIFAR ResNets) and the math mode.
@@ -251,6 +254,8 @@ int launch_gemm(rn_cuda_context* ctx, const P& prob, int32_t splits = 1, int32_t
   if (prob.M <= 64 || prob.N < 4096) return launch_tile<SimtTile<64, 64, 16, 4, 4>, P, false>(ctx, prob, splits, k_chunk);
   return launch_tile<SimtTile<128, 128, 16, 8, 8>, P, false>(ctx, prob, splits, k_chunk);
 }
+
+#endif  // RN_CUDA_HOST_EMULATION
 
 // Split-K plan for a GEMM whose output is too small to fill the device (the conv's
 // backward-filter: M x N = k x c*r*s, K = n*p*q): about 4 blocks per SM, each split at

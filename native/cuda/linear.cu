@@ -1,59 +1,12 @@
-// Fully connected layer on CUDA (linear.h) on the conv's GEMM engine (gemm.cuh):
-//   forward:         M = out, N = n, K = in    y[n, o] = bias[o] + x[n, :] . w[o, :]
-//   backward-data:   M = in,  N = n, K = out   dx[n, i] = dy[n, :] . w[:, i]
-//   backward-weight: M = out, N = in, K = n    dw[o, i] = dy[:, o] . x[:, i]
-// and dbias (column sums of dy) in double.
+// Fully connected layer on CUDA (linear.h) on the conv's GEMM engine (gemm.cuh), the
+// three problems in linear_problems.cuh, and dbias (column sums of dy) in double.
 #include "gemm.cuh"
+#include "linear_problems.cuh"
 #include "resnorm/linear.h"
 
 namespace rn::cuda {
 
 namespace {
-
-struct LinearForward {
-  int32_t M, N, K;
-  const float* x;
-  const float* w;
-  const float* bias;
-  float* y;
-  struct Col {
-    int32_t n;
-  };
-  __device__ Col col(int32_t n) const { return Col{n}; }
-  __device__ float a(int32_t m, int32_t k) const { return __ldg(w + int64_t(m) * K + k); }
-  __device__ float b(const Col& c, int32_t k) const { return __ldg(x + int64_t(c.n) * K + k); }
-  __device__ void store(int32_t m, const Col& c, float v, int32_t) const {
-    y[int64_t(c.n) * M + m] = bias ? __fadd_rn(v, bias[m]) : v;
-  }
-};
-
-struct LinearBackwardData {
-  int32_t M, N, K;  // in, n, out
-  const float* dy;
-  const float* w;
-  float* dx;
-  struct Col {
-    int32_t n;
-  };
-  __device__ Col col(int32_t n) const { return Col{n}; }
-  __device__ float a(int32_t m, int32_t k) const { return __ldg(w + int64_t(k) * M + m); }
-  __device__ float b(const Col& c, int32_t k) const { return __ldg(dy + int64_t(c.n) * K + k); }
-  __device__ void store(int32_t m, const Col& c, float v, int32_t) const { dx[int64_t(c.n) * M + m] = v; }
-};
-
-struct LinearBackwardWeight {
-  int32_t M, N, K;  // out, in, n
-  const float* x;
-  const float* dy;
-  float* dw;
-  struct Col {
-    int32_t i;
-  };
-  __device__ Col col(int32_t n) const { return Col{n}; }
-  __device__ float a(int32_t m, int32_t k) const { return __ldg(dy + int64_t(k) * M + m); }
-  __device__ float b(const Col& c, int32_t k) const { return __ldg(x + int64_t(k) * N + c.i); }
-  __device__ void store(int32_t m, const Col& c, float v, int32_t) const { dw[int64_t(m) * N + c.i] = v; }
-};
 
 __global__ void column_sums(int32_t n, int32_t out, const float* dy, float* dbias) {
   const int32_t o = blockIdx.x * blockDim.x + threadIdx.x;
@@ -73,6 +26,7 @@ bool too_large(int32_t n, int32_t in, int32_t out) {
 }  // namespace rn::cuda
 
 using namespace rn::cuda;
+using namespace rn::cuda::linear;
 
 extern "C" {
 

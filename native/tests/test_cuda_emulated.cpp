@@ -1,0 +1,222 @@
+// The CUDA GEMM engine (native/cuda/gemm.cuh: the FP32 tile kernel, every tile shape)
+// with the conv and linear problems (conv2d_problems.cuh, linear_problems.cuh), run on
+// the host through cuda_host_emulation.h and compared with the CPU kernels: forward
+// (bias, fused epilogues), backward-data, backward-filter with and without split-K,
+// the crelu-input variants, the three linear GEMMs. Runs everywhere (no GPU needed);
+// the same kernels on a device are checked by test_cuda_conv / test_cuda_misc.
+#include "cuda_host_emulation.h"
+
+#include <functional>
+#include <string>
+
+#include "conv2d_problems.cuh"
+#include "gemm.cuh"
+#include "linear_problems.cuh"
+#include "test_util.h"
+
+using namespace rntest;
+using namespace rn::cuda;
+
+namespace {
+
+using Tile16 = SimtTile<16, 128, 16, 2, 4>;
+using Tile32 = SimtTile<32, 128, 16, 4, 4>;
+using Tile64 = SimtTile<64, 64, 16, 4, 4>;
+using Tile128 = SimtTile<128, 128, 16, 8, 8>;
+
+template <class T, class P>
+void run_tile(const P& prob, int32_t splits, int32_t chunk) {
+  if (splits <= 1) {
+    splits = 1;
+    chunk = prob.K;
+  }
+  const dim3 grid(blocks_for(prob.N, T::BN), blocks_for(prob.M, T::BM), splits);
+  rn_emulation::launch(grid, dim3(T::kThreads), [&] { gemm_simt<T, P>(prob, chunk); });
+}
+
+// Runs prob on every tile shape: before(tile) poisons the outputs, after(tile) checks.
+template <class P>
+void every_tile(const P& prob, int32_t splits, int32_t chunk, const std::function<void()>& before,
+                const std::function<void(const char*)>& after) {
+  before();
+  run_tile<Tile16>(prob, splits, chunk);
+  after("tile 16x128");
+  before();
+  run_tile<Tile32>(prob, splits, chunk);
+  after("tile 32x128");
+  before();
+  run_tile<Tile64>(prob, splits, chunk);
+  after("tile 64x64");
+  before();
+  run_tile<Tile128>(prob, splits, chunk);
+  after("tile 128x128");
+}
+
+struct Case {
+  int n, c, h, w, k, r, s, sh, sw, ph, pw;
+};
+
+rn_conv2d_desc make(const Case& cs) {
+  rn_conv2d_desc d{};
+  d.n = cs.n, d.c = cs.c, d.h = cs.h, d.w = cs.w, d.k = cs.k, d.r = cs.r, d.s = cs.s;
+  d.stride_h = cs.sh, d.stride_w = cs.sw, d.pad_h = cs.ph, d.pad_w = cs.pw;
+  d.p = (cs.h + 2 * cs.ph - cs.r) / cs.sh + 1;
+  d.q = (cs.w + 2 * cs.pw - cs.s) / cs.sw + 1;
+  d.algo = RN_CONV_ALGO_AUTO;
+  return d;
+}
+
+std::string label_of(const rn_conv2d_desc& d) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "emulated n=%d c=%d %dx%d k=%d %dx%d stride=%d,%d pad=%d,%d", d.n, d.c, d.h, d.w,
+                d.k, d.r, d.s, d.stride_h, d.stride_w, d.pad_h, d.pad_w);
+  return buf;
+}
+
+void check(const std::string& what, const Buffer& out, const Buffer& ref) {
+  expect_close(what.c_str(), out, ref.to_double(), 1e-5);
+}
+
+void conv_case(rn_context* cpu, std::mt19937_64& rng, const Case& cs) {
+  const rn_conv2d_desc d = make(cs);
+  const std::string l = label_of(d);
+  const size_t xs = size_t(d.n) * d.c * d.h * d.w, ws = size_t(d.k) * d.c * d.r * d.s,
+               ys = size_t(d.n) * d.k * d.p * d.q;
+  Buffer x(xs), w(ws), b(d.k), dy(ys), scale(d.k);
+  x.fill_random(rng);
+  w.fill_random(rng);
+  b.fill_random(rng);
+  dy.fill_random(rng);
+  scale.fill_random(rng, 0.25f, 2.0f);
+
+  // Forward with bias.
+  Buffer y_ref(ys), y(ys);
+  RN_EXPECT_OK(rn_conv2d_forward(cpu, &d, x.data(), w.data(), b.data(), y_ref.data()));
+  every_tile(
+      conv::forward_problem(d, x.data(), w.data(), b.data(), nullptr, false, y.data()), 1, 0, [&] { y.poison(); },
+      [&](const char* t) { check(l + " forward " + t, y, y_ref); });
+  // Fused epilogue: scale, bias, CReLU, NormProp's post map.
+  {
+    const rn_conv2d_epilogue ep{scale.data(), b.data(), RN_ACT_CRELU, 1.7f, -0.6f};
+    Buffer ye_ref(2 * ys), ye(2 * ys);
+    RN_EXPECT_OK(rn_conv2d_forward_epilogue(cpu, &d, x.data(), w.data(), &ep, ye_ref.data()));
+    every_tile(
+        conv::forward_problem(d, x.data(), w.data(), nullptr, &ep, false, ye.data()), 1, 0, [&] { ye.poison(); },
+        [&](const char* t) { check(l + " epilogue crelu " + t, ye, ye_ref); });
+    const rn_conv2d_epilogue er{nullptr, b.data(), RN_ACT_RELU, 1.0f, 0.0f};
+    Buffer yr_ref(ys), yr(ys);
+    RN_EXPECT_OK(rn_conv2d_forward_epilogue(cpu, &d, x.data(), w.data(), &er, yr_ref.data()));
+    run_tile<Tile32>(conv::forward_problem(d, x.data(), w.data(), nullptr, &er, false, yr.data()), 1, 0);
+    check(l + " epilogue relu", yr, yr_ref);
+  }
+  // Backward-data.
+  Buffer dx_ref(xs), dx(xs);
+  RN_EXPECT_OK(rn_conv2d_backward_data(cpu, &d, dy.data(), w.data(), dx_ref.data()));
+  every_tile(
+      conv::backward_data_problem(d, dy.data(), w.data(), dx.data()), 1, 0, [&] { dx.poison(); },
+      [&](const char* t) { check(l + " backward_data " + t, dx, dx_ref); });
+  // Backward-filter: one split, and split-K into partial sums added here in order.
+  Buffer dw_ref(ws), dw(ws);
+  RN_EXPECT_OK(rn_conv2d_backward_filter(cpu, &d, x.data(), dy.data(), dw_ref.data(), nullptr));
+  every_tile(
+      conv::backward_filter_problem(d, x.data(), dy.data(), false, dw.data()), 1, 0, [&] { dw.poison(); },
+      [&](const char* t) { check(l + " backward_filter " + t, dw, dw_ref); });
+  rn_cuda_context fake;  // plan_split_k reads only the SM count
+  fake.sm_count = 3;
+  const conv::BackwardFilter bf = conv::backward_filter_problem(d, x.data(), dy.data(), false, nullptr);
+  const SplitK sk = plan_split_k(&fake, bf.M, bf.N, bf.K);
+  if (sk.splits > 1) {
+    Buffer partial(size_t(sk.splits) * ws);
+    every_tile(
+        conv::backward_filter_problem(d, x.data(), dy.data(), false, partial.data()), sk.splits, sk.chunk,
+        [&] { partial.poison(); },
+        [&](const char* t) {
+          for (size_t i = 0; i < ws; ++i) {
+            double s = 0.0;
+            for (int k = 0; k < sk.splits; ++k) s += partial[size_t(k) * ws + i];
+            dw[i] = float(s);
+          }
+          RN_EXPECT(partial.all_finite(), "%s split-K: a partial not written", l.c_str());
+          check(l + " backward_filter split-K " + std::to_string(sk.splits) + " " + t, dw, dw_ref);
+        });
+  }
+  // crelu(x) read by the conv (2c channels seen, c stored).
+  {
+    Case c2 = cs;
+    c2.c = 2 * cs.c;
+    const rn_conv2d_desc d2 = make(c2);
+    const size_t ws2 = size_t(d2.k) * d2.c * d2.r * d2.s;
+    Buffer w2(ws2), y2_ref(ys), y2(ys), dw2_ref(ws2), dw2(ws2);
+    w2.fill_random(rng);
+    RN_EXPECT_OK(rn_conv2d_forward_crelu_input(cpu, &d2, x.data(), w2.data(), b.data(), y2_ref.data()));
+    every_tile(
+        conv::forward_problem(d2, x.data(), w2.data(), b.data(), nullptr, true, y2.data()), 1, 0,
+        [&] { y2.poison(); }, [&](const char* t) { check(l + " forward_crelu_input " + t, y2, y2_ref); });
+    RN_EXPECT_OK(rn_conv2d_backward_filter_crelu_input(cpu, &d2, x.data(), dy.data(), dw2_ref.data(), nullptr));
+    every_tile(
+        conv::backward_filter_problem(d2, x.data(), dy.data(), true, dw2.data()), 1, 0, [&] { dw2.poison(); },
+        [&](const char* t) { check(l + " backward_filter_crelu_input " + t, dw2, dw2_ref); });
+  }
+}
+
+void linear_case(rn_context* cpu, std::mt19937_64& rng, int n, int in, int out) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "emulated linear n=%d in=%d out=%d", n, in, out);
+  const std::string l(buf);
+  Buffer x(size_t(n) * in), w(size_t(out) * in), b(out), dy(size_t(n) * out);
+  x.fill_random(rng);
+  w.fill_random(rng);
+  b.fill_random(rng);
+  dy.fill_random(rng);
+  Buffer y_ref(size_t(n) * out), y(size_t(n) * out), dx_ref(x.size()), dx(x.size()), dw_ref(w.size()), dw(w.size()),
+      db(out);
+  RN_EXPECT_OK(rn_linear_forward(cpu, n, in, out, x.data(), w.data(), b.data(), y_ref.data()));
+  every_tile(
+      linear::LinearForward{out, n, in, x.data(), w.data(), b.data(), y.data()}, 1, 0, [&] { y.poison(); },
+      [&](const char* t) { check(l + " forward " + t, y, y_ref); });
+  RN_EXPECT_OK(rn_linear_backward_data(cpu, n, in, out, dy.data(), w.data(), dx_ref.data()));
+  every_tile(
+      linear::LinearBackwardData{in, n, out, dy.data(), w.data(), dx.data()}, 1, 0, [&] { dx.poison(); },
+      [&](const char* t) { check(l + " backward_data " + t, dx, dx_ref); });
+  RN_EXPECT_OK(rn_linear_backward_weight(cpu, n, in, out, x.data(), dy.data(), dw_ref.data(), db.data()));
+  every_tile(
+      linear::LinearBackwardWeight{out, in, n, x.data(), dy.data(), dw.data()}, 1, 0, [&] { dw.poison(); },
+      [&](const char* t) { check(l + " backward_weight " + t, dw, dw_ref); });
+}
+
+void fast_div() {
+  int bad = 0;
+  std::mt19937_64 rng(5);
+  for (uint32_t d : {1u, 2u, 3u, 7u, 9u, 42u, 49u, 1024u, 12544u, 65535u, 1u << 30, 2147483647u}) {
+    const FastDiv f(d);
+    for (uint32_t n : {0u, 1u, d - 1, d, d + 1, 2147483647u, 2147483646u})
+      if (f.div(n) != n / d) ++bad;
+    for (int i = 0; i < 100000; ++i) {
+      const uint32_t n = uint32_t(rng()) & 0x7fffffffu;
+      if (f.div(n) != n / d) ++bad;
+    }
+  }
+  RN_EXPECT(bad == 0, "FastDiv: %d wrong quotients", bad);
+}
+
+}  // namespace
+
+int main() {
+  rn_context* cpu = rn_context_create(0);
+  std::mt19937_64 rng(99);
+  fast_div();
+  const Case cases[] = {
+      {3, 5, 7, 6, 4, 3, 3, 1, 1, 1, 1},    // the odd 3x3
+      {3, 5, 7, 6, 4, 3, 3, 2, 2, 1, 1},    // stride 2
+      {3, 5, 7, 6, 6, 1, 1, 2, 2, 0, 0},    // 1x1 stride 2
+      {2, 3, 15, 13, 8, 7, 7, 2, 2, 3, 3},  // 7x7 stem
+      {3, 4, 9, 8, 5, 3, 1, 2, 1, 1, 0},    // non-square kernel, stride and padding
+      {2, 17, 9, 9, 70, 3, 3, 1, 1, 1, 1},  // M > 64: several row tiles, split-K
+      {4, 8, 16, 16, 8, 3, 3, 1, 1, 1, 1},  // a longer reduction: six splits
+  };
+  for (const Case& cs : cases) conv_case(cpu, rng, cs);
+  linear_case(cpu, rng, 3, 17, 10);
+  linear_case(cpu, rng, 33, 70, 130);
+  rn_context_destroy(cpu);
+  return finish("cuda emulated gemm");
+}
