@@ -44,13 +44,13 @@ int run(rn_cuda_context* ctx, int64_t count, const float* in0, const float* in1,
     const bool vec = aligned16(in0) && (!in1 || aligned16(in1)) && aligned16(out0) && (!out1 || aligned16(out1));
     const int64_t body = vec ? count / 4 * 4 : 0;
     if (body > 0) {
-      elementwise<K, 4><<<stride_blocks(ctx, body / 4), 256, 0, ctx->stream>>>(body / 4, in0, in1, out0, out1);
+      RN_LAUNCH((elementwise<K, 4>), stride_blocks(ctx, body / 4), 256, ctx->stream, body / 4, in0, in1, out0, out1);
       RN_CUDA_CHECK_LAUNCH();
     }
     if (body < count) {
       const int64_t rest = count - body;
-      elementwise<K, 1><<<stride_blocks(ctx, rest), 256, 0, ctx->stream>>>(
-          rest, in0 + body, in1 ? in1 + body : nullptr, out0 + body, out1 ? out1 + body : nullptr);
+      RN_LAUNCH((elementwise<K, 1>), stride_blocks(ctx, rest), 256, ctx->stream, rest, in0 + body,
+                in1 ? in1 + body : nullptr, out0 + body, out1 ? out1 + body : nullptr);
       RN_CUDA_CHECK_LAUNCH();
     }
     return int(RN_STATUS_OK);

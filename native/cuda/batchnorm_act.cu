@@ -243,11 +243,11 @@ int backward_passes(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, cons
   const int64_t m = int64_t(n) * hw;
   const ChannelSplit sp = channel_split(ctx, c, m);
   const BackwardReduceOp<V, ACT> op{x, dy, save_mean, save_invstd, gamma, beta, c, hw};
-  channel_partials<V><<<dim3(c, sp.splits), kReduceThreads, 0, ctx->stream>>>(op, hw, FastDiv(hw), m, sp.chunk,
-                                                                               partial);
+  RN_LAUNCH((channel_partials<V, BackwardReduceOp<V, ACT>>), dim3(c, sp.splits), kReduceThreads, ctx->stream, op, hw,
+            FastDiv(hw), m, sp.chunk, partial);
   RN_CUDA_CHECK_LAUNCH();
-  finish_backward<<<blocks_for(c, 128), 128, 0, ctx->stream>>>(partial, c, sp.splits, m, save_mean, save_invstd,
-                                                                gamma, beta, dgamma, dbeta, consts);
+  RN_LAUNCH(finish_backward, blocks_for(c, 128), 128, ctx->stream, partial, c, sp.splits, m, save_mean, save_invstd,
+            gamma, beta, dgamma, dbeta, consts);
   RN_CUDA_CHECK_LAUNCH();
   return launch_planes<V>(ctx, DxOp<V, ACT>{x, dy, dx, consts, c, hw}, n, c, hw);
 }
@@ -309,16 +309,15 @@ RN_API int rn_cuda_batchnorm_forward_training(rn_cuda_context* ctx, int32_t n, i
     const ChannelSplit sp = channel_split(ctx, c, m);
     const dim3 grid(c, sp.splits);
     if (hw % 4 == 0 && aligned16(x)) {
-      channel_partials<4><<<grid, kReduceThreads, 0, ctx->stream>>>(StatsOp<4>{x, c, hw}, hw, FastDiv(hw), m,
-                                                                    sp.chunk, s.partial);
+      RN_LAUNCH((channel_partials<4, StatsOp<4>>), grid, kReduceThreads, ctx->stream, StatsOp<4>{x, c, hw}, hw,
+                FastDiv(hw), m, sp.chunk, s.partial);
     } else {
-      channel_partials<1><<<grid, kReduceThreads, 0, ctx->stream>>>(StatsOp<1>{x, c, hw}, hw, FastDiv(hw), m,
-                                                                    sp.chunk, s.partial);
+      RN_LAUNCH((channel_partials<1, StatsOp<1>>), grid, kReduceThreads, ctx->stream, StatsOp<1>{x, c, hw}, hw,
+                FastDiv(hw), m, sp.chunk, s.partial);
     }
     RN_CUDA_CHECK_LAUNCH();
-    finish_stats<<<blocks_for(c, 128), 128, 0, ctx->stream>>>(s.partial, c, sp.splits, m, x, hw, eps, momentum, gamma,
-                                                              beta, running_mean, running_var, save_mean,
-                                                              save_invstd, s.consts);
+    RN_LAUNCH(finish_stats, blocks_for(c, 128), 128, ctx->stream, s.partial, c, sp.splits, m, x, hw, eps, momentum,
+              gamma, beta, running_mean, running_var, save_mean, save_invstd, s.consts);
     RN_CUDA_CHECK_LAUNCH();
     return apply(ctx, n, c, hw, act, x, y, s.consts);
   });
@@ -334,8 +333,8 @@ RN_API int rn_cuda_batchnorm_forward_inference(rn_cuda_context* ctx, int32_t n, 
     void* base = nullptr;
     if (int st = workspace(ctx, sizeof(Channel) * size_t(c), &base); st != RN_STATUS_OK) return st;
     Channel* consts = static_cast<Channel*>(base);
-    inference_consts<<<blocks_for(c, 128), 128, 0, ctx->stream>>>(c, eps, running_mean, running_var, gamma, beta,
-                                                                  consts);
+    RN_LAUNCH(inference_consts, blocks_for(c, 128), 128, ctx->stream, c, eps, running_mean, running_var, gamma, beta,
+              consts);
     RN_CUDA_CHECK_LAUNCH();
     return apply(ctx, n, c, hw, act, x, y, consts);
   });

@@ -81,7 +81,7 @@ int backward_filter(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* 
   if (int st = launch_gemm(ctx, b, sk.splits, sk.chunk); st != RN_STATUS_OK) return st;
   if (sk.splits > 1) {
     const int64_t count = int64_t(b.M) * b.N;
-    sum_splits<<<blocks_for(count, 256), 256, 0, ctx->stream>>>(partial, count, sk.splits, dw);
+    RN_LAUNCH(sum_splits, blocks_for(count, 256), 256, ctx->stream, partial, count, sk.splits, dw);
     RN_CUDA_CHECK_LAUNCH();
   }
   if (dbias != nullptr) return channel_sum(ctx, d.n, d.k, d.p * d.q, dy, dbias, at<char>(scratch, bias_at));

@@ -47,6 +47,20 @@ inline int status_of(cudaError_t e) {
   return RN_STATUS_INTERNAL;
 }
 
+// kernel<<<grid, block, 0, stream>>>(args...), written as a macro so that the host-side
+// emulation (tests/cuda_host_emulation.h) can run the same source on host threads. A
+// kernel name with a comma (template arguments) goes in parentheses.
+#ifdef RN_CUDA_HOST_EMULATION
+#define RN_LAUNCH(kernel, grid, block, stream, ...) \
+  ::rn_emulation::launch(dim3(grid), dim3(block), [&] { (void)(stream); (kernel)(__VA_ARGS__); })
+#else
+#define RN_LAUNCH(kernel, grid, block, stream, ...)      \
+  do {                                                  \
+    auto* rn_kernel_ = kernel;                          \
+    rn_kernel_<<<grid, block, 0, stream>>>(__VA_ARGS__); \
+  } while (0)
+#endif
+
 // Inside a guarded body: return the status of a failed CUDA call / launch.
 #define RN_CUDA_TRY(expr)                                          \
   do {                                                             \
@@ -159,11 +173,6 @@ __device__ __forceinline__ void store_v(float* p, const float (&v)[V]) {
 // max(v, 0) with NaN passed through (the CPU kernels' vrelu / !(v <= 0) rule).
 __device__ __forceinline__ float relu_nan(float v) { return !(v <= 0.0f) ? v : 0.0f; }
 
-// Below: warp shuffles and kernel launches, which exist only for nvcc. The host-side
-// emulation test (tests/test_cuda_emulated.cpp) compiles the GEMM and the conv problems
-// with the host compiler and defines RN_CUDA_HOST_EMULATION.
-#ifndef RN_CUDA_HOST_EMULATION
-
 __device__ __forceinline__ double warp_sum(double v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
   return v;
@@ -215,7 +224,8 @@ inline unsigned int stride_blocks(const rn_cuda_context* ctx, int64_t items) {
 template <int V, class Op>
 int launch_planes(rn_cuda_context* ctx, const Op& op, int32_t n, int32_t c, int32_t hw) {
   const int64_t groups = int64_t(n) * c * hw / V;
-  plane_map<V, Op><<<stride_blocks(ctx, groups), 256, 0, ctx->stream>>>(op, groups, hw, c, FastDiv(hw), FastDiv(c));
+  RN_LAUNCH((plane_map<V, Op>), stride_blocks(ctx, groups), 256, ctx->stream, op, groups, hw, c, FastDiv(hw),
+            FastDiv(c));
   RN_CUDA_CHECK_LAUNCH();
   return RN_STATUS_OK;
 }
@@ -237,7 +247,5 @@ ChannelSplit channel_split(const rn_cuda_context* ctx, int32_t c, int64_t m);
 size_t channel_sum_scratch_bytes(const rn_cuda_context* ctx, int32_t k, int64_t m);
 int channel_sum(rn_cuda_context* ctx, int32_t n, int32_t k, int32_t pq, const float* dy, float* out,
                 void* scratch);
-
-#endif  // RN_CUDA_HOST_EMULATION
 
 }  // namespace rn::cuda

@@ -106,7 +106,9 @@ RN_API void rn_cuda_context_destroy(rn_cuda_context* ctx) {
 }
 
 RN_API int rn_cuda_context_device(const rn_cuda_context* ctx) { return ctx ? ctx->device : -1; }
-RN_API void* rn_cuda_context_stream(const rn_cuda_context* ctx) { return ctx ? static_cast<void*>(ctx->stream) : nullptr; }
+RN_API void* rn_cuda_context_stream(const rn_cuda_context* ctx) {
+  return ctx ? static_cast<void*>(ctx->stream) : nullptr;
+}
 RN_API const char* rn_cuda_context_device_name(const rn_cuda_context* ctx) { return ctx ? ctx->name : ""; }
 
 RN_API int rn_cuda_context_set_math(rn_cuda_context* ctx, int32_t math) {

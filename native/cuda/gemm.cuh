@@ -221,7 +221,6 @@ __global__ void __launch_bounds__(T::kThreads) gemm_tf32(const P prob, int32_t k
 #endif
 }
 
-#ifndef RN_CUDA_HOST_EMULATION
 // Launches the GEMM for `prob` on the context's stream with `splits` K-chunks of
 // k_chunk (a multiple of 16; splits * k_chunk >= K), picking the tile by M (the
 // output channels of a conv: 16, 32, 64 in the CIFAR ResNets) and the math mode.
@@ -230,9 +229,9 @@ int launch_tile(rn_cuda_context* ctx, const P& prob, int32_t splits, int32_t k_c
   const dim3 grid(blocks_for(prob.N, T::BN), blocks_for(prob.M, T::BM), splits);
   if (grid.y > 65535u || splits > 65535) return RN_STATUS_UNSUPPORTED;
   if constexpr (kTf32)
-    gemm_tf32<T, P><<<grid, T::kThreads, 0, ctx->stream>>>(prob, k_chunk);
+    RN_LAUNCH((gemm_tf32<T, P>), grid, T::kThreads, ctx->stream, prob, k_chunk);
   else
-    gemm_simt<T, P><<<grid, T::kThreads, 0, ctx->stream>>>(prob, k_chunk);
+    RN_LAUNCH((gemm_simt<T, P>), grid, T::kThreads, ctx->stream, prob, k_chunk);
   RN_CUDA_CHECK_LAUNCH();
   return RN_STATUS_OK;
 }
@@ -251,11 +250,10 @@ int launch_gemm(rn_cuda_context* ctx, const P& prob, int32_t splits = 1, int32_t
   }
   if (prob.M <= 16) return launch_tile<SimtTile<16, 128, 16, 2, 4>, P, false>(ctx, prob, splits, k_chunk);
   if (prob.M <= 32) return launch_tile<SimtTile<32, 128, 16, 4, 4>, P, false>(ctx, prob, splits, k_chunk);
-  if (prob.M <= 64 || prob.N < 4096) return launch_tile<SimtTile<64, 64, 16, 4, 4>, P, false>(ctx, prob, splits, k_chunk);
+  if (prob.M <= 64 || prob.N < 4096)
+    return launch_tile<SimtTile<64, 64, 16, 4, 4>, P, false>(ctx, prob, splits, k_chunk);
   return launch_tile<SimtTile<128, 128, 16, 8, 8>, P, false>(ctx, prob, splits, k_chunk);
 }
-
-#endif  // RN_CUDA_HOST_EMULATION
 
 // Split-K plan for a GEMM whose output is too small to fill the device (the conv's
 // backward-filter: M x N = k x c*r*s, K = n*p*q): about 4 blocks per SM, each split at

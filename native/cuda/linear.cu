@@ -51,7 +51,7 @@ RN_API int rn_cuda_linear_backward_weight(rn_cuda_context* ctx, int32_t n, int32
   return guarded(ctx, [&] {
     if (int st = launch_gemm(ctx, LinearBackwardWeight{out, in, n, x, dy, dw}); st != RN_STATUS_OK) return st;
     if (dbias != nullptr) {
-      column_sums<<<blocks_for(out, 128), 128, 0, ctx->stream>>>(n, out, dy, dbias);
+      RN_LAUNCH(column_sums, blocks_for(out, 128), 128, ctx->stream, n, out, dy, dbias);
       RN_CUDA_CHECK_LAUNCH();
     }
     return int(RN_STATUS_OK);

@@ -151,7 +151,7 @@ RN_API int rn_cuda_global_avgpool_forward(rn_cuda_context* ctx, int32_t n, int32
   if (int64_t(n) * c * hw >= kMaxIndex) return RN_STATUS_UNSUPPORTED;
   return guarded(ctx, [&] {
     const int64_t planes = int64_t(n) * c;
-    avgpool_forward<<<blocks_for(planes * 32, 256), 256, 0, ctx->stream>>>(planes, hw, x, y);
+    RN_LAUNCH(avgpool_forward, blocks_for(planes * 32, 256), 256, ctx->stream, planes, hw, x, y);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });
@@ -163,7 +163,7 @@ RN_API int rn_cuda_global_avgpool_backward(rn_cuda_context* ctx, int32_t n, int3
   if (int64_t(n) * c * hw >= kMaxIndex) return RN_STATUS_UNSUPPORTED;
   return guarded(ctx, [&] {
     const int64_t total = int64_t(n) * c * hw;
-    avgpool_backward<<<stride_blocks(ctx, total), 256, 0, ctx->stream>>>(total, hw, FastDiv(hw), dy, dx);
+    RN_LAUNCH(avgpool_backward, stride_blocks(ctx, total), 256, ctx->stream, total, hw, FastDiv(hw), dy, dx);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });
@@ -177,8 +177,8 @@ RN_API int rn_cuda_maxpool2d_forward(rn_cuda_context* ctx, int32_t n, int32_t c,
   if (int64_t(n) * c * h * w >= kMaxIndex || int64_t(n) * c * g.p * g.q >= kMaxIndex) return RN_STATUS_UNSUPPORTED;
   return guarded(ctx, [&] {
     const int64_t total = int64_t(n) * c * g.p * g.q;
-    maxpool_forward<<<stride_blocks(ctx, total), 256, 0, ctx->stream>>>(total, g, FastDiv(g.p * g.q), FastDiv(g.q), x,
-                                                                         y, argmax);
+    RN_LAUNCH(maxpool_forward, stride_blocks(ctx, total), 256, ctx->stream, total, g, FastDiv(g.p * g.q), FastDiv(g.q),
+              x, y, argmax);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });
@@ -192,11 +192,11 @@ RN_API int rn_cuda_maxpool2d_backward(rn_cuda_context* ctx, int32_t n, int32_t c
   if (int64_t(n) * c * h * w >= kMaxIndex || int64_t(n) * c * g.p * g.q >= kMaxIndex) return RN_STATUS_UNSUPPORTED;
   return guarded(ctx, [&] {
     const int64_t outs = int64_t(n) * c * g.p * g.q, ins = int64_t(n) * c * h * w;
-    maxpool_check_argmax<<<stride_blocks(ctx, outs), 256, 0, ctx->stream>>>(outs, g, FastDiv(g.p * g.q),
-                                                                            FastDiv(g.q), argmax, ctx->error_word);
+    RN_LAUNCH(maxpool_check_argmax, stride_blocks(ctx, outs), 256, ctx->stream, outs, g, FastDiv(g.p * g.q),
+              FastDiv(g.q), argmax, ctx->error_word);
     RN_CUDA_CHECK_LAUNCH();
-    maxpool_backward<<<stride_blocks(ctx, ins), 256, 0, ctx->stream>>>(ins, g, FastDiv(h * w), FastDiv(w), argmax,
-                                                                       nullptr, dy, dx);
+    RN_LAUNCH(maxpool_backward, stride_blocks(ctx, ins), 256, ctx->stream, ins, g, FastDiv(h * w), FastDiv(w), argmax,
+              nullptr, dy, dx);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });
@@ -210,8 +210,8 @@ RN_API int rn_cuda_maxpool2d_backward_recompute(rn_cuda_context* ctx, int32_t n,
   if (int64_t(n) * c * h * w >= kMaxIndex || int64_t(n) * c * g.p * g.q >= kMaxIndex) return RN_STATUS_UNSUPPORTED;
   return guarded(ctx, [&] {
     const int64_t ins = int64_t(n) * c * h * w;
-    maxpool_backward<<<stride_blocks(ctx, ins), 256, 0, ctx->stream>>>(ins, g, FastDiv(h * w), FastDiv(w), nullptr, x,
-                                                                       dy, dx);
+    RN_LAUNCH(maxpool_backward, stride_blocks(ctx, ins), 256, ctx->stream, ins, g, FastDiv(h * w), FastDiv(w), nullptr,
+              x, dy, dx);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });

@@ -55,14 +55,14 @@ int channel_sum(rn_cuda_context* ctx, int32_t n, int32_t k, int32_t pq, const fl
   double2* partial = static_cast<double2*>(scratch);
   const dim3 grid(k, sp.splits);
   if (pq % 4 == 0 && aligned16(dy)) {
-    channel_partials<4><<<grid, kReduceThreads, 0, ctx->stream>>>(PlaneSum<4>{dy, k, pq}, pq, FastDiv(pq), m,
-                                                                  sp.chunk, partial);
+    RN_LAUNCH((channel_partials<4, PlaneSum<4>>), grid, kReduceThreads, ctx->stream, PlaneSum<4>{dy, k, pq}, pq,
+              FastDiv(pq), m, sp.chunk, partial);
   } else {
-    channel_partials<1><<<grid, kReduceThreads, 0, ctx->stream>>>(PlaneSum<1>{dy, k, pq}, pq, FastDiv(pq), m,
-                                                                  sp.chunk, partial);
+    RN_LAUNCH((channel_partials<1, PlaneSum<1>>), grid, kReduceThreads, ctx->stream, PlaneSum<1>{dy, k, pq}, pq,
+              FastDiv(pq), m, sp.chunk, partial);
   }
   RN_CUDA_CHECK_LAUNCH();
-  finish_sums<<<blocks_for(k, 128), 128, 0, ctx->stream>>>(partial, k, sp.splits, out);
+  RN_LAUNCH(finish_sums, blocks_for(k, 128), 128, ctx->stream, partial, k, sp.splits, out);
   RN_CUDA_CHECK_LAUNCH();
   return RN_STATUS_OK;
 }

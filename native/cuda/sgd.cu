@@ -55,18 +55,19 @@ RN_API int rn_cuda_sgd_step(rn_cuda_context* ctx, const rn_sgd_params* p, int64_
     const float keep = 1.0f - q.dampening;
     cudaStream_t s = ctx->stream;
     if (q.momentum == 0.0f)
-      sgd_kernel<kPlain><<<blocks, 256, 0, s>>>(count, q.lr, q.weight_decay, 0.0f, keep, param, grad, velocity);
+      RN_LAUNCH(sgd_kernel<kPlain>, blocks, 256, s, count, q.lr, q.weight_decay, 0.0f, keep, param, grad, velocity);
     else if (q.first_step && q.nesterov)
-      sgd_kernel<kFirstNesterov><<<blocks, 256, 0, s>>>(count, q.lr, q.weight_decay, q.momentum, keep, param, grad,
-                                                        velocity);
+      RN_LAUNCH(sgd_kernel<kFirstNesterov>, blocks, 256, s, count, q.lr, q.weight_decay, q.momentum, keep, param, grad,
+                velocity);
     else if (q.first_step)
-      sgd_kernel<kFirst><<<blocks, 256, 0, s>>>(count, q.lr, q.weight_decay, q.momentum, keep, param, grad, velocity);
+      RN_LAUNCH(sgd_kernel<kFirst>, blocks, 256, s, count, q.lr, q.weight_decay, q.momentum, keep, param, grad,
+                velocity);
     else if (q.nesterov)
-      sgd_kernel<kNesterov><<<blocks, 256, 0, s>>>(count, q.lr, q.weight_decay, q.momentum, keep, param, grad,
-                                                   velocity);
+      RN_LAUNCH(sgd_kernel<kNesterov>, blocks, 256, s, count, q.lr, q.weight_decay, q.momentum, keep, param, grad,
+                velocity);
     else
-      sgd_kernel<kMomentum><<<blocks, 256, 0, s>>>(count, q.lr, q.weight_decay, q.momentum, keep, param, grad,
-                                                   velocity);
+      RN_LAUNCH(sgd_kernel<kMomentum>, blocks, 256, s, count, q.lr, q.weight_decay, q.momentum, keep, param, grad,
+                velocity);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });

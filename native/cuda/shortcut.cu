@@ -72,8 +72,8 @@ RN_API int rn_cuda_shortcut_a_forward(rn_cuda_context* ctx, int32_t n, int32_t c
   return guarded(ctx, [&] {
     const Shape s = make_shape(c_in, h, w, c_out, stride);
     const int64_t total = int64_t(n) * c_out * s.p * s.q;
-    shortcut_forward<<<stride_blocks(ctx, total), 256, 0, ctx->stream>>>(total, s, FastDiv(s.p * s.q), FastDiv(s.q),
-                                                                         FastDiv(c_out), x, y);
+    RN_LAUNCH(shortcut_forward, stride_blocks(ctx, total), 256, ctx->stream, total, s, FastDiv(s.p * s.q), FastDiv(s.q),
+              FastDiv(c_out), x, y);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });
@@ -86,8 +86,8 @@ RN_API int rn_cuda_shortcut_a_backward(rn_cuda_context* ctx, int32_t n, int32_t 
   return guarded(ctx, [&] {
     const Shape s = make_shape(c_in, h, w, c_out, stride);
     const int64_t total = int64_t(n) * c_in * h * w;
-    shortcut_backward<<<stride_blocks(ctx, total), 256, 0, ctx->stream>>>(
-        total, s, FastDiv(h * w), FastDiv(w), FastDiv(c_in), FastDiv(stride), dy, dx);
+    RN_LAUNCH(shortcut_backward, stride_blocks(ctx, total), 256, ctx->stream, total, s, FastDiv(h * w), FastDiv(w),
+              FastDiv(c_in), FastDiv(stride), dy, dx);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });

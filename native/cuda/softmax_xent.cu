@@ -125,10 +125,10 @@ RN_API int rn_cuda_softmax_xent_forward(rn_cuda_context* ctx, int32_t n, int32_t
   return guarded(ctx, [&] {
     void* rows = nullptr;
     if (int st = workspace(ctx, sizeof(double) * size_t(n), &rows); st != RN_STATUS_OK) return st;
-    row_losses<<<blocks_for(n, kRowsPerBlock), 256, 0, ctx->stream>>>(n, classes, logits, labels,
-                                                                      static_cast<double*>(rows), ctx->error_word);
+    RN_LAUNCH(row_losses, blocks_for(n, kRowsPerBlock), 256, ctx->stream, n, classes, logits, labels,
+              static_cast<double*>(rows), ctx->error_word);
     RN_CUDA_CHECK_LAUNCH();
-    mean_loss<<<1, 256, 0, ctx->stream>>>(n, static_cast<double*>(rows), loss);
+    RN_LAUNCH(mean_loss, 1, 256, ctx->stream, n, static_cast<double*>(rows), loss);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });
@@ -138,8 +138,8 @@ RN_API int rn_cuda_softmax_xent_backward(rn_cuda_context* ctx, int32_t n, int32_
                                          const int32_t* labels, float scale, float* dlogits) {
   if (bad_args(n, classes, logits, labels) || !dlogits) return RN_STATUS_BAD_ARGUMENT;
   return guarded(ctx, [&] {
-    xent_backward<<<blocks_for(n, kRowsPerBlock), 256, 0, ctx->stream>>>(n, classes, logits, labels, double(scale) / n,
-                                                                         dlogits, ctx->error_word);
+    RN_LAUNCH(xent_backward, blocks_for(n, kRowsPerBlock), 256, ctx->stream, n, classes, logits, labels,
+              double(scale) / n, dlogits, ctx->error_word);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });
@@ -150,9 +150,8 @@ RN_API int rn_cuda_topk_correct(rn_cuda_context* ctx, int32_t n, int32_t classes
   if (bad_args(n, classes, logits, labels) || k <= 0 || !correct) return RN_STATUS_BAD_ARGUMENT;
   return guarded(ctx, [&] {
     RN_CUDA_TRY(cudaMemsetAsync(correct, 0, sizeof(int64_t), ctx->stream));
-    topk<<<blocks_for(n, kRowsPerBlock), 256, 0, ctx->stream>>>(n, classes, logits, labels, k,
-                                                                reinterpret_cast<unsigned long long*>(correct),
-                                                                ctx->error_word);
+    RN_LAUNCH(topk, blocks_for(n, kRowsPerBlock), 256, ctx->stream, n, classes, logits, labels, k,
+              reinterpret_cast<unsigned long long*>(correct), ctx->error_word);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });

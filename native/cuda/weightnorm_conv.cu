@@ -103,8 +103,8 @@ RN_API int rn_cuda_wnconv_forward(rn_cuda_context* ctx, const rn_conv2d_desc* d,
     void* base = nullptr;
     if (int st = workspace(ctx, l.total(), &base); st != RN_STATUS_OK) return st;
     float* scale = at<float>(base, scale_at);
-    filter_norms<<<d->k, kThreads, 0, ctx->stream>>>(crs, v, gamma, at<double>(base, norms_at), scale,
-                                                     ctx->error_word);
+    RN_LAUNCH(filter_norms, d->k, kThreads, ctx->stream, crs, v, gamma, at<double>(base, norms_at), scale,
+              ctx->error_word);
     RN_CUDA_CHECK_LAUNCH();
     const rn_conv2d_epilogue ep{scale, beta, act, post_scale, post_shift};
     return conv::forward(ctx, *d, x, v, nullptr, &ep, false, y);
@@ -135,21 +135,20 @@ RN_API int rn_cuda_wnconv_backward(rn_cuda_context* ctx, const rn_conv2d_desc* d
     float* w_eff = at<float>(base, weff_at);
     cudaStream_t s = ctx->stream;
 
-    filter_norms<<<desc.k, kThreads, 0, s>>>(crs, v, gamma, norms, nullptr, ctx->error_word);
+    RN_LAUNCH(filter_norms, desc.k, kThreads, s, crs, v, gamma, norms, nullptr, ctx->error_word);
     RN_CUDA_CHECK_LAUNCH();
     // 1. du and dbeta.
     const int64_t planes_total = int64_t(desc.n) * desc.k * pq;
-    epilogue_grad<<<stride_blocks(ctx, planes_total), 256, 0, s>>>(planes_total, desc.k, pq, act, post_scale,
-                                                                   post_shift, FastDiv(pq), FastDiv(desc.k), y, dy,
-                                                                   du);
+    RN_LAUNCH(epilogue_grad, stride_blocks(ctx, planes_total), 256, s, planes_total, desc.k, pq, act, post_scale,
+              post_shift, FastDiv(pq), FastDiv(desc.k), y, dy, du);
     RN_CUDA_CHECK_LAUNCH();
     if (dbeta) {
       if (int st = channel_sum(ctx, desc.n, desc.k, pq, du, dbeta, at<char>(base, sums_at)); st != RN_STATUS_OK)
         return st;
     }
     // 2. dx through the effective filters.
-    effective_filters<<<stride_blocks(ctx, filters), 256, 0, s>>>(filters, crs, v, gamma, norms, vhat,
-                                                                  dx ? w_eff : nullptr);
+    RN_LAUNCH(effective_filters, stride_blocks(ctx, filters), 256, s, filters, crs, v, gamma, norms, vhat,
+              dx ? w_eff : nullptr);
     RN_CUDA_CHECK_LAUNCH();
     if (dx) {
       if (int st = conv::backward_data(ctx, desc, du, w_eff, dx); st != RN_STATUS_OK) return st;
@@ -158,7 +157,7 @@ RN_API int rn_cuda_wnconv_backward(rn_cuda_context* ctx, const rn_conv2d_desc* d
     if (int st = conv::backward_filter(ctx, desc, x, du, dv, nullptr, false, at<char>(base, conv_at));
         st != RN_STATUS_OK)
       return st;
-    project<<<desc.k, kThreads, 0, s>>>(crs, vhat, gamma, norms, dv, dgamma);
+    RN_LAUNCH(project, desc.k, kThreads, s, crs, vhat, gamma, norms, dv, dgamma);
     RN_CUDA_CHECK_LAUNCH();
     return int(RN_STATUS_OK);
   });
