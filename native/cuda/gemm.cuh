@@ -23,7 +23,7 @@
 #pragma once
 
 #ifndef RN_CUDA_HOST_EMULATION
-#include <mma.h>
+#include <mma.h>  // (the host emulation brings its own nvcuda::wmma)
 #endif
 
 #include "cuda_impl.cuh"
@@ -150,7 +150,7 @@ __global__ void __launch_bounds__(T::kThreads) gemm_simt(const P prob, int32_t k
 
 template <class T, class P>
 __global__ void __launch_bounds__(T::kThreads) gemm_tf32(const P prob, int32_t k_chunk) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(RN_CUDA_HOST_EMULATION)
   using namespace nvcuda;
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK, NT = T::kThreads;
   constexpr int FM = T::FM, FN = T::FN;

@@ -1,7 +1,7 @@
 // The CUDA runtime calls of libresnorm_cuda, served from host memory for the host
 // emulation build (cuda_host_emulation.h): one "device" named "host emulation" with 2
-// SMs (small grids, several splits) and compute capability 7.0 (so TF32 is reported
-// unsupported: the tensor-core path needs a real device). Everything is synchronous.
+// SMs (small grids, several splits) and compute capability 8.0 (the TF32 path runs on
+// the emulation's wmma). Everything is synchronous.
 #include <cuda_runtime.h>
 
 #include <cstdlib>
@@ -30,7 +30,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (device != 0) return cudaErrorInvalidDevice;
   std::memset(prop, 0, sizeof *prop);
   std::strcpy(prop->name, "host emulation");
-  prop->major = 7;
+  prop->major = 8;
   prop->minor = 0;
   prop->multiProcessorCount = 2;
   return cudaSuccess;

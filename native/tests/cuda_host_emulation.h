@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 inline thread_local uint3 threadIdx;
@@ -304,3 +305,80 @@ inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v)
 }
 using std::isfinite;
 using std::isnan;
+
+// The wmma subset of gemm_tf32 (m16n16k8, TF32 inputs, float accumulation). Every
+// emulated thread holds the whole tile of a fragment; lane 0 computes and stores the
+// warp's result (no warp barriers: each lane works on its own copy, and the kernel's
+// __syncthreads orders the stores before the reads). The semantics are those of the
+// CUDA documentation:
+// matrix_a is M x K, matrix_b K x N, col_major element (i, j) at p[i + j*ldm],
+// row_major at p[i*ldm + j].
+namespace nvcuda::wmma {
+
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+namespace precision {
+struct tf32 {};
+}  // namespace precision
+enum layout_t { mem_row_major, mem_col_major };
+
+template <class Use, int M, int N, int K, class T, class Layout = void>
+struct fragment {
+  static constexpr int kRows = std::is_same<Use, matrix_b>::value ? K : M;
+  static constexpr int kCols = std::is_same<Use, matrix_a>::value ? K : N;
+  static constexpr int num_elements = kRows * kCols;
+  float x[num_elements] = {};  // row-major tile
+};
+
+// Rounds to TF32 (10 explicit mantissa bits), to nearest.
+inline float __float_to_tf32(float v) {
+  if (!std::isfinite(v)) return v;
+  uint32_t b;
+  std::memcpy(&b, &v, 4);
+  b = (b + 0x1000u) & ~0x1fffu;
+  std::memcpy(&v, &b, 4);
+  return v;
+}
+
+template <class Use, int M, int N, int K, class T, class Layout>
+inline void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const float* p, unsigned ldm) {
+  using F = fragment<Use, M, N, K, T, Layout>;
+  if (threadIdx.x % 32 != 0) return;  // only lane 0's fragments are used
+  for (int i = 0; i < F::kRows; ++i)
+    for (int j = 0; j < F::kCols; ++j)
+      f.x[i * F::kCols + j] = std::is_same<Layout, col_major>::value ? p[i + size_t(j) * ldm] : p[size_t(i) * ldm + j];
+}
+
+template <int M, int N, int K>
+inline void fill_fragment(fragment<accumulator, M, N, K, float>& f, float v) {
+  for (float& e : f.x) e = v;
+}
+
+template <int M, int N, int K, class T, class LA, class LB>
+inline void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, T, LA>& a,
+                     const fragment<matrix_b, M, N, K, T, LB>& b, const fragment<accumulator, M, N, K, float>& c) {
+  // Only lane 0's accumulators are ever read (store_matrix_sync writes from lane 0).
+  if (threadIdx.x % 32 == 0) {
+    float out[M * N];
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) {
+        float s = c.x[i * N + j];
+        for (int k = 0; k < K; ++k) s = std::fma(a.x[i * K + k], b.x[k * N + j], s);
+        out[i * N + j] = s;
+      }
+    std::memcpy(d.x, out, sizeof out);
+  }
+}
+
+template <int M, int N, int K>
+inline void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm, layout_t layout) {
+  if (threadIdx.x % 32 == 0)  // one lane writes the warp's tile
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j)
+        (layout == mem_row_major ? p[size_t(i) * ldm + j] : p[i + size_t(j) * ldm]) = f.x[i * N + j];
+}
+
+}  // namespace nvcuda::wmma
