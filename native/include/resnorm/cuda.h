@@ -63,7 +63,8 @@ RN_API int rn_cuda_runtime_version(void);
 
 /* Creates a context on `device` (one stream, the device error word, an empty pool and
  * workspace) into *out. RN_STATUS_UNSUPPORTED when there is no such device (or no CUDA
- * driver), RN_STATUS_OUT_OF_MEMORY, RN_STATUS_BAD_ARGUMENT for out == NULL. */
+ * driver), RN_STATUS_OUT_OF_MEMORY, RN_STATUS_BAD_ARGUMENT for out == NULL. Makes
+ * `device` current on the calling thread (every call makes it current again). */
 RN_API int rn_cuda_context_create(int32_t device, rn_cuda_context** out);
 /* Waits for the stream, then frees everything the context holds. NULL is a no-op. */
 RN_API void rn_cuda_context_destroy(rn_cuda_context* ctx);
