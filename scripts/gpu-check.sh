@@ -8,7 +8,7 @@
 #      every CUDA kernel against the CPU kernel (native/tests/test_cuda_*.cpp). With a
 #      GPU present RESNORM_REQUIRE_CUDA=1 is set, so a CUDA test that cannot reach the
 #      device fails instead of skipping, and the host emulation runs of those tests
-#      (label "emulated") are left out;
+#      (label "emulated") are neither built nor run;
 #   3. runs the CUDA kernel benchmark (native/bench/bench_cuda.cu) at the ResNet-110
 #      batch-128 shapes: ms, GFLOP/s, GB/s per op against the card's copy bandwidth.
 # Results go under $OUT (or /tmp/gpu-check): machine.txt, configure.log, build.log,
@@ -42,7 +42,9 @@ fi
 
 build=${RESNORM_GPU_BUILD:-/tmp/resnorm-gpu-build}
 status=0
-cmake -S native -B "$build" -DRESNORM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" \
+emulation=ON
+if [[ $gpu == yes ]]; then emulation=OFF; fi  # the host emulation is for machines without a GPU
+cmake -S native -B "$build" -DRESNORM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DRESNORM_CUDA_EMULATION=$emulation \
   -DOPENBLAS_JAR_DIR="$openblas" -DCMAKE_BUILD_TYPE=Release >"$out/configure.log" 2>&1 || status=1
 grep -E 'backends|CUDA|Error' "$out/configure.log" || true
 if [[ $status -eq 0 ]]; then
@@ -58,7 +60,8 @@ fi
 cat "$build/backends.txt" | tee -a "$out/machine.txt"
 
 # Tests: a GPU machine must run the CUDA tests, not skip them; there the host
-# emulation of the CUDA kernels (label "emulated", for machines without a GPU) is left out.
+# emulation of the CUDA kernels (label "emulated", for machines without a GPU) is not
+# built (RESNORM_CUDA_EMULATION=OFF) nor run.
 ctest_args=(--test-dir "$build" --output-on-failure --timeout 240)
 if [[ $gpu == yes ]]; then
   export RESNORM_REQUIRE_CUDA=1
