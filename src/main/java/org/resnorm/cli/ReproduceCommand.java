@@ -53,6 +53,18 @@ final class ReproduceCommand implements Callable<Integer> {
       new Row("normprop2", "crelu", W16, 7.22, 29.29),
       new Row("batchnorm", "crelu", W16, 5.72, 25.89));
 
+  /** Table 1 (ResNet-110, CIFAR-100): the activation before the classifier; the paper's mean, std, NZR per row. */
+  static final List<Row> TABLE1 = List.of(
+      new Row("plain", "relu", W16, Double.NaN, Double.NaN),
+      new Row("normprop", "relu", W16, Double.NaN, Double.NaN),
+      new Row("batchnorm", "relu", W16, Double.NaN, Double.NaN),
+      new Row("plain", "crelu", W16, Double.NaN, Double.NaN),
+      new Row("normprop", "crelu", W16, Double.NaN, Double.NaN),
+      new Row("batchnorm", "crelu", W16, Double.NaN, Double.NaN));
+  static final double[][] TABLE1_PAPER = {
+      {30.81, 36.69, 0.14}, {28.68, 33.58, 0.21}, {3.77, 4.43, 0.51}, {24.53, 26.02, 0.50}, {10.41, 10.28, 0.50},
+      {1.94, 1.99, 0.50}};
+
   /** Table 3: batchnorm at similar parameter counts (CIFAR-10 at 16-32-64 / 12-24-48; CIFAR-100 wider, wd 5e-4). */
   static final List<Row> TABLE3 = List.of(
       new Row("batchnorm", "relu", W16, 6.35, Double.NaN),
@@ -60,7 +72,8 @@ final class ReproduceCommand implements Callable<Integer> {
       new Row("batchnorm", "crelu", new int[] {12, 24, 48}, 5.87, Double.NaN),
       new Row("batchnorm", "crelu", new int[] {24, 48, 96}, Double.NaN, 22.06));
 
-  @Option(names = "--table", required = true, description = "2 or 3.")
+  @Option(names = "--table", required = true, description = "1 (activation statistics), 2 (normalization x "
+      + "activation) or 3 (widths).")
   int table;
 
   @Option(names = "--dataset", description = "fashion-mnist (default), cifar10 or cifar100.")
@@ -100,16 +113,20 @@ final class ReproduceCommand implements Callable<Integer> {
   @Option(names = "--limit-test", description = "Use only the first N test examples.")
   int limitTest = -1;
 
+  @Option(names = "--samples", description = "Table 1: test images the statistics are taken over (default "
+      + "${DEFAULT-VALUE}).")
+  int samples = 500;
+
   @Option(names = "--out", required = true, description = "Output folder (cells/, table<N>.md, table<N>.json).")
   Path out;
 
   @Override
   public Integer call() throws IOException {
     List<Row> grid = switch (table) {
+      case 1 -> TABLE1;
       case 2 -> TABLE2;
       case 3 -> TABLE3;
-      default -> throw new IllegalArgumentException("--table must be 2 or 3 (Table 1's statistics: the analyze "
-          + "command on the cells' checkpoints)");
+      default -> throw new IllegalArgumentException("--table must be 1, 2 or 3");
     };
     if (seeds < 1 || epochs < 1) {
       throw new IllegalArgumentException("--seeds and --epochs must be >= 1");
@@ -141,7 +158,7 @@ final class ReproduceCommand implements Callable<Integer> {
       errors.add(err);
       hours.add(sec);
     }
-    String md = markdown(selected, errors, hours, weightDecay);
+    String md = table == 1 ? table1(selected, errors, weightDecay) : markdown(selected, errors, hours, weightDecay);
     Files.writeString(out.resolve("table" + table + ".md"), md, StandardCharsets.UTF_8);
     System.out.print(md);
     return 0;
@@ -220,6 +237,54 @@ final class ReproduceCommand implements Callable<Integer> {
       sb.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %.1f min | %s | %s |%n", r.norm(), r.act(),
           Arrays.toString(r.widths()).replaceAll("[\\[\\] ]", "").replace(',', '-'), median(e), each,
           meanSeconds / 60, paper(r.paperC10(), !c100), paper(r.paperC100(), c100)));
+    }
+    return sb.toString();
+  }
+
+  /**
+   * Table 1: per row, the median over seeds of the last activation's mean, std and NZR (the
+   * analyze command's definitions, on the first --samples test images) beside the paper's.
+   */
+  private String table1(List<Row> selected, List<double[]> errors, float weightDecay) throws IOException {
+    org.resnorm.data.Dataset test = Datasets.load(dataset, data, org.resnorm.data.Split.TEST, limitTest);
+    StringBuilder sb = new StringBuilder();
+    sb.append(String.format(Locale.ROOT, "## Table 1: the activation before the classifier, median of %d seed%s%n%n",
+        seeds, seeds == 1 ? "" : "s"));
+    sb.append(String.format(Locale.ROOT, "ours: ResNet-%d on %s, %d epochs, batch %d, schedule %s, weight decay %s, "
+        + "statistics over the first %d test images; paper: ResNet-110 on CIFAR-100.%n%n", depth, dataset, epochs, batch,
+        schedule, weightDecay, Math.min(samples, test.size())));
+    sb.append("| norm | act | ours: mean ± std | ours: NZR | ours: test error % | paper: mean ± std | paper: NZR |\n"
+        + "|---|---|---|---|---|---|---|\n");
+    try (org.resnorm.core.Engine engine = threads == null ? org.resnorm.core.Engine.create()
+        : org.resnorm.core.Engine.create(threads)) {
+      for (int i = 0; i < selected.size(); i++) {
+        Row r = selected.get(i);
+        double[] mean = new double[seeds];
+        double[] std = new double[seeds];
+        double[] nzr = new double[seeds];
+        for (int s = 0; s < seeds; s++) {
+          Path ckpt = out.resolve("cells").resolve(r.id() + "-seed" + (s + 1)).resolve(RunFolder.CHECKPOINT);
+          if (Double.isNaN(errors.get(i)[s]) || !Files.isRegularFile(ckpt)) {
+            mean[s] = std[s] = nzr[s] = Double.NaN;
+            continue;
+          }
+          try (SafeTensorsFile f = SafeTensors.read(ckpt);
+              org.resnorm.model.ResNet net = org.resnorm.model.ResNet.create(engine,
+                  org.resnorm.model.ResNetCheckpoint.config(f), Math.max(2, Math.min(100, test.size())), test.height(),
+                  test.width(), 0)) {
+            org.resnorm.model.ResNetCheckpoint.load(net, f, false);
+            org.resnorm.analysis.ActivationStats.Summary a = org.resnorm.analysis.Analyzer.analyze(r.label(), net,
+                test, samples).lastActivation();
+            mean[s] = a.mean();
+            std[s] = a.std();
+            nzr[s] = a.nzr();
+          }
+        }
+        int row = TABLE1.indexOf(r);
+        sb.append(String.format(Locale.ROOT, "| %s | %s | %s ± %s | %s | %s | %.2f ± %.2f | %.2f |%n", r.norm(),
+            r.act(), median(mean), median(std), median(nzr), median(errors.get(i)), TABLE1_PAPER[row][0],
+            TABLE1_PAPER[row][1], TABLE1_PAPER[row][2]));
+      }
     }
     return sb.toString();
   }

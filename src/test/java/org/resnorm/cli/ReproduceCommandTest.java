@@ -41,10 +41,26 @@ class ReproduceCommandTest {
     assertFalse(second.contains("training") || second.contains("resuming"), second);
     assertEquals(md, Files.readString(out.resolve("table2.md")));
     assertEquals(1, Main.run("reproduce", "--table", "4", "--out", out.toString()));
+    assertEquals(1, Main.run("reproduce", "--table", "0", "--out", out.toString()));
     assertEquals(1, Main.run("reproduce", "--table", "2", "--rows", "layernorm-relu", "--data", dir.toString(),
         "--out", out.toString()));
     assertEquals(1, Main.run("reproduce", "--table", "2", "--data", dir.resolve("missing").toString(), "--out",
         out.toString()));
+  }
+
+  @Test
+  void tableOneReportsTheLastActivationBesideThePapers(@TempDir Path dir) throws IOException {
+    TrainCommandTest.writeIdx(dir, "train", 32, 1);
+    TrainCommandTest.writeIdx(dir, "t10k", 12, 2);
+    Path out = dir.resolve("t1");
+    assertEquals(0, Main.run("reproduce", "--table", "1", "--data", dir.toString(), "--depth", "8", "--epochs", "1",
+        "--seeds", "1", "--batch", "16", "--threads", "2", "--samples", "10", "--rows",
+        "batchnorm-crelu-16-32-64,normprop-relu-16-32-64", "--out", out.toString()));
+    String md = Files.readString(out.resolve("table1.md"));
+    assertTrue(md.contains("statistics over the first 10 test images"), md);
+    assertTrue(md.matches("(?s).*\\| batchnorm \\| crelu \\| [0-9.]+ ± [0-9.]+ \\| 0\\.[0-9]+ \\| [0-9.]+ \\| "
+        + "1\\.94 ± 1\\.99 \\| 0\\.50 \\|.*"), md);
+    assertTrue(md.contains("| normprop | relu |") && md.contains("28.68 ± 33.58 | 0.21 |"), md);
   }
 
   @Test
