@@ -86,11 +86,7 @@ final class BenchCommand implements Callable<Integer> {
       throw new IllegalArgumentException("need --batch >= 2, --steps >= 1, --warmup >= 0, --size >= 1, "
           + "--channels >= 1, --classes >= 2, --rss-every >= 0");
     }
-    boolean imagenet = switch (arch.toLowerCase(java.util.Locale.ROOT)) {
-      case "cifar" -> false;
-      case "imagenet" -> true;
-      default -> throw new IllegalArgumentException("unknown --arch '" + arch + "': expected cifar or imagenet");
-    };
+    boolean imagenet = ResNetConfig.Arch.parse(arch) == ResNetConfig.Arch.IMAGENET;
     if (imagenet) {  // the ImageNet networks' defaults, unless given
       var given = commandSpec.commandLine().getParseResult();
       depth = given.hasMatchedOption("--depth") ? depth : 50;

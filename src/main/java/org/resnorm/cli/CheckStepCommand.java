@@ -85,11 +85,7 @@ final class CheckStepCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    boolean imagenet = switch (arch.toLowerCase(Locale.ROOT)) {
-      case "cifar" -> false;
-      case "imagenet" -> true;
-      default -> throw new IllegalArgumentException("unknown --arch '" + arch + "': expected cifar or imagenet");
-    };
+    boolean imagenet = ResNetConfig.Arch.parse(arch) == ResNetConfig.Arch.IMAGENET;
     if (!(lr > 0) || !(momentum >= 0) || !(wd >= 0)) {
       throw new IllegalArgumentException("need --lr > 0, --momentum >= 0, --wd >= 0");
     }
@@ -126,19 +122,19 @@ final class CheckStepCommand implements Callable<Integer> {
         SafeTensors.Writer o = SafeTensors.writer().rejectNonFinite(true);
         o.add("loss", TensorData.scalar(loss));
         for (Map.Entry<String, Tensor> g : net.gradients().all().entrySet()) {
-          o.add("grad." + g.getKey(), asStored(g.getKey(), g.getValue()));
+          o.add("grad." + g.getKey(), ResNetCheckpoint.stored(g.getKey(), g.getValue()));
         }
         net.step(sgd, lr);
         for (Map.Entry<String, Tensor> p : net.parameters().all().entrySet()) {
           String name = p.getKey();
-          o.add(name, asStored(name, p.getValue()));
+          o.add(name, ResNetCheckpoint.stored(name, p.getValue()));
           if (name.endsWith(".running_var")) {
             o.add(name.substring(0, name.length() - ".running_var".length()) + ".num_batches_tracked",
                 TensorData.scalar(tracked + 1));
           }
         }
         for (Map.Entry<String, Tensor> v : net.momentumBuffers().all().entrySet()) {
-          o.add(ResNetCheckpoint.MOMENTUM_PREFIX + v.getKey(), asStored(v.getKey(), v.getValue()));
+          o.add(ResNetCheckpoint.MOMENTUM_PREFIX + v.getKey(), ResNetCheckpoint.stored(v.getKey(), v.getValue()));
         }
         o.metadata("format", ResNetCheckpoint.FORMAT).metadata("config", config.toString())
             .metadata("lr", Float.toString(lr)).metadata("momentum", Float.toString(momentum))
@@ -149,10 +145,6 @@ final class CheckStepCommand implements Callable<Integer> {
       }
     }
     return 0;
-  }
-
-  private static TensorData asStored(String name, Tensor t) {
-    return name.endsWith(".weight_g") ? TensorData.ofFloats(t.toFloatArray(), t.dim(0), 1, 1, 1) : TensorData.of(t);
   }
 
   private int[] labels(SafeTensorsFile b, int n, int classes) throws IOException {

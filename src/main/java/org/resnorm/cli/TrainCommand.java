@@ -149,11 +149,7 @@ final class TrainCommand implements Callable<Integer> {
     if (arch == null) {
       arch = dataset.equalsIgnoreCase("imagenet") ? "imagenet" : "cifar";
     }
-    boolean imagenet = switch (arch.toLowerCase(Locale.ROOT)) {
-      case "cifar" -> false;
-      case "imagenet" -> true;
-      default -> throw new IllegalArgumentException("unknown --arch '" + arch + "': expected cifar or imagenet");
-    };
+    boolean imagenet = ResNetConfig.Arch.parse(arch) == ResNetConfig.Arch.IMAGENET;
     if (imagenet && resumed == null) {  // the ImageNet networks' defaults, unless given
       var given = commandSpec.commandLine().getParseResult();
       depth = given.hasMatchedOption("--depth") ? depth : 18;

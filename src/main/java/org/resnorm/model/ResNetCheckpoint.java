@@ -7,7 +7,6 @@ import com.google.gson.JsonSyntaxException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import org.resnorm.core.Tensor;
 import org.resnorm.io.SafeTensors;
@@ -40,14 +39,14 @@ public final class ResNetCheckpoint {
     SafeTensors.Writer w = SafeTensors.writer().rejectNonFinite(true);
     for (Map.Entry<String, Tensor> e : net.parameters().all().entrySet()) {
       String name = e.getKey();
-      w.add(name, fileView(name, e.getValue()));
+      w.add(name, stored(name, e.getValue()));
       if (name.endsWith(".running_var")) {
         w.add(name.substring(0, name.length() - ".running_var".length()) + TRACKED, TensorData.scalar(steps));
       }
     }
     if (net.stepsTaken()) {
       for (Map.Entry<String, Tensor> e : net.momentumBuffers().all().entrySet()) {
-        w.add(MOMENTUM_PREFIX + e.getKey(), fileView(e.getKey(), e.getValue()));
+        w.add(MOMENTUM_PREFIX + e.getKey(), stored(e.getKey(), e.getValue()));
       }
     }
     Map<String, String> meta = new LinkedHashMap<>();
@@ -56,8 +55,11 @@ public final class ResNetCheckpoint {
     w.metadata(meta).write(file);
   }
 
-  /** A tensor as the file stores it: gamma of a weight-normalized conv as PyTorch's [K, 1, 1, 1]. */
-  private static TensorData fileView(String name, Tensor t) {
+  /**
+   * Tensor {@code name} as a checkpoint stores it: the gamma of a weight-normalized conv
+   * ({@code *.weight_g}) in PyTorch's [K, 1, 1, 1], everything else as it is.
+   */
+  public static TensorData stored(String name, Tensor t) {
     return name.endsWith(".weight_g") ? TensorData.ofFloats(t.toFloatArray(), t.dim(0), 1, 1, 1) : TensorData.of(t);
   }
 
@@ -154,7 +156,7 @@ public final class ResNetCheckpoint {
     if (!f.contains(stem) || !f.contains("fc.weight")) {
       throw new IllegalArgumentException(f.file() + ": no conv1 or fc.weight tensor: not a ResNet checkpoint");
     }
-    return new ResNetConfig(ResNetConfig.Arch.valueOf(arch.toUpperCase(Locale.ROOT)), depth, widths, norm, act,
+    return new ResNetConfig(ResNetConfig.Arch.parse(arch), depth, widths, norm, act,
         shortcut, Math.toIntExact(f.shape(stem)[1]), Math.toIntExact(f.shape("fc.weight")[0]));
   }
 

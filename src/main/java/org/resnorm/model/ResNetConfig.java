@@ -22,7 +22,16 @@ public record ResNetConfig(Arch arch, int depth, int[] widths, Norm norm, Act ac
 
   public enum Arch {
     CIFAR,
-    IMAGENET
+    IMAGENET;
+
+    /** The architecture named on a command line: {@code cifar} or {@code imagenet} (any case). */
+    public static Arch parse(String name) {
+      return switch (name == null ? "" : name.toLowerCase(java.util.Locale.ROOT)) {
+        case "cifar" -> CIFAR;
+        case "imagenet" -> IMAGENET;
+        default -> throw new IllegalArgumentException("unknown --arch '" + name + "': expected cifar or imagenet");
+      };
+    }
   }
 
   public ResNetConfig {
