@@ -29,6 +29,9 @@ struct rn_cuda_context {
   // Op scratch: grows to the largest request.
   void* workspace = nullptr;
   size_t workspace_capacity = 0;
+  // Between rn_cuda_graph_begin and rn_cuda_graph_end (graph.cu): the stream is being
+  // recorded, so nothing may synchronize or reallocate the workspace.
+  bool recording = false;
 };
 
 namespace rn::cuda {
@@ -42,7 +45,8 @@ enum ErrorBit : unsigned int {
 inline int status_of(cudaError_t e) {
   if (e == cudaSuccess) return RN_STATUS_OK;
   if (e == cudaErrorMemoryAllocation) return RN_STATUS_OUT_OF_MEMORY;
-  if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || e == cudaErrorInvalidDevice)
+  if (e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver || e == cudaErrorInvalidDevice ||
+      e == cudaErrorNotSupported)
     return RN_STATUS_UNSUPPORTED;
   return RN_STATUS_INTERNAL;
 }

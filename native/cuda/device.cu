@@ -18,6 +18,9 @@ int workspace(rn_cuda_context* ctx, size_t bytes, void** out) {
                     ? bytes
                     : ctx->workspace_capacity + ctx->workspace_capacity / 2;
   want = (want + (size_t(1) << 20) - 1) & ~((size_t(1) << 20) - 1);
+  // While a graph is recorded the stream cannot be waited for, and a new block would leave
+  // the recorded kernels pointing at a freed one.
+  if (ctx->recording) return RN_STATUS_UNSUPPORTED;
   if (ctx->workspace != nullptr) {
     RN_CUDA_TRY(cudaStreamSynchronize(ctx->stream));  // queued kernels may still use it
     cudaFree(ctx->workspace);
@@ -123,6 +126,7 @@ RN_API int rn_cuda_context_math(const rn_cuda_context* ctx) { return ctx ? ctx->
 
 RN_API int rn_cuda_synchronize(rn_cuda_context* ctx) {
   return guarded(ctx, [&] {
+    if (ctx->recording) return int(RN_STATUS_UNSUPPORTED);  // a recorded stream cannot be waited for
     RN_CUDA_TRY(cudaStreamSynchronize(ctx->stream));
     RN_CUDA_TRY(cudaMemcpyAsync(ctx->error_host, ctx->error_word, sizeof(unsigned int), cudaMemcpyDeviceToHost,
                                 ctx->stream));
@@ -212,6 +216,7 @@ RN_API void rn_cuda_free(rn_cuda_context* ctx, void* p) {
 RN_API int rn_cuda_copy_to_device(rn_cuda_context* ctx, void* dst, const void* src, size_t bytes) {
   if (bytes > 0 && (dst == nullptr || src == nullptr)) return RN_STATUS_BAD_ARGUMENT;
   return guarded(ctx, [&] {
+    if (ctx->recording) return int(RN_STATUS_UNSUPPORTED);  // synchronous: not while recording
     if (bytes == 0) return int(RN_STATUS_OK);
     RN_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx->stream));
     RN_CUDA_TRY(cudaStreamSynchronize(ctx->stream));
@@ -222,6 +227,7 @@ RN_API int rn_cuda_copy_to_device(rn_cuda_context* ctx, void* dst, const void* s
 RN_API int rn_cuda_copy_to_host(rn_cuda_context* ctx, void* dst, const void* src, size_t bytes) {
   if (bytes > 0 && (dst == nullptr || src == nullptr)) return RN_STATUS_BAD_ARGUMENT;
   return guarded(ctx, [&] {
+    if (ctx->recording) return int(RN_STATUS_UNSUPPORTED);  // synchronous: not while recording
     if (bytes == 0) return int(RN_STATUS_OK);
     RN_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx->stream));
     RN_CUDA_TRY(cudaStreamSynchronize(ctx->stream));

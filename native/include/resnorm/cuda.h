@@ -106,6 +106,28 @@ RN_API int rn_cuda_copy_to_host(rn_cuda_context* ctx, void* dst, const void* src
 RN_API int rn_cuda_copy_device(rn_cuda_context* ctx, void* dst, const void* src, size_t bytes);
 RN_API int rn_cuda_memset(rn_cuda_context* ctx, void* dst, int value, size_t bytes);
 
+/* ------------------------------------------------------------------ CUDA graphs */
+/* A whole step as one launch: between rn_cuda_graph_begin and rn_cuda_graph_end the ops
+ * called on ctx (from the calling thread) are recorded into a graph instead of running
+ * (CUDA stream capture); rn_cuda_graph_launch then enqueues the recorded kernels on the
+ * context's stream with a single launch, reading and writing the same device pointers
+ * with the same host-side arguments (shapes, the SGD step's learning rate, epilogue
+ * scalars) as when they were recorded. Run the work once before recording it, so that the
+ * workspace already has its final size: a workspace that would have to grow, a
+ * synchronous copy or rn_cuda_synchronize while recording fails (the recording is then
+ * lost and rn_cuda_graph_end returns the error). rn_cuda_graph_begin returns
+ * RN_STATUS_UNSUPPORTED where the runtime cannot record (the host emulation).
+ * A graph belongs to the context it was recorded on; destroy it before the context. */
+typedef struct rn_cuda_graph rn_cuda_graph;
+RN_API int rn_cuda_graph_begin(rn_cuda_context* ctx);
+RN_API int rn_cuda_graph_end(rn_cuda_context* ctx, rn_cuda_graph** out);
+RN_API int rn_cuda_graph_launch(rn_cuda_context* ctx, const rn_cuda_graph* graph);
+/* The number of kernels and other operations recorded. */
+RN_API size_t rn_cuda_graph_nodes(const rn_cuda_graph* graph);
+RN_API void rn_cuda_graph_destroy(rn_cuda_graph* graph);
+/* Whether ctx is recording (between begin and end). */
+RN_API int rn_cuda_graph_recording(const rn_cuda_context* ctx);
+
 /* ---------------------------------------------------------------- conv2d (conv2d.h) */
 /* Bytes of workspace the conv needs for direction 0 (forward), 1 (data), 2 (filter). */
 RN_API size_t rn_cuda_conv2d_workspace_bytes(const rn_cuda_context* ctx, const rn_conv2d_desc* d, int32_t direction);
