@@ -10,10 +10,14 @@
 #      device fails instead of skipping, and the host emulation runs of those tests
 #      (label "emulated") are neither built nor run;
 #   3. runs the CUDA kernel benchmark (native/bench/bench_cuda.cu) at the ResNet-110
-#      batch-128 shapes: ms, GFLOP/s, GB/s per op against the card's copy bandwidth.
-# Results go under $OUT (or /tmp/gpu-check): machine.txt, configure.log, build.log,
-# ctest.log, gpu-bench.md (the benchmark table), summary.txt. Exits non-zero when the
-# build or a test failed. Without a GPU it says so loudly, builds, runs the CPU tests
+#      batch-128 shapes: ms, GFLOP/s, GB/s per op against the card's copy bandwidth;
+#   4. times whole ResNet-110 training steps (batch 128, BN+ReLU / BN+CReLU, FP32 / TF32):
+#      resnorm eager and as one CUDA graph (native/bench/bench_resnet_cuda.cu), and the
+#      same network in PyTorch eager (scripts/pytorch_resnet_step.py), side by side.
+# Results go under $OUT (or /tmp/gpu-check), at most 8 files (what the device tool brings
+# back): machine.txt, build.log (configure + build), ctest.log, gpu-bench.md (every
+# benchmark table), bench.log (the benchmarks' stderr), summary.txt. Exits non-zero when
+# the build, a test or a benchmark failed. Without a GPU it says so loudly, builds, runs the CPU tests
 # (the CUDA tests report "skipped") and skips the benchmark.
 set -uo pipefail
 t0=$SECONDS
@@ -45,15 +49,15 @@ status=0
 emulation=ON
 if [[ $gpu == yes ]]; then emulation=OFF; fi  # the host emulation is for machines without a GPU
 cmake -S native -B "$build" -DRESNORM_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$arch" -DRESNORM_CUDA_EMULATION=$emulation \
-  -DOPENBLAS_JAR_DIR="$openblas" -DCMAKE_BUILD_TYPE=Release >"$out/configure.log" 2>&1 || status=1
-grep -E 'backends|CUDA|Error' "$out/configure.log" || true
+  -DOPENBLAS_JAR_DIR="$openblas" -DCMAKE_BUILD_TYPE=Release >"$out/build.log" 2>&1 || status=1
+grep -E 'backends|CUDA|Error' "$out/build.log" || true
 if [[ $status -eq 0 ]]; then
-  cmake --build "$build" -j"$(nproc)" >"$out/build.log" 2>&1 || status=1
+  cmake --build "$build" -j"$(nproc)" >>"$out/build.log" 2>&1 || status=1
   tail -3 "$out/build.log"
 fi
 echo "gpu-check: configure + build $((SECONDS - t0)) s, status $status"
 if [[ $status -ne 0 ]]; then
-  echo "gpu-check: BUILD FAILED (see $out/configure.log, $out/build.log)" | tee "$out/summary.txt"
+  echo "gpu-check: BUILD FAILED (see $out/build.log)" | tee "$out/summary.txt"
   tail -40 "$out/build.log" 2>/dev/null
   exit 1
 fi
@@ -86,6 +90,45 @@ if [[ $gpu == yes ]]; then
     tail -20 "$out/bench.log"
   fi
   echo "gpu-check: bench $((SECONDS - t2)) s"
+
+  # Whole training steps: resnorm (eager, graph) and PyTorch eager on the same card.
+  t3=$SECONDS
+  results=$(mktemp)
+  timeout 200 "$build/bench_resnet_cuda" >"$results" 2>>"$out/bench.log"
+  step_status=$?
+  if [[ $step_status -ne 0 ]]; then
+    echo "gpu-check: bench_resnet_cuda FAILED (status $step_status)"
+    bench_status=1
+  fi
+  grep -v '^RESULT' "$results" | tee -a "$out/gpu-bench.md"
+  echo | tee -a "$out/gpu-bench.md"
+  torch_out=$(mktemp)
+  PYTHONUNBUFFERED=1 timeout 200 python3 scripts/pytorch_resnet_step.py >"$torch_out" 2>>"$out/bench.log" ||
+    echo "gpu-check: the PyTorch baseline failed (see bench.log)" | tee -a "$out/gpu-bench.md"
+  grep -v '^RESULT' "$torch_out" | tee -a "$out/gpu-bench.md"
+  cat "$torch_out" >>"$results"
+  # Side by side: the issue's target is resnorm's graph step >= 2x PyTorch eager.
+  {
+    echo
+    echo "| network | math | PyTorch eager ms | resnorm eager ms | resnorm graph ms | PyTorch / resnorm graph |"
+    echo "|---|---|---|---|---|---|"
+    awk -F'\t' '$1 == "RESULT" {
+        key = $3 "|" $4
+        if (!(key in seen)) { seen[key] = 1; order[n++] = key }
+        ms[$2 "|" $5 "|" key] = $6
+      }
+      END {
+        for (i = 0; i < n; i++) {
+          k = order[i]; split(k, part, "|")
+          pt = ms["pytorch|eager|" k]; re = ms["resnorm|eager|" k]; rg = ms["resnorm|graph|" k]
+          ratio = (pt != "" && rg != "" && rg > 0) ? sprintf("%.2fx", pt / rg) : "-"
+          printf "| %s | %s | %s | %s | %s | %s |\n", part[1], part[2], pt == "" ? "-" : pt,
+            re == "" ? "-" : re, rg == "" ? "-" : rg, ratio
+        }
+      }' "$results"
+  } | tee -a "$out/gpu-bench.md"
+  rm -f "$results" "$torch_out"
+  echo "gpu-check: whole-step benchmarks $((SECONDS - t3)) s"
 else
   echo "gpu-check: no GPU: benchmark skipped" | tee "$out/gpu-bench.md"
 fi
