@@ -68,6 +68,10 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup", description = "Untimed steps first (default ${DEFAULT-VALUE}).")
   int warmup = 2;
 
+  @Option(names = "--device", defaultValue = "cpu",
+      description = "cpu (default) or cuda: cuda needs a build with the CUDA library, a driver and a device.")
+  Device device = Device.cpu;
+
   @Option(names = "--threads", description = "Engine threads (default: all CPUs).")
   Integer threads;
 
@@ -82,6 +86,7 @@ final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    device.require();
     if (batch < 2 || steps < 1 || warmup < 0 || size < 1 || channels < 1 || classes < 2 || rssEvery < 0) {
       throw new IllegalArgumentException("need --batch >= 2, --steps >= 1, --warmup >= 0, --size >= 1, "
           + "--channels >= 1, --classes >= 2, --rss-every >= 0");

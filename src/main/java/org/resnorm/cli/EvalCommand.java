@@ -45,6 +45,10 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--batch", description = "Batch size (default ${DEFAULT-VALUE}).")
   int batch = 128;
 
+  @Option(names = "--device", defaultValue = "cpu",
+      description = "cpu (default) or cuda: cuda needs a build with the CUDA library, a driver and a device.")
+  Device device = Device.cpu;
+
   @Option(names = "--threads", description = "Engine threads (default: all CPUs).")
   Integer threads;
 
@@ -62,6 +66,7 @@ final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    device.require();
     if (batch < 1) {
       throw new IllegalArgumentException("--batch must be >= 1");
     }

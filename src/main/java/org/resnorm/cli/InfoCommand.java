@@ -2,6 +2,7 @@ package org.resnorm.cli;
 
 import java.util.concurrent.Callable;
 import org.resnorm.bind.ResnormNative;
+import org.resnorm.core.CudaSupport;
 import org.resnorm.core.Engine;
 import org.resnorm.core.Isa;
 import picocli.CommandLine.Command;
@@ -17,10 +18,10 @@ final class InfoCommand implements Callable<Integer> {
     System.out.println("compiler       " + ResnormNative.rn_compiler());
     System.out.println("openblas       " + ResnormNative.rn_openblas_version() + " (core: "
         + ResnormNative.rn_openblas_corename() + "; pinned to 1 thread, parallelism is resnorm's pool)");
-    boolean cudaPackaged = ResnormNative.class.getResource("linux-x86_64/libresnorm_cuda.so") != null;
-    System.out.println("backends       cpu; cuda library " + (cudaPackaged
-        ? "packaged (its kernels arrive with the CUDA backend)"
-        : "not built (mvn -Dresnorm.cuda=ON with nvcc on PATH)"));
+    CudaSupport.Status cuda = CudaSupport.status();
+    System.out.println("backends       cpu" + (cuda.usable() ? ", cuda (kernels and C API; the Java executor runs on cpu)"
+        : cuda.built() ? "; cuda library built, no usable device" : "; cuda not built"));
+    System.out.println("cuda           " + cuda.message());
     StringBuilder isas = new StringBuilder();
     for (Isa isa : Isa.values()) {
       isas.append(isa.name().toLowerCase()).append(isa.supported() ? "+ " : "- ");

@@ -99,6 +99,10 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "Seed of the initialization and the data order (default ${DEFAULT-VALUE}).")
   long seed = 1;
 
+  @Option(names = "--device", defaultValue = "cpu",
+      description = "cpu (default) or cuda: cuda needs a build with the CUDA library, a driver and a device.")
+  Device device = Device.cpu;
+
   @Option(names = "--threads", description = "Engine threads (default: all CPUs).")
   Integer threads;
 
@@ -133,6 +137,7 @@ final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    device.require();
     RunFolder.Resumed resumed = null;
     if (resume != null) {
       for (String o : RUN_OPTIONS) {
