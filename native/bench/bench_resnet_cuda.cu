@@ -55,6 +55,47 @@ bool time_rounds(cudaStream_t stream, int rounds, int steps, const Run& run, Tim
   return true;
 }
 
+// Times op families inside eager steps: an event recorded on the stream before each op
+// (CifarResNet's marker); the time between two events goes to the first one's family.
+class OpProfile {
+ public:
+  explicit OpProfile(cudaStream_t stream) : stream_(stream) {}
+  ~OpProfile() {
+    for (cudaEvent_t e : events_) cudaEventDestroy(e);
+  }
+  static void marker(void* self, int op) { static_cast<OpProfile*>(self)->mark(op); }
+  void mark(int op) {
+    if (used_ == events_.size()) {
+      cudaEvent_t e;
+      cudaEventCreate(&e);
+      events_.push_back(e);
+    }
+    cudaEventRecord(events_[used_], stream_);
+    ops_.push_back(op);
+    ++used_;
+  }
+  // After the profiled steps: adds their times to ms_ and starts over.
+  void collect() {
+    cudaStreamSynchronize(stream_);
+    for (size_t i = 0; i + 1 < used_; ++i) {
+      if (ops_[i] == rn::step::kEnd) continue;
+      float ms = 0;
+      cudaEventElapsedTime(&ms, events_[i], events_[i + 1]);
+      ms_[ops_[i]] += ms;
+    }
+    used_ = 0;
+    ops_.clear();
+  }
+  double ms(int op) const { return ms_[op]; }
+
+ private:
+  cudaStream_t stream_;
+  std::vector<cudaEvent_t> events_;
+  std::vector<int> ops_;
+  size_t used_ = 0;
+  double ms_[rn::step::kOpCount] = {};
+};
+
 struct Row {
   std::string net, math, mode;
   Timing t;
@@ -94,6 +135,7 @@ int main(int argc, char** argv) {
   }
   cudaStream_t stream = static_cast<cudaStream_t>(rn_cuda_context_stream(ctx));
   std::vector<Row> rows;
+  std::string profile;
   int status = 0;
   for (bool crelu : {false, true}) {
     for (int math : {RN_CUDA_MATH_FP32, RN_CUDA_MATH_TF32}) {
@@ -137,6 +179,27 @@ int main(int argc, char** argv) {
         continue;
       }
       rows.push_back({name, math_name, "eager", eager, net.conv_flops_per_step(), c.batch, 0});
+      // Where an eager step's time goes (events between ops add a little to each).
+      {
+        OpProfile prof(stream);
+        net.set_marker(&OpProfile::marker, &prof);
+        const int profiled = 3;
+        for (int s = 0; s < profiled && ok; ++s) {
+          ok = net.step(lr) == RN_STATUS_OK;
+          prof.collect();
+        }
+        net.set_marker(nullptr, nullptr);
+        double total = 0;
+        for (int op = 0; op < rn::step::kEnd; ++op) total += prof.ms(op);
+        char line[160];
+        profile += "\n" + name + " " + math_name + ", eager step by op family (ms per step, " +
+                   std::to_string(profiled) + " steps):\n\n| op | ms | share |\n|---|---|---|\n";
+        for (int op = 0; op < rn::step::kEnd; ++op) {
+          std::snprintf(line, sizeof line, "| %s | %.3f | %.1f %% |\n", rn::step::op_name(op), prof.ms(op) / profiled,
+                        total > 0 ? 100.0 * prof.ms(op) / total : 0.0);
+          profile += line;
+        }
+      }
       rn_cuda_graph* graph = nullptr;
       int st = rn_cuda_graph_begin(ctx);
       if (st == RN_STATUS_OK) st = net.step(lr);
@@ -178,6 +241,7 @@ int main(int argc, char** argv) {
                   r.flops / (r.t.median_ms * 1e6), r.nodes ? std::to_string(r.nodes).c_str() : "-");
     table += line;
   }
+  table += profile;
   std::fputs(table.c_str(), stdout);
   for (const Row& r : rows)
     std::printf("RESULT\tresnorm\t%s\t%s\t%s\t%.3f\n", r.net.c_str(), r.math.c_str(), r.mode.c_str(),

@@ -131,10 +131,27 @@ struct CudaBackend {
     if (rn_st_ != RN_STATUS_OK) return rn_st_;    \
   } while (0)
 
+// Op families of a step, for a caller that times them (bench_resnet_cuda's profile).
+enum Op { kConvForward, kConvBackwardData, kConvBackwardFilter, kNormForward, kNormBackward, kResidual, kShortcut,
+          kHead, kSgd, kEnd, kOpCount };
+inline const char* op_name(int op) {
+  static const char* const names[kOpCount] = {"conv forward", "conv backward-data", "conv backward-filter",
+                                               "batchnorm(+act) forward", "batchnorm(+act) backward",
+                                               "add+relu / add", "shortcut A", "pool, fc, loss", "sgd update", "end"};
+  return op >= 0 && op < kOpCount ? names[op] : "?";
+}
+
 template <class B>
 class CifarResNet {
  public:
   using Ctx = typename B::Ctx;
+  // Called with an Op just before each op is enqueued (and kEnd after the last of a step);
+  // nullptr (the default): nothing is called.
+  using Marker = void (*)(void* user, int op);
+  void set_marker(Marker m, void* user) {
+    marker_ = m;
+    marker_user_ = user;
+  }
 
   // Plans and allocates every buffer and initializes the parameters from `seed`
   // (He-normal convs, BN gamma 1 / beta 0, running var 1, PyTorch's uniform linear).
@@ -208,13 +225,16 @@ class CifarResNet {
       RN_STEP_TRY(unit_forward(b.u2, b.u1.out));
       const float* skip = h;
       if (b.reshape) {
+        mark(kShortcut);
         RN_STEP_TRY(B::shortcut_a_forward(ctx_, n, b.cin, b.h, b.w, b.k, b.stride, h, skip_));
         skip = skip_;
       }
+      mark(kResidual);
       RN_STEP_TRY(B::add_relu_forward(ctx_, b.out_count(n), b.u2.out, skip, b.out));
       h = b.out;
     }
     const int feat = 4 * cfg_.width, last_hw = blocks_.back().p * blocks_.back().p;
+    mark(kHead);
     RN_STEP_TRY(B::global_avgpool_forward(ctx_, n, feat, last_hw, h, pooled_));
     RN_STEP_TRY(B::linear_forward(ctx_, n, feat, cfg_.classes, pooled_, fc_w_, fc_b_, logits_));
     RN_STEP_TRY(B::softmax_xent_forward(ctx_, n, cfg_.classes, logits_, labels_, loss_));
@@ -224,18 +244,22 @@ class CifarResNet {
     RN_STEP_TRY(B::linear_backward_data(ctx_, n, feat, cfg_.classes, dlogits_, fc_w_, dpooled_));
     float* d_out = grad_a_;  // dL/d(block output), then the block's dL/dx in the other buffer
     float* d_in = grad_b_;
+    mark(kHead);
     RN_STEP_TRY(B::global_avgpool_backward(ctx_, n, feat, last_hw, dpooled_, d_out));
     for (size_t i = blocks_.size(); i-- > 0;) {
       Block& b = blocks_[i];
       const float* x = i == 0 ? stem_.out : blocks_[i - 1].out;
+      mark(kResidual);
       RN_STEP_TRY(B::add_relu_backward(ctx_, b.out_count(n), b.out, d_out, d_sum_, nullptr));
       RN_STEP_TRY(unit_backward(b.u2, b.u1.out, d_sum_, d_act_));
       RN_STEP_TRY(unit_backward(b.u1, x, d_act_, d_x1_));
       const float* d_skip = d_sum_;
       if (b.reshape) {
+        mark(kShortcut);
         RN_STEP_TRY(B::shortcut_a_backward(ctx_, n, b.cin, b.h, b.w, b.k, b.stride, d_sum_, d_skip_));
         d_skip = d_skip_;
       }
+      mark(kResidual);
       RN_STEP_TRY(B::add(ctx_, int64_t(n) * b.cin * b.h * b.w, d_x1_, d_skip, d_in));
       std::swap(d_out, d_in);
     }
@@ -244,7 +268,10 @@ class CifarResNet {
 
   int sgd(float lr, bool first_step) {
     const rn_sgd_params p{lr, cfg_.momentum, 0.0f, cfg_.weight_decay, cfg_.nesterov ? 1 : 0, first_step ? 1 : 0};
-    return B::sgd_step(ctx_, &p, param_floats_, params_, grads_, velocity_);
+    mark(kSgd);
+    RN_STEP_TRY(B::sgd_step(ctx_, &p, param_floats_, params_, grads_, velocity_));
+    mark(kEnd);
+    return RN_STATUS_OK;
   }
   void mark_stepped() { stepped_ = true; }
 
@@ -281,18 +308,27 @@ class CifarResNet {
 
   int unit_forward(Unit& u, const float* x) {
     const Bn& bn = bns_[size_t(u.bn_index)];
+    mark(kConvForward);
     RN_STEP_TRY(B::conv2d_forward(ctx_, &u.conv.d, x, u.conv.w, nullptr, u.pre));
+    mark(kNormForward);
     return B::batchnorm_forward_training(ctx_, u.conv.d.n, bn.c, bn.hw, bn.act, cfg_.bn_eps, cfg_.bn_momentum, u.pre,
                                          bn.gamma, bn.beta, bn.rmean, bn.rvar, bn.smean, bn.sinvstd, u.out);
   }
   // dy = dL/d(unit output); dx (nullptr for the stem) = dL/d(unit input).
   int unit_backward(Unit& u, const float* x, const float* dy, float* dx) {
     const Bn& bn = bns_[size_t(u.bn_index)];
+    mark(kNormBackward);
     RN_STEP_TRY(B::batchnorm_backward(ctx_, u.conv.d.n, bn.c, bn.hw, bn.act, u.pre, bn.gamma, bn.beta, bn.smean,
                                       bn.sinvstd, dy, d_pre_, bn.dgamma, bn.dbeta));
+    mark(kConvBackwardFilter);
     RN_STEP_TRY(B::conv2d_backward_filter(ctx_, &u.conv.d, x, d_pre_, u.conv.dw, nullptr));
+    mark(kConvBackwardData);
     if (dx != nullptr) RN_STEP_TRY(B::conv2d_backward_data(ctx_, &u.conv.d, d_pre_, u.conv.w, dx));
     return RN_STATUS_OK;
+  }
+
+  void mark(int op) {
+    if (marker_ != nullptr) marker_(marker_user_, op);
   }
 
   static rn_conv2d_desc conv_desc(int n, int c, int hw, int k, int stride) {
@@ -460,6 +496,8 @@ class CifarResNet {
 
   Ctx* ctx_;
   Config cfg_;
+  Marker marker_ = nullptr;
+  void* marker_user_ = nullptr;
   int status_ = RN_STATUS_OK;
   bool stepped_ = false;
   void* block_ = nullptr;
