@@ -273,6 +273,23 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
       const int32_t ni = (d.h - ah + sh - 1) / sh;
       for (int32_t i = 0; i < ni; i += pair) {
         const int32_t rows = std::min(pair, ni - i);
+        if (sw == 2) {
+          // Both column phases in one register tile, interleaved on the way out: straight
+          // into dx, no tmp round trip (where the ISA level has that kernel).
+          GemmArgs even = ga, odd = ga;
+          even.n = odd.n = int64_t(rows) * nj;
+          even.b = odd.b = dyt + int64_t(i) * d.k * pad.cols;
+          even.c = odd.c = dxn + int64_t(i * sh + ah) * d.w;
+          even.ldc = odd.ldc = hw;
+          even.c_block = odd.c_block = pair > 1 ? int64_t(sh) * d.w : 2 * kLanes;
+          even.nseg = tap_count[ah * sw];
+          even.a_off = a_off + (ah * sw) * taps;
+          even.b_off = b_off + (ah * sw) * taps;
+          odd.nseg = tap_count[ah * sw + 1];
+          odd.a_off = a_off + (ah * sw + 1) * taps;
+          odd.b_off = b_off + (ah * sw + 1) * taps;
+          if (kern.gemm_bcast_phases2(even, odd)) continue;
+        }
         for (int32_t aw = 0; aw < sw; ++aw) {
           const int32_t ph = ah * sw + aw;
           ga.n = int64_t(rows) * nj;

@@ -141,11 +141,106 @@ void columns(const GemmArgs& g) {
 }
 #endif
 
+#if defined(RN_ISA_LEVEL_avx512)
+// gemm_bcast_phases2's register tile: MR rows x NV column blocks, for both phases
+// (2 * MR * NV accumulators), interleaved in registers on the way out.
+template <int MR, int NV>
+inline void micro_phases2(const GemmArgs& even, const GemmArgs& odd, int64_t i0, int64_t v0) {
+  __m512 acc[2][MR][NV];
+#pragma GCC unroll 2
+  for (int ph = 0; ph < 2; ++ph)
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+      for (int j = 0; j < NV; ++j) acc[ph][i][j] = _mm512_setzero_ps();
+#pragma GCC unroll 2
+  for (int ph = 0; ph < 2; ++ph) {
+    const GemmArgs& g = ph == 0 ? even : odd;
+    const int64_t a_step = g.a_step, b_step = g.b_step, bb = g.b_block;
+    for (int32_t seg = 0; seg < g.nseg; ++seg) {
+      const float* pa = g.a + g.a_off[seg] + i0;  // lda == 1
+      const float* pb = g.b + g.b_off[seg] + v0 * bb;
+      for (int32_t kk = 0; kk < g.seg_len; ++kk, pa += a_step, pb += b_step) {
+        __m512 bv[NV];
+#pragma GCC unroll 2
+        for (int j = 0; j < NV; ++j) bv[j] = _mm512_loadu_ps(pb + j * bb);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          const __m512 av = _mm512_set1_ps(pa[i]);
+#pragma GCC unroll 2
+          for (int j = 0; j < NV; ++j) acc[ph][i][j] = _mm512_fmadd_ps(av, bv[j], acc[ph][i][j]);
+        }
+      }
+    }
+  }
+  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+    for (int j = 0; j < NV; ++j) {
+      float* out = even.c + (i0 + i) * even.ldc + (v0 + j) * even.c_block;
+      _mm512_storeu_ps(out, _mm512_permutex2var_ps(acc[0][i][j], lo, acc[1][i][j]));
+      _mm512_storeu_ps(out + 16, _mm512_permutex2var_ps(acc[0][i][j], hi, acc[1][i][j]));
+    }
+}
+
+template <int NV>
+void phases2_rows(const GemmArgs& even, const GemmArgs& odd, int64_t i0, int64_t v0, int mr) {
+  switch (mr) {
+#define RN_ROWS(r) \
+  case r:          \
+    micro_phases2<r, NV>(even, odd, i0, v0); \
+    break;
+    RN_ROWS(1) RN_ROWS(2) RN_ROWS(3) RN_ROWS(4) RN_ROWS(5) RN_ROWS(6)
+    RN_ROWS(7) RN_ROWS(8) RN_ROWS(9) RN_ROWS(10) RN_ROWS(11) RN_ROWS(12)
+#undef RN_ROWS
+    default:
+      break;
+  }
+}
+
+// Rows in balanced tiles of at most MAX_MR (24 accumulators either way).
+template <int MAX_MR, int NV>
+void phases2_block(const GemmArgs& even, const GemmArgs& odd, int64_t v0) {
+  const int64_t tiles = (even.m + MAX_MR - 1) / MAX_MR;
+  const int64_t base = even.m / tiles, extra = even.m % tiles;
+  int64_t i0 = 0;
+  for (int64_t t = 0; t < tiles; ++t) {
+    const int mr = int(base + (t < extra ? 1 : 0));
+    phases2_rows<NV>(even, odd, i0, v0, mr);
+    i0 += mr;
+  }
+}
+#endif
+
 }  // namespace
 
 void gemm_bcast(const GemmArgs& g) {
   if (g.m <= 0 || g.n <= 0) return;
   columns(g);
+}
+
+bool gemm_bcast_phases2(const GemmArgs& even, const GemmArgs& odd) {
+#if defined(RN_ISA_LEVEL_avx512)
+  // The two GEMMs must differ only in their segments (see the declaration).
+  if (even.accumulate || odd.accumulate || even.lda != 1 || odd.lda != 1 || even.m != odd.m || even.n != odd.n ||
+      even.n % 16 != 0 || even.a != odd.a || even.b != odd.b || even.a_step != odd.a_step ||
+      even.b_step != odd.b_step || even.b_block != odd.b_block || even.seg_len != odd.seg_len ||
+      (even.nseg > 0 && (even.a_off == nullptr || even.b_off == nullptr)) ||
+      (odd.nseg > 0 && (odd.a_off == nullptr || odd.b_off == nullptr)))
+    return false;
+  if (even.m <= 0 || even.n <= 0) return true;
+  const int64_t blocks = even.n / 16;
+  int64_t v0 = 0;
+  for (; v0 + 2 <= blocks; v0 += 2) phases2_block<6, 2>(even, odd, v0);
+  for (; v0 < blocks; ++v0) phases2_block<12, 1>(even, odd, v0);
+  return true;
+#else
+  (void)even;
+  (void)odd;
+  return false;  // the caller computes the phases apart and interleaves them (interleave2)
+#endif
 }
 
 }  // namespace rn::RN_ISA_NS

@@ -16,6 +16,11 @@
                         float* velocity, float* scratch);                                       \
   /* gemm_kernels.cpp */                                                                        \
   void gemm_bcast(const GemmArgs& g);                                                           \
+  /* Two GEMMs that differ only in their segments (nseg, a_off, b_off; lda 1, no accumulate), \
+     the results interleaved column by column into even's C: C[i][32v + 2t] = even's [i][16v+t], \
+     C[i][32v + 2t + 1] = odd's, 32-float blocks c_block apart. Returns false (nothing done)   \
+     where this level has no such kernel or the arguments do not fit it. */                      \
+  bool gemm_bcast_phases2(const GemmArgs& even, const GemmArgs& odd);                           \
   /* pack_kernels.cpp */                                                                        \
   void pack_c16(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0,           \
                 int32_t rows, int32_t col0, int32_t cols, float* out, const PackStrides& st);   \
@@ -49,6 +54,7 @@ struct IsaKernels {
   decltype(&generic::sgd_step) sgd_step;
   decltype(&generic::sgd_step_unfused) sgd_step_unfused;
   decltype(&generic::gemm_bcast) gemm_bcast;
+  decltype(&generic::gemm_bcast_phases2) gemm_bcast_phases2;
   decltype(&generic::pack_c16) pack_c16;
   decltype(&generic::pack_planar) pack_planar;
   decltype(&generic::interleave2) interleave2;

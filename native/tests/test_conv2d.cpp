@@ -168,6 +168,8 @@ int main() {
       {6, 32, 48, 48, 2, 3, 3, 1, 1},   // large images: the CReLU-input path works in several chunks;
                                         // rows of 3 vectors in the pixel-lane backward-data
       {2, 16, 8, 32, 16, 1, 1, 1, 0},   // 1x1 stride 1 on 32-wide rows (AUTO: direct, pixel lanes)
+      {2, 13, 7, 64, 6, 3, 3, 2, 1},    // stride 2, 64-wide rows: both column phases in one tile, 2 blocks a row
+      {2, 16, 9, 32, 16, 1, 1, 2, 0},   // 1x1 stride 2: the odd column phase has no taps (zeros)
   };
   std::mt19937_64 rng(42);
   for (int threads : {1, 2, 3}) {
