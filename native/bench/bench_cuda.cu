@@ -470,7 +470,7 @@ int main(int argc, char** argv) {
   md += cudnn_line + "\n\n";
   if (with_cudnn)
     md += "Conv rows: cuDNN's fastest algorithm for the shape and math mode (cudnnFind*AlgorithmEx; FP32 rows "
-          "with CUDNN_FMA_MATH, TF32 rows with CUDNN_TENSOR_OP_MATH), its time, resnorm's speed as a multiple of "
+          "with CUDNN_FMA_MATH, TF32 rows with CUDNN_DEFAULT_MATH), its time, resnorm's speed as a multiple of "
           "cuDNN's (target >= 0.8x), and ||resnorm - cuDNN|| / ||cuDNN|| of the outputs.\n\n"
           "| op | shape | ms | GFLOP/s | GB/s | %copy | cuDNN ms | cuDNN algo | speed vs cuDNN | rel. diff |\n"
           "|---|---|---:|---:|---:|---:|---:|---|---:|---:|\n";

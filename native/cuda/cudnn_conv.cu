@@ -59,8 +59,9 @@ Key key_of(const rn_conv2d_desc& d, int math) {
 }
 
 // The math type a context's mode asks cuDNN for: strict FP32 must forbid tensor cores
-// explicitly (CUDNN_DEFAULT_MATH would run float data as TF32 on sm_80+).
-int math_type_for(int math) { return math == RN_CUDA_MATH_TF32 ? kTensorOpMath : kFmaMath; }
+// explicitly with FMA; TF32 is what CUDNN_DEFAULT_MATH allows for float data on sm_80+
+// (PyTorch and Paddle use the same pair for float convs with TF32 off / on).
+int math_type_for(int math) { return math == RN_CUDA_MATH_TF32 ? kDefaultMath : kFmaMath; }
 
 void destroy_plan(const Api& a, Plan& p) {
   if (p.x) a.DestroyTensorDescriptor(p.x);

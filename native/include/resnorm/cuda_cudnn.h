@@ -12,8 +12,8 @@
  * rn_cuda_conv2d_backward_data and rn_cuda_conv2d_backward_filter (conv2d.h: NCHW
  * float32, device pointers, enqueued on the context's stream). Math follows the
  * context: RN_CUDA_MATH_FP32 runs cuDNN with CUDNN_FMA_MATH (no TF32 tensor cores,
- * which CUDNN_DEFAULT_MATH would allow for float data on sm_80+), RN_CUDA_MATH_TF32
- * with CUDNN_TENSOR_OP_MATH. The desc's algo field is checked, not used: the first call
+ * which CUDNN_DEFAULT_MATH allows for float data on sm_80+), RN_CUDA_MATH_TF32 with
+ * CUDNN_DEFAULT_MATH. The desc's algo field is checked, not used: the first call
  * for a (shape, direction, math) times every cuDNN algorithm on the call's own buffers
  * (cudnnFind*AlgorithmEx, which waits for the device) and keeps the fastest for the
  * context; later calls only enqueue. Status codes: RN_STATUS_BAD_ARGUMENT for a bad
