@@ -10,10 +10,16 @@
 #      device fails instead of skipping, and the host emulation runs of those tests
 #      (label "emulated") are neither built nor run;
 #   3. runs the CUDA kernel benchmark (native/bench/bench_cuda.cu) at the ResNet-110
-#      batch-128 shapes: ms, GFLOP/s, GB/s per op against the card's copy bandwidth;
+#      batch-128 shapes: ms, GFLOP/s, GB/s per op against the card's copy bandwidth, and
+#      each conv beside cuDNN's fastest algorithm;
 #   4. times whole ResNet-110 training steps (batch 128, BN+ReLU / BN+CReLU, FP32 / TF32):
 #      resnorm eager and as one CUDA graph (native/bench/bench_resnet_cuda.cu), and the
 #      same network in PyTorch eager (scripts/pytorch_resnet_step.py), side by side.
+# cuDNN is optional: libresnorm_cuda loads it at run time (no headers at build time) as
+# the conv reference and baseline. Before the tests the script looks for libcudnn.so.9
+# ($RESNORM_CUDNN_LIB, else the pip package nvidia-cudnn-cu13 that PyTorch brings, else
+# /usr and /opt), exports RESNORM_CUDNN_LIB and, when found, RESNORM_REQUIRE_CUDNN=1 (the
+# cuDNN comparison test then fails instead of skipping); not finding it fails nothing.
 # Results go under $OUT (or /tmp/gpu-check), at most 8 files (what the device tool brings
 # back): machine.txt, build.log (configure + build), ctest.log, gpu-bench.md (every
 # benchmark table), bench.log (the benchmarks' stderr), summary.txt. Exits non-zero when
@@ -37,6 +43,48 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q 
   nvcc --version | tail -2
   lscpu | grep -E 'Model name|^CPU\(s\)' | cut -c1-200
 } 2>&1 | tee "$out/machine.txt"
+
+# cuDNN: where it is, for the tests and the benchmark (they only run with it there).
+cudnn_lib=${RESNORM_CUDNN_LIB:-}
+cudnn_from="RESNORM_CUDNN_LIB"
+if [[ -n "$cudnn_lib" && ! -e "$cudnn_lib" ]]; then
+  echo "gpu-check: RESNORM_CUDNN_LIB=$cudnn_lib does not exist: looking elsewhere"
+  cudnn_lib=""
+fi
+if [[ -z "$cudnn_lib" ]]; then
+  # nvidia.cudnn may be a namespace package (no __init__.py: __file__ is None).
+  cudnn_lib=$(python3 -c 'import os, nvidia.cudnn as m; d = os.path.dirname(m.__file__) if getattr(m, "__file__", None) else list(m.__path__)[0]; print(os.path.join(d, "lib", "libcudnn.so.9"))' 2>/dev/null)
+  cudnn_from="pip package nvidia-cudnn"
+  [[ -n "$cudnn_lib" && -e "$cudnn_lib" ]] || cudnn_lib=""
+fi
+if [[ -z "$cudnn_lib" ]]; then
+  cudnn_lib=$(timeout 120 find /usr /opt -name 'libcudnn.so.9*' 2>/dev/null | sort | head -1)
+  cudnn_from="find /usr /opt"
+fi
+cudnn_ld=""
+if [[ -n "$cudnn_lib" ]]; then
+  export RESNORM_CUDNN_LIB="$cudnn_lib" RESNORM_REQUIRE_CUDNN=1
+  # cuDNN's own dependencies (cuBLAS and friends) from the same pip install, for the
+  # dynamic linker: nvidia/*/lib beside nvidia/cudnn/lib (used for ctest and the bench).
+  cudnn_ld=$(python3 -c 'import os, nvidia; print(":".join(sorted({os.path.join(b, s, "lib") for b in nvidia.__path__ for s in os.listdir(b) if os.path.isdir(os.path.join(b, s, "lib"))})))' 2>/dev/null)
+  {
+    echo "cuDNN: $cudnn_lib (found via $cudnn_from)"
+    ls "$(dirname "$cudnn_lib")" 2>/dev/null | grep -E '^libcudnn' | tr '\n' ' '
+    echo
+    if command -v nm >/dev/null 2>&1; then
+      echo "cuDNN shim exports $(nm -D --defined-only "$cudnn_lib" 2>/dev/null | grep -c ' cudnn') cudnn* symbols;" \
+        "cudnnConvolutionForward there: $(nm -D --defined-only "$cudnn_lib" 2>/dev/null | grep -cw cudnnConvolutionForward)"
+    fi
+    [[ -n "$cudnn_ld" ]] && echo "cuDNN dependency path (LD_LIBRARY_PATH for ctest and bench): $cudnn_ld"
+  } 2>&1 | tee -a "$out/machine.txt"
+else
+  unset RESNORM_REQUIRE_CUDNN
+  echo "cuDNN: not found (no \$RESNORM_CUDNN_LIB, no pip nvidia-cudnn, nothing under /usr /opt): the cuDNN comparison is skipped" |
+    tee -a "$out/machine.txt"
+fi
+run_env=(env)
+[[ -n "$cudnn_ld" ]] && run_env+=("LD_LIBRARY_PATH=$cudnn_ld${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}")
+
 if [[ $gpu == no ]]; then
   echo "=================================================================="
   echo "gpu-check: NO GPU VISIBLE (nvidia-smi lists none): building and running"
@@ -72,7 +120,7 @@ if [[ $gpu == yes ]]; then
   ctest_args+=(-LE emulated)
 fi
 t1=$SECONDS
-ctest "${ctest_args[@]}" >"$out/ctest.log" 2>&1
+"${run_env[@]}" ctest "${ctest_args[@]}" >"$out/ctest.log" 2>&1
 test_status=$?
 tail -25 "$out/ctest.log"
 echo "gpu-check: ctest $((SECONDS - t1)) s, status $test_status"
@@ -81,7 +129,7 @@ echo "gpu-check: ctest $((SECONDS - t1)) s, status $test_status"
 bench_status=0
 if [[ $gpu == yes ]]; then
   t2=$SECONDS
-  timeout 240 "$build/bench_cuda" "$out/gpu-bench.md" 2>"$out/bench.log"
+  "${run_env[@]}" timeout 240 "$build/bench_cuda" "$out/gpu-bench.md" 2>"$out/bench.log"
   bench_status=$?
   if [[ $bench_status -eq 0 ]]; then
     cat "$out/gpu-bench.md"
@@ -135,8 +183,10 @@ fi
 
 {
   echo "gpu: $gpu, arch: $arch, total $((SECONDS - t0)) s"
+  echo "cuDNN: ${cudnn_lib:-not found}"
   echo "ctest status: $test_status"
   grep -E 'tests passed|tests failed|\(Failed\)|\(Skipped\)|\*\*\*Failed|Not Run' "$out/ctest.log" || true
   echo "bench status: $bench_status"
+  grep -E "^cuDNN|0.8x cuDNN" "$out/gpu-bench.md" 2>/dev/null || true
 } | tee "$out/summary.txt"
 [[ $test_status -eq 0 && $bench_status -eq 0 ]]

@@ -4,12 +4,18 @@
 // parameters): ms per call (CUDA events on the library's stream), GFLOP/s for the
 // convs and the linear layer, GB/s of the bytes each op must move (both passes for the
 // two-pass ops), and that as a share of the card's measured device-to-device copy
-// bandwidth. Prints a markdown table (and writes it to the file named by argv[1]).
+// bandwidth. Each conv row (forward, backward-data, backward-filter) also gets cuDNN's
+// fastest algorithm for that shape and math mode (cuDNN loaded at run time,
+// include/resnorm/cuda_cudnn.h: $RESNORM_CUDNN_LIB or libcudnn.so.9), its time, resnorm's
+// speed relative to it (the target: >= 0.8x) and the relative difference of the two
+// outputs (a cheap sanity check); without cuDNN the table is the same less those columns.
+// Prints a markdown table (and writes it to the file named by argv[1]).
 //   bench_cuda [out.md] [--quick]
 // Linked with the library's objects (one CUDA runtime in the process).
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,11 +25,13 @@
 #include <vector>
 
 #include "resnorm/cuda.h"
+#include "resnorm/cuda_cudnn.h"
 #include "resnorm/weightnorm_conv.h"
 
 namespace {
 
 bool quick = false;
+bool with_cudnn = false;  // rn_cudnn_load succeeded
 
 void die(const char* what, int st) {
   std::fprintf(stderr, "bench_cuda: %s failed (status %d)\n", what, st);
@@ -33,7 +41,26 @@ void die(const char* what, int st) {
 struct Row {
   std::string op, shape;
   double ms, flops, bytes;  // per call
+  // The same op with cuDNN (conv rows, when cuDNN is loaded): its time, its algorithm,
+  // ||resnorm - cuDNN|| / ||cuDNN|| of the outputs.
+  double cudnn_ms = -1.0, rel_err = -1.0;
+  std::string cudnn_algo, cudnn_error;  // error: cuDNN failed on this op (rn_cudnn_error)
 };
+
+// ||a - b|| / ||b|| over n floats of device memory.
+double rel_difference(rn_cuda_context* ctx, const float* a, const float* b, size_t n) {
+  std::vector<float> ha(n), hb(n);
+  if (rn_cuda_copy_to_host(ctx, ha.data(), a, n * sizeof(float)) != RN_STATUS_OK ||
+      rn_cuda_copy_to_host(ctx, hb.data(), b, n * sizeof(float)) != RN_STATUS_OK)
+    return -1.0;
+  double num = 0.0, den = 0.0;
+  for (size_t i = 0; i < n; ++i) {
+    const double d = double(ha[i]) - double(hb[i]);
+    num += d * d;
+    den += double(hb[i]) * hb[i];
+  }
+  return den > 0.0 ? std::sqrt(num / den) : std::sqrt(num);
+}
 
 class Bench {
  public:
@@ -76,6 +103,39 @@ class Bench {
   // Times f (enqueues one call, returns its status): warm-up, then enough repetitions
   // for ~25 ms (at least 3, at most 200) between two events.
   void run(const std::string& op, const std::string& shape, double flops, double bytes, const std::function<int()>& f) {
+    const double ms = time_ms(op, f);
+    rows_.push_back(Row{op, shape, ms, flops, bytes, -1.0, -1.0, {}, {}});
+    std::fprintf(stderr, "  %-34s %-28s %9.4f ms\n", op.c_str(), shape.c_str(), ms);
+  }
+
+  // The last row's op with cuDNN: f runs it (the first call searches cuDNN's algorithms);
+  // then each (resnorm output, cuDNN output, count) pair is compared once, the largest
+  // relative difference kept. A cuDNN failure is noted in the row, not fatal.
+  struct Pair {
+    const float* resnorm;
+    const float* cudnn;
+    size_t count;
+  };
+  void versus_cudnn(const rn_conv2d_desc& d, int direction, const std::function<int()>& f,
+                    std::initializer_list<Pair> outputs) {
+    if (!with_cudnn) return;
+    Row& row = rows_.back();
+    if (int st = f(); st != RN_STATUS_OK) {
+      row.cudnn_error = "status " + std::to_string(st) + ": " + rn_cudnn_error();
+      std::fprintf(stderr, "  %-34s FAILED: %s\n", "  cuDNN", row.cudnn_error.c_str());
+      sync("after a failed cuDNN call");
+      return;
+    }
+    row.cudnn_ms = time_ms(row.op + " (cuDNN)", f);
+    rn_cudnn_algo_info info;
+    if (rn_cudnn_conv2d_algo(ctx_, &d, direction, &info) == RN_STATUS_OK) row.cudnn_algo = info.name;
+    row.rel_err = 0.0;
+    for (const Pair& p : outputs) row.rel_err = std::max(row.rel_err, rel_difference(ctx_, p.resnorm, p.cudnn, p.count));
+    std::fprintf(stderr, "  %-34s %-28s %9.4f ms  rel. difference %.2e\n", ("  cuDNN " + row.cudnn_algo).c_str(),
+                 row.shape.c_str(), row.cudnn_ms, row.rel_err);
+  }
+
+  double time_ms(const std::string& op, const std::function<int()>& f) {
     for (int i = 0; i < 2; ++i)
       if (int st = f(); st != RN_STATUS_OK) die(op.c_str(), st);
     sync(op.c_str());
@@ -95,8 +155,7 @@ class Bench {
     float total = 0.0f;
     cudaEventElapsedTime(&total, start_, stop_);
     sync(op.c_str());
-    rows_.push_back(Row{op, shape, double(total) / reps, flops, bytes});
-    std::fprintf(stderr, "  %-34s %-28s %9.4f ms\n", op.c_str(), shape.c_str(), double(total) / reps);
+    return double(total) / reps;
   }
 
   // Device-to-device copy bandwidth (read + write bytes per second), GB/s.
@@ -171,13 +230,24 @@ void bench_convs(Bench& b, rn_cuda_context* ctx, const char* mode) {
     float* dx = b.tensor(size_t(xs));
     float* dw = b.tensor(size_t(ws));
     float* db = b.tensor(size_t(d.k));
+    // cuDNN's outputs, beside resnorm's (compared once per shape).
+    float* y_c = with_cudnn ? b.tensor(size_t(ys)) : nullptr;
+    float* dx_c = with_cudnn ? b.tensor(size_t(xs)) : nullptr;
+    float* dw_c = with_cudnn ? b.tensor(size_t(ws)) : nullptr;
+    float* db_c = with_cudnn ? b.tensor(size_t(d.k)) : nullptr;
     const std::string shape = conv_shape(d);
     b.run("conv fwd " + m, shape, flops, 4 * (xs + ws + ys),
           [&] { return rn_cuda_conv2d_forward(ctx, &d, x, w, nullptr, y); });
+    b.versus_cudnn(d, 0, [&] { return rn_cudnn_conv2d_forward(ctx, &d, x, w, nullptr, y_c); },
+                   {{y, y_c, size_t(ys)}});
     b.run("conv bwd-data " + m, shape, flops, 4 * (xs + ws + ys),
           [&] { return rn_cuda_conv2d_backward_data(ctx, &d, dy, w, dx); });
+    b.versus_cudnn(d, 1, [&] { return rn_cudnn_conv2d_backward_data(ctx, &d, dy, w, dx_c); },
+                   {{dx, dx_c, size_t(xs)}});
     b.run("conv bwd-filter+bias " + m, shape, flops, 4 * (xs + ws + 2 * ys),
           [&] { return rn_cuda_conv2d_backward_filter(ctx, &d, x, dy, dw, db); });
+    b.versus_cudnn(d, 2, [&] { return rn_cudnn_conv2d_backward_filter(ctx, &d, x, dy, dw_c, db_c); },
+                   {{dw, dw_c, size_t(ws)}, {db, db_c, size_t(d.k)}});
   }
   // The CReLU consumer: conv of crelu(x) from the 16-channel pre-activation (32 inputs).
   for (const Spec& s : {Spec{16, 32, 16, 3, 1, 1}, Spec{64, 8, 64, 3, 1, 1}}) {
@@ -363,6 +433,14 @@ int main(int argc, char** argv) {
   }
   if (st != RN_STATUS_OK) die("context_create", st);
   if (int s = rn_cuda_pool_reserve(ctx, size_t(768) << 20); s != RN_STATUS_OK) die("pool_reserve", s);
+  // cuDNN, when it can be loaded: the baseline column of the conv rows.
+  std::string cudnn_line;
+  with_cudnn = rn_cudnn_load(nullptr) == RN_STATUS_OK;
+  if (with_cudnn)
+    cudnn_line = std::string("cuDNN: ") + rn_cudnn_info();
+  else
+    cudnn_line = std::string("cuDNN: not loaded (") + rn_cudnn_error() + ")";
+  std::fprintf(stderr, "bench_cuda: %s\n", cudnn_line.c_str());
   Bench b(ctx);
   const double copy_gbs = b.copy_bandwidth();
   std::fprintf(stderr, "bench_cuda: %s, device-to-device copy %.0f GB/s\n", rn_cuda_context_device_name(ctx),
@@ -386,18 +464,51 @@ int main(int argc, char** argv) {
                 "### resnorm CUDA kernels: %s (sm_%d%d, %d SMs), CUDA runtime %d\n\n"
                 "ResNet-110 (CIFAR) shapes at batch 128 unless stated. Device-to-device copy bandwidth "
                 "(read + write): **%.0f GB/s**. GB/s counts the bytes an op must move (both passes of the "
-                "two-pass ops: batch norm reads x twice); %%copy is that against the copy bandwidth.\n\n"
-                "| op | shape | ms | GFLOP/s | GB/s | %%copy |\n|---|---|---:|---:|---:|---:|\n",
+                "two-pass ops: batch norm reads x twice); %%copy is that against the copy bandwidth.\n\n",
                 prop.name, prop.major, prop.minor, prop.multiProcessorCount, rt, copy_gbs);
   md += line;
+  md += cudnn_line + "\n\n";
+  if (with_cudnn)
+    md += "Conv rows: cuDNN's fastest algorithm for the shape and math mode (cudnnFind*AlgorithmEx; FP32 rows "
+          "with CUDNN_FMA_MATH, TF32 rows with CUDNN_DEFAULT_MATH), its time, resnorm's speed as a multiple of "
+          "cuDNN's (target >= 0.8x), and ||resnorm - cuDNN|| / ||cuDNN|| of the outputs.\n\n"
+          "| op | shape | ms | GFLOP/s | GB/s | %copy | cuDNN ms | cuDNN algo | speed vs cuDNN | rel. diff |\n"
+          "|---|---|---:|---:|---:|---:|---:|---|---:|---:|\n";
+  else
+    md += "| op | shape | ms | GFLOP/s | GB/s | %copy |\n|---|---|---:|---:|---:|---:|\n";
+  int compared = 0, on_target = 0;
+  std::string below, failures;
   for (const Row& r : b.rows()) {
     const double gflops = r.flops > 0 ? r.flops / (r.ms * 1e-3) / 1e9 : 0.0;
     const double gbs = r.bytes / (r.ms * 1e-3) / 1e9;
     char gf[32] = "-";
     if (gflops > 0) std::snprintf(gf, sizeof gf, "%.0f", gflops);
-    std::snprintf(line, sizeof line, "| %s | %s | %.4f | %s | %.0f | %.0f%% |\n", r.op.c_str(), r.shape.c_str(), r.ms,
+    std::snprintf(line, sizeof line, "| %s | %s | %.4f | %s | %.0f | %.0f%% |", r.op.c_str(), r.shape.c_str(), r.ms,
                   gf, gbs, 100.0 * gbs / copy_gbs);
     md += line;
+    if (with_cudnn) {
+      if (r.cudnn_ms > 0.0) {
+        const double speed = r.cudnn_ms / r.ms;
+        std::snprintf(line, sizeof line, " %.4f | %s | %.2fx | %.1e |", r.cudnn_ms, r.cudnn_algo.c_str(), speed,
+                      r.rel_err);
+        ++compared;
+        if (speed >= 0.8)
+          ++on_target;
+        else
+          below += "\n- " + r.op + " " + r.shape;
+      } else {
+        std::snprintf(line, sizeof line, " - | %s | - | - |", r.cudnn_error.empty() ? "-" : "failed");
+        if (!r.cudnn_error.empty()) failures += "\n- " + r.op + " " + r.shape + ": " + r.cudnn_error;
+      }
+      md += line;
+    }
+    md += "\n";
+  }
+  if (with_cudnn) {
+    std::snprintf(line, sizeof line, "\nresnorm conv at >= 0.8x cuDNN's speed: %d of %d rows.", on_target, compared);
+    md += line;
+    md += below.empty() ? std::string("\n") : " Below:" + below + "\n";
+    if (!failures.empty()) md += "\ncuDNN failed on:" + failures + "\n";
   }
   std::fputs(md.c_str(), stdout);
   if (out_path != nullptr) {

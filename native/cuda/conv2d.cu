@@ -9,6 +9,8 @@
 //                    a second kernel adds in a fixed order (deterministic, no atomics).
 // The crelu-input variants read crelu(x) = [max(x, 0), max(-x, 0)] from the C/2-channel
 // pre-activation x while loading the B operand: the 2C tensor never exists.
+// A context switched to cuDNN (rn_cuda_context_set_conv_impl, cuda_cudnn.h) runs the
+// plain forward / backward-data / backward-filter through ctx->conv_routes instead.
 #include "conv2d.cuh"
 #include "conv2d_problems.cuh"
 #include "gemm.cuh"
@@ -104,6 +106,7 @@ int check_crelu_input(const rn_conv2d_desc* d) {
 int filter_entry(rn_cuda_context* ctx, const rn_conv2d_desc* d, const float* x, const float* dy, float* dw,
                  float* dbias, bool crelu_input) {
   return guarded(ctx, [&] {
+    if (ctx->conv_routes != nullptr && !crelu_input) return ctx->conv_routes->backward_filter(ctx, *d, x, dy, dw, dbias);
     void* scratch = nullptr;
     if (int st = rn::cuda::workspace(ctx, conv::backward_filter_scratch(ctx, *d, dbias != nullptr), &scratch);
         st != RN_STATUS_OK)
@@ -126,7 +129,10 @@ RN_API int rn_cuda_conv2d_forward(rn_cuda_context* ctx, const rn_conv2d_desc* d,
                                   const float* bias, float* y) {
   if (int st = conv::check(d); st != RN_STATUS_OK) return st;
   if (!x || !w || !y) return RN_STATUS_BAD_ARGUMENT;
-  return guarded(ctx, [&] { return conv::forward(ctx, *d, x, w, bias, nullptr, false, y); });
+  return guarded(ctx, [&] {
+    if (ctx->conv_routes != nullptr) return ctx->conv_routes->forward(ctx, *d, x, w, bias, y);
+    return conv::forward(ctx, *d, x, w, bias, nullptr, false, y);
+  });
 }
 
 RN_API int rn_cuda_conv2d_forward_epilogue(rn_cuda_context* ctx, const rn_conv2d_desc* d, const float* x,
@@ -148,7 +154,10 @@ RN_API int rn_cuda_conv2d_backward_data(rn_cuda_context* ctx, const rn_conv2d_de
                                         const float* w, float* dx) {
   if (int st = conv::check(d); st != RN_STATUS_OK) return st;
   if (!dy || !w || !dx) return RN_STATUS_BAD_ARGUMENT;
-  return guarded(ctx, [&] { return conv::backward_data(ctx, *d, dy, w, dx); });
+  return guarded(ctx, [&] {
+    if (ctx->conv_routes != nullptr) return ctx->conv_routes->backward_data(ctx, *d, dy, w, dx);
+    return conv::backward_data(ctx, *d, dy, w, dx);
+  });
 }
 
 RN_API int rn_cuda_conv2d_backward_filter(rn_cuda_context* ctx, const rn_conv2d_desc* d, const float* x,

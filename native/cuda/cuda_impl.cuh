@@ -12,6 +12,10 @@
 
 #include "resnorm/cuda.h"
 
+namespace rn::cuda {
+struct ConvRoutes;
+}
+
 struct rn_cuda_context {
   int device = 0;
   int sm_count = 1;
@@ -32,9 +36,28 @@ struct rn_cuda_context {
   // Between rn_cuda_graph_begin and rn_cuda_graph_end (graph.cu): the stream is being
   // recorded, so nothing may synchronize or reallocate the workspace.
   bool recording = false;
+  // cuDNN (cudnn_conv.cu, loaded at run time): the handle, descriptors and chosen
+  // algorithms, made by the first rn_cudnn_* call on the context and released by
+  // rn_cuda_context_destroy through cudnn_release. A function pointer, so that device.cu
+  // needs nothing from cudnn_conv.cu (the host emulation is built without it).
+  void* cudnn = nullptr;
+  void (*cudnn_release)(rn_cuda_context*) = nullptr;
+  // Set by rn_cuda_context_set_conv_impl(CUDNN): the plain conv entry points of
+  // conv2d.cu run these instead of the native kernels (null: native).
+  const rn::cuda::ConvRoutes* conv_routes = nullptr;
 };
 
 namespace rn::cuda {
+
+// Another implementation of the three plain conv directions (cuDNN's), with the
+// semantics of the rn_cuda_conv2d_* entry points; called inside guarded().
+struct ConvRoutes {
+  int (*forward)(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
+                 float* y);
+  int (*backward_data)(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx);
+  int (*backward_filter)(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy, float* dw,
+                         float* dbias);
+};
 
 enum ErrorBit : unsigned int {
   kErrZeroNorm = 1u,   // weight-normalized conv: a filter of zero (or non-finite) norm

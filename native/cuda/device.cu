@@ -99,6 +99,7 @@ RN_API void rn_cuda_context_destroy(rn_cuda_context* ctx) {
   if (ctx == nullptr) return;
   cudaSetDevice(ctx->device);
   if (ctx->stream) cudaStreamSynchronize(ctx->stream);
+  if (ctx->cudnn_release) ctx->cudnn_release(ctx);  // before the stream it was bound to goes
   if (ctx->workspace) cudaFree(ctx->workspace);
   if (ctx->pool) cudaFree(ctx->pool);
   if (ctx->error_word) cudaFree(ctx->error_word);

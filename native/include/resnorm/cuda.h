@@ -23,7 +23,8 @@
  *     RN_STATUS_BAD_ARGUMENT. Execution errors (an illegal address) also surface there.
  *   - conv2d: the desc's algo field is validated (a known rn_conv_algo) but the CUDA
  *     backend has one algorithm, an implicit GEMM over shared-memory tiles, for every
- *     shape and direction (RN_CONV_ALGO_WINOGRAD is accepted on any shape).
+ *     shape and direction (RN_CONV_ALGO_WINOGRAD is accepted on any shape), unless the
+ *     context was switched to cuDNN (cuda_cudnn.h).
  *
  * Math mode: FP32 (default) or TF32 tensor cores with float32 accumulation for the conv
  * and linear GEMMs (rn_cuda_context_set_math); reductions are accumulated in double.
@@ -35,7 +36,10 @@
  * (rn_cuda_workspace_reserve pre-sizes it so that no step allocates).
  *
  * One context may be used by several host threads: each call holds the context's lock.
- * cuDNN is not used: the build machine has no cuDNN headers (docs: BUILD-NOTES).
+ * cuDNN is neither needed to build nor linked: cuda_cudnn.h loads cuDNN 9 at run time
+ * (dlopen) as the reference and speed baseline of the conv kernels, and can switch a
+ * context's plain convs to it (rn_cuda_context_set_conv_impl); without that switch no
+ * op here uses cuDNN.
  */
 #ifndef RESNORM_CUDA_H
 #define RESNORM_CUDA_H
