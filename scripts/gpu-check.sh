@@ -142,7 +142,7 @@ if [[ $gpu == yes ]]; then
   # Whole training steps: resnorm (eager, graph) and PyTorch eager on the same card.
   t3=$SECONDS
   results=$(mktemp)
-  timeout 200 "$build/bench_resnet_cuda" >"$results" 2>>"$out/bench.log"
+  "${run_env[@]}" timeout 200 "$build/bench_resnet_cuda" >"$results" 2>>"$out/bench.log"
   step_status=$?
   if [[ $step_status -ne 0 ]]; then
     echo "gpu-check: bench_resnet_cuda FAILED (status $step_status)"

@@ -1,5 +1,6 @@
 // Whole training steps of the CIFAR ResNet-110 (batch 128, 32x32, 10 classes) on the CUDA
-// backend: BN + ReLU and BN + CReLU, FP32 and TF32, each run two ways on the same network:
+// backend: BN + ReLU and BN + CReLU, FP32 and TF32 (and FP32 with cuDNN's convs where cuDNN
+// loads: $RESNORM_CUDNN_LIB or libcudnn.so.9), each run two ways on the same network:
 //   eager  - every op enqueued from the host, ~1000 kernel launches per step;
 //   graph  - the step recorded once as a CUDA graph (rn_cuda_graph_*) and replayed with
 //            one launch per step (the issue's "CUDA graph capture of the whole step").
@@ -20,6 +21,7 @@
 
 #define RN_STEP_WITH_CUDA 1
 #include "cifar_resnet_step.h"
+#include "resnorm/cuda_cudnn.h"
 
 namespace {
 
@@ -137,15 +139,34 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   std::string profile;
   int status = 0;
-  for (bool crelu : {false, true}) {
-    for (int math : {RN_CUDA_MATH_FP32, RN_CUDA_MATH_TF32}) {
+  // resnorm's own kernels in FP32 and TF32; then, where cuDNN loads, the same step with
+  // cuDNN's convs (every other op still resnorm's) as a second reference point.
+  struct Variant {
+    bool crelu;
+    int math, impl;
+  };
+  std::vector<Variant> variants;
+  for (bool crelu : {false, true})
+    for (int math : {RN_CUDA_MATH_FP32, RN_CUDA_MATH_TF32}) variants.push_back({crelu, math, RN_CUDA_CONV_IMPL_NATIVE});
+  if (rn_cudnn_load(nullptr) == RN_STATUS_OK) {
+    for (bool crelu : {false, true}) variants.push_back({crelu, RN_CUDA_MATH_FP32, RN_CUDA_CONV_IMPL_CUDNN});
+  } else {
+    std::fprintf(stderr, "bench_resnet_cuda: cuDNN not loaded (%s): no cuDNN-conv rows\n", rn_cudnn_error());
+  }
+  for (const Variant& v : variants) {
+    {
+      const bool crelu = v.crelu;
+      const int math = v.math;
       if (rn_cuda_context_set_math(ctx, math) != RN_STATUS_OK) continue;
+      if (rn_cuda_context_set_conv_impl(ctx, v.impl) != RN_STATUS_OK) continue;
       rn::step::Config c = base;
       c.crelu = crelu;
       Net net(ctx, c, 1);
       const std::string name =
           "ResNet-" + std::to_string(c.depth) + (crelu ? " BN+CReLU" : " BN+ReLU");
-      const char* math_name = math == RN_CUDA_MATH_TF32 ? "TF32" : "FP32";
+      const char* math_name = v.impl == RN_CUDA_CONV_IMPL_CUDNN ? "FP32 (cuDNN convs)"
+                              : math == RN_CUDA_MATH_TF32       ? "TF32"
+                                                                : "FP32";
       if (net.status() != RN_STATUS_OK) {
         std::fprintf(stderr, "%s: build failed (status %d)\n", name.c_str(), net.status());
         status = 1;
