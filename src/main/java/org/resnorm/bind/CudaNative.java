@@ -18,7 +18,7 @@ import org.bytedeco.javacpp.annotation.Platform;
  * opens the driver ({@code libcuda.so.1}) only when asked, so it loads on a machine without
  * a GPU and reports no device. Internal: use {@code CudaSupport}.
  */
-@Platform(include = {"resnorm/cuda.h"}, link = "resnorm_cuda")
+@Platform(include = {"resnorm/cuda.h", "resnorm/cuda_cudnn.h"}, link = "resnorm_cuda")
 public final class CudaNative {
   static {
     Loader.load();
@@ -44,4 +44,13 @@ public final class CudaNative {
   public static native void rn_cuda_context_destroy(rn_cuda_context ctx);
 
   public static native @Cast("const char*") BytePointer rn_cuda_context_device_name(@Const rn_cuda_context ctx);
+
+  // ---------------------------------------------------------------- cuda_cudnn.h
+  /** Loads cuDNN 9 (null: $RESNORM_CUDNN_LIB, else libcudnn.so.9); 0 or RN_STATUS_UNSUPPORTED. */
+  public static native int rn_cudnn_load(@Cast("const char*") BytePointer path);
+
+  public static native @Cast("const char*") BytePointer rn_cudnn_error();
+
+  /** One line: version, the file, where the functions came from ("" when not loaded). */
+  public static native @Cast("const char*") BytePointer rn_cudnn_info();
 }

@@ -44,6 +44,8 @@ public final class CudaSupport {
                   + " CUDA runtime's error codes") + ")";
       return new Status(true, 0, runtime, "", "built (runtime " + version(runtime) + "), but " + why);
     }
+    String cudnn = CudaNative.rn_cudnn_load(null) == 0 ? "cuDNN " + CudaNative.rn_cudnn_info().getString()
+        : "cuDNN not loaded (" + CudaNative.rn_cudnn_error().getString() + ")";
     CudaNative.rn_cuda_context ctx = new CudaNative.rn_cuda_context();
     String name = "";
     if (CudaNative.rn_cuda_context_create(0, ctx) == 0) {
@@ -51,7 +53,8 @@ public final class CudaSupport {
       CudaNative.rn_cuda_context_destroy(ctx);
     }
     return new Status(true, count, runtime, name,
-        count + " device(s), device 0: " + (name.isEmpty() ? "(no context)" : name) + "; runtime " + version(runtime));
+        count + " device(s), device 0: " + (name.isEmpty() ? "(no context)" : name) + "; runtime " + version(runtime)
+            + "; " + cudnn);
   }
 
   private static String version(int v) {
