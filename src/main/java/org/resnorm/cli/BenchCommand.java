@@ -102,11 +102,21 @@ final class BenchCommand implements Callable<Integer> {
     }
     ResNetConfig config = new ResNetConfig(imagenet ? ResNetConfig.Arch.IMAGENET : ResNetConfig.Arch.CIFAR, depth,
         widths, Norm.parse(norm), Act.parse(act), Shortcut.parse(shortcut), channels, classes);
-    try (Engine engine = threads == null ? Engine.create() : Engine.create(threads)) {
-      double sgemm = noCeiling ? Double.NaN : Ceilings.sgemmGflops(2048, engine.threads(), 3);
+    if (profile && device == Device.cuda) {
+      throw new IllegalArgumentException("--profile times the ops of the CPU engine; with --device cuda use the "
+          + "per-op profile of native/bench/bench_resnet_cuda (scripts/gpu-check.sh)");
+    }
+    try (Engine engine = device.engine(threads)) {
+      // the CPU's sgemm is no ceiling for a GPU
+      boolean ceiling = !noCeiling && !engine.isCuda();
+      double sgemm = ceiling ? Ceilings.sgemmGflops(2048, engine.threads(), 3) : Double.NaN;
       System.out.printf(Locale.ROOT, "model: %s, batch %d, input %dx%dx%d%n", config, batch, channels, size, size);
-      System.out.printf(Locale.ROOT, "engine: %d threads, %s; sgemm ceiling (2048^3, same threads) %s GFLOP/s%n",
-          engine.threads(), engine.isa(), noCeiling ? "not measured" : String.format(Locale.ROOT, "%.1f", sgemm));
+      if (engine.isCuda()) {
+        System.out.printf(Locale.ROOT, "engine: %s (eager: every op launched from Java)%n", engine.deviceName());
+      } else {
+        System.out.printf(Locale.ROOT, "engine: %d threads, %s; sgemm ceiling (2048^3, same threads) %s GFLOP/s%n",
+            engine.threads(), engine.isa(), ceiling ? String.format(Locale.ROOT, "%.1f", sgemm) : "not measured");
+      }
       try (ResNet net = ResNet.create(engine, config, batch, size, size, 1);
           Sgd sgd = Sgd.paperRecipe(1e-4f);
           Tensor x = randomImages(batch, channels, size, 7);
@@ -120,6 +130,7 @@ final class BenchCommand implements Callable<Integer> {
           long t0 = System.nanoTime();
           float loss = net.forwardBackward(x, y);
           net.step(sgd, 0.01f);
+          engine.synchronize();  // CUDA ops are queued: time them done
           train[i] = (System.nanoTime() - t0) * 1e-9;
           if (!Float.isFinite(loss)) {
             throw new IllegalStateException("the loss became " + loss + " at step " + (i + 1));
@@ -133,6 +144,7 @@ final class BenchCommand implements Callable<Integer> {
         for (int i = 0; i < steps; i++) {
           long t0 = System.nanoTime();
           net.forward(x, false);
+          engine.synchronize();
           infer[i] = (System.nanoTime() - t0) * 1e-9;
         }
         double trainFlops = net.trainingConvFlops();

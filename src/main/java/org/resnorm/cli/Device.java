@@ -1,28 +1,36 @@
 package org.resnorm.cli;
 
 import org.resnorm.core.CudaSupport;
+import org.resnorm.core.Engine;
 
 /** The {@code --device} of train, eval and bench. */
 enum Device {
   cpu,
   cuda;
 
-  /**
-   * Throws, with the reason in one line, unless the command can run on this device: cuda needs
-   * the CUDA library in this build, a driver and a device, and even then the Java executor
-   * does not drive the CUDA kernels yet (they are reached through the C API and the GPU check
-   * script), which is said rather than silently running on the CPU.
-   */
+  /** Fails early (before any data is read) when this device cannot be used here, with the reason. */
   void require() {
-    if (this == cpu) {
-      return;
+    if (this == cuda && !CudaSupport.status().usable()) {
+      throw new IllegalStateException("--device cuda: CUDA " + CudaSupport.status().message());
     }
-    CudaSupport.Status s = CudaSupport.status();
-    if (!s.usable()) {
-      throw new IllegalStateException("--device cuda: CUDA " + s.message());
+  }
+
+  /**
+   * The engine the command runs on: the CPU pool ({@code threads}, null: all CPUs), or CUDA device
+   * 0, which throws IllegalStateException with the reason (library not built, no driver, no device)
+   * when CUDA cannot be used here.
+   */
+  Engine engine(Integer threads) {
+    if (this == cuda) {
+      if (threads != null) {
+        throw new IllegalArgumentException("--threads sets the CPU pool; it does not apply to --device cuda");
+      }
+      try {
+        return Engine.cuda(0);
+      } catch (IllegalStateException e) {
+        throw new IllegalStateException("--device cuda: " + e.getMessage(), e);
+      }
     }
-    throw new UnsupportedOperationException("--device cuda: found " + s.message() + ", but the Java executor runs on"
-        + " the CPU only so far; the CUDA kernels and whole training steps run from native code"
-        + " (native/include/resnorm/cuda.h, scripts/gpu-check.sh)");
+    return threads == null ? Engine.create() : Engine.create(threads);
   }
 }

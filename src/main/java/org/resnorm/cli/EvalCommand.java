@@ -113,7 +113,7 @@ final class EvalCommand implements Callable<Integer> {
             + config.classes() + " classes; " + name + " has " + channels + " and " + classes);
       }
       int examples = Math.max(batch, 2);
-      try (Engine engine = threads == null ? Engine.create() : Engine.create(threads);
+      try (Engine engine = device.engine(threads);
           ResNet net = ResNet.create(engine, config, examples * crops, size, size, 0);
           BatchSource src = source.apply(examples)) {
         ResNetCheckpoint.load(net, f, false);

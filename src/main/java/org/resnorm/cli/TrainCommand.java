@@ -187,7 +187,7 @@ final class TrainCommand implements Callable<Integer> {
     System.out.printf("%s: %d train / %d test images of %dx%dx%d, %d classes%n", runData.name(), runData.trainSize(),
         runData.testSize(), runData.channels(), runData.height(), runData.width(), runData.classes());
     System.out.printf("model: %s, %,d parameters%n", config, ResNetSpec.of(config).parameterCount());
-    try (Engine engine = threads == null ? Engine.create() : Engine.create(threads);
+    try (Engine engine = device.engine(threads);
         ResNet net = ResNet.create(engine, config, batch, runData.height(), runData.width(), seed);
         Sgd sgd = Sgd.paperRecipe(wd)) {
       Trainer trainer = new Trainer(engine, net, sgd, lrSchedule);
@@ -198,8 +198,9 @@ final class TrainCommand implements Callable<Integer> {
         trainer.setSteps(resumed.step());
         System.out.printf("resumed %s after epoch %d (step %d)%n", resume, firstEpoch, resumed.step());
       }
-      System.out.printf("engine: %d threads, %s; batch %d, lr %s (%s), weight decay %s, seed %d%n",
-          engine.threads(), engine.isa(), batch, lr, lrSchedule, wd, seed);
+      System.out.printf("engine: %s; batch %d, lr %s (%s), weight decay %s, seed %d%n",
+          engine.isCuda() ? engine.deviceName() : engine.threads() + " threads, " + engine.isa(), batch, lr, lrSchedule,
+          wd, seed);
       RunFolder run = out == null ? null : new RunFolder(out, config, this, firstEpoch);
       DeltaTracker tracker = null;
       if (analyzeEvery > 0) {

@@ -1,5 +1,8 @@
 package org.resnorm.core;
 
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
 
 /**
@@ -17,8 +20,14 @@ import org.resnorm.bind.ResnormNative;
  * another (each holds the engine's lock). Do not close it while another thread still uses it.
  */
 public final class Engine implements AutoCloseable {
-  private final ResnormNative.rn_context ctx;
+  private final ResnormNative.rn_context ctx;  // null for a CUDA engine
+  private final CudaDevice cuda;               // null for a CPU engine
   private boolean closed;
+
+  private Engine(CudaDevice cuda) {
+    this.ctx = null;
+    this.cuda = cuda;
+  }
 
   private Engine(int threads) {
     ResnormNative.load();
@@ -27,6 +36,28 @@ public final class Engine implements AutoCloseable {
       throw new OutOfMemoryError("could not create a resnorm context with " + threads + " threads");
     }
     this.ctx = c;
+    this.cuda = null;
+  }
+
+  /**
+   * An engine on CUDA device {@code device}: the same op classes then run the CUDA library's
+   * kernels on device tensors ({@link Tensor#empty(Engine, int...)}), queued on the device's
+   * stream. Throws IllegalStateException with the reason when CUDA cannot be used here (library
+   * not built, no driver, no device; see {@link CudaSupport}).
+   */
+  public static Engine cuda(int device) {
+    ResnormNative.load();
+    return new Engine(CudaDevice.open(device));
+  }
+
+  /** Whether this engine runs the CUDA library (its tensors live in device memory). */
+  public boolean isCuda() {
+    return cuda != null;
+  }
+
+  /** "cpu", or "cuda:N (device name)". */
+  public String deviceName() {
+    return cuda == null ? "cpu" : "cuda:" + cuda.index() + " (" + cuda.name() + ")";
   }
 
   /** An engine with the default thread count and the best ISA (or {@code resnorm.isa}/{@code RESNORM_ISA}). */
@@ -75,12 +106,12 @@ public final class Engine implements AutoCloseable {
     return v != null ? v : System.getenv(env);
   }
 
-  /** Number of threads of this engine's pool. */
+  /** Number of threads of this engine's pool (0 for a CUDA engine). */
   public int threads() {
-    return ResnormNative.rn_context_num_threads(handle());
+    return cuda != null ? 0 : ResnormNative.rn_context_num_threads(handle());
   }
 
-  /** The ISA level the kernels run with. */
+  /** The ISA level the kernels run with (CPU engines). */
   public Isa isa() {
     return Isa.of(ResnormNative.rn_context_isa(handle()));
   }
@@ -112,7 +143,57 @@ public final class Engine implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("engine is closed");
     }
+    if (cuda != null) {
+      // a CPU kernel handed device pointers would read garbage or crash: refuse
+      throw new IllegalStateException("this operation runs on the CPU only; the engine is " + deviceName());
+    }
     return ctx;
+  }
+
+  /** The CUDA context (CUDA engines); throws IllegalStateException once closed. For the op classes. */
+  public synchronized CudaNative.rn_cuda_context cudaHandle() {
+    if (closed) {
+      throw new IllegalStateException("engine is closed");
+    }
+    if (cuda == null) {
+      throw new IllegalStateException("not a CUDA engine");
+    }
+    return cuda.handle();
+  }
+
+  /** The device whose memory this engine's tensors live in (null: host memory). */
+  CudaDevice cudaDevice() {
+    return cuda;
+  }
+
+  /**
+   * The pointer an op passes for {@code t} (null for null), after checking that {@code t} lives
+   * where this engine's kernels read (host memory for a CPU engine, this engine's device for a
+   * CUDA one). For the op classes.
+   */
+  public FloatPointer ptr(Tensor t) {
+    return t == null ? null : checkPlace(t).floatPointer();
+  }
+
+  /** {@link #ptr} for int tensors. */
+  public IntPointer intPtr(Tensor t) {
+    return t == null ? null : checkPlace(t).intPointer();
+  }
+
+  private Tensor checkPlace(Tensor t) {
+    if (t.device() != cuda) {
+      throw new IllegalArgumentException("tensor " + t.shapeString() + " is in " + t.placeName()
+          + " memory but the engine runs on " + deviceName() + ": copy it there first");
+    }
+    return t;
+  }
+
+  /** Waits for the queued ops (CUDA) and reports their errors; a no-op on the CPU. */
+  public void synchronize() {
+    if (cuda != null) {
+      Checks.engine(this);
+      cuda.synchronize();
+    }
   }
 
   public synchronized boolean isClosed() {
@@ -123,7 +204,11 @@ public final class Engine implements AutoCloseable {
   public synchronized void close() {
     if (!closed) {
       closed = true;
-      ResnormNative.rn_context_destroy(ctx);
+      if (cuda != null) {
+        cuda.close();
+      } else {
+        ResnormNative.rn_context_destroy(ctx);
+      }
     }
   }
 

@@ -26,22 +26,28 @@ import org.resnorm.bind.ResnormNative;
 public final class Tensor implements AutoCloseable {
   private static final Cleaner CLEANER = Cleaner.create();
 
-  /** The native buffer, shared by an owner and its views. */
+  /** The native buffer, shared by an owner and its views: host memory, or a CUDA device's. */
   private static final class Storage {
     final long address;
     final long bytes;
+    final CudaDevice device;  // null: host memory
     final Cleaner.Cleanable cleanable;
     volatile boolean freed;
 
-    Storage(long bytes) {
+    Storage(long bytes, CudaDevice device) {
       ResnormNative.load();
-      Pointer p = ResnormNative.rn_alloc(bytes);
-      if (p == null || p.isNull()) {
-        throw new OutOfMemoryError("native allocation of " + bytes + " bytes failed");
+      this.device = device;
+      if (device == null) {
+        Pointer p = ResnormNative.rn_alloc(bytes);
+        if (p == null || p.isNull()) {
+          throw new OutOfMemoryError("native allocation of " + bytes + " bytes failed");
+        }
+        this.address = p.address();
+      } else {
+        this.address = device.malloc(bytes);
       }
-      this.address = p.address();
       this.bytes = bytes;
-      this.cleanable = CLEANER.register(this, new Free(address));
+      this.cleanable = CLEANER.register(this, device == null ? new Free(address) : new DeviceFree(device, address));
     }
 
     void free() {
@@ -61,6 +67,22 @@ public final class Tensor implements AutoCloseable {
     @Override
     public void run() {
       ResnormNative.rn_free(new AddressPointer(address));
+    }
+  }
+
+  /** Frees device memory; must not reference the Storage either. */
+  private static final class DeviceFree implements Runnable {
+    private final CudaDevice device;
+    private final long address;
+
+    DeviceFree(CudaDevice device, long address) {
+      this.device = device;
+      this.address = address;
+    }
+
+    @Override
+    public void run() {
+      device.free(address);
     }
   }
 
@@ -154,6 +176,34 @@ public final class Tensor implements AutoCloseable {
     return allocate(DType.I32, shape);
   }
 
+  /**
+   * An uninitialised float32 tensor where {@code engine}'s kernels read: host memory for a CPU
+   * engine, the device's memory for a CUDA engine ({@link Engine#cuda}).
+   */
+  public static Tensor empty(Engine engine, int... shape) {
+    return allocate(DType.F32, shape, Checks.engine(engine).cudaDevice());
+  }
+
+  /** A float32 tensor of zeros where {@code engine}'s kernels read. */
+  public static Tensor zeros(Engine engine, int... shape) {
+    Tensor t = empty(engine, shape);
+    t.fill(0.0f);
+    return t;
+  }
+
+  /** An uninitialised int32 tensor where {@code engine}'s kernels read. */
+  public static Tensor emptyInt(Engine engine, int... shape) {
+    return allocate(DType.I32, shape, Checks.engine(engine).cudaDevice());
+  }
+
+  /** A new tensor where {@code engine}'s kernels read, holding a copy of this one (contiguous). */
+  public Tensor to(Engine engine) {
+    ensureOpen();
+    Tensor t = allocate(dtype, shape, Checks.engine(engine).cudaDevice());
+    t.copyFrom(this);
+    return t;
+  }
+
   /** A 1-D int32 tensor holding a copy of {@code labels}. */
   public static Tensor ofInts(int[] values, int... shape) {
     if (values == null) {
@@ -171,10 +221,29 @@ public final class Tensor implements AutoCloseable {
   }
 
   private static Tensor allocate(DType dtype, int[] shape) {
+    return allocate(dtype, shape, null);
+  }
+
+  private static Tensor allocate(DType dtype, int[] shape, CudaDevice device) {
     int[] s = checkShape(shape);
     long n = count(s);
-    Storage storage = new Storage(Math.max(1, n) * dtype.bytes());
+    Storage storage = new Storage(Math.max(1, n) * dtype.bytes(), device);
     return new Tensor(storage, true, dtype, s, contiguousStrides(s), 0);
+  }
+
+  /** The device this tensor's memory belongs to (null: host memory). */
+  CudaDevice device() {
+    return storage.device;
+  }
+
+  /** Whether the elements live in a CUDA device's memory. */
+  public boolean isOnDevice() {
+    return storage.device != null;
+  }
+
+  /** "host" or "cuda:N". */
+  public String placeName() {
+    return storage.device == null ? "host" : "cuda:" + storage.device.index();
   }
 
   private static int[] checkShape(int[] shape) {
@@ -263,7 +332,7 @@ public final class Tensor implements AutoCloseable {
   @Override
   public String toString() {
     return "Tensor(" + dtype + " " + shapeString() + (isContiguous() ? "" : " strided")
-        + (isClosed() ? " closed" : "") + ")";
+        + (isOnDevice() ? " on " + placeName() : "") + (isClosed() ? " closed" : "") + ")";
   }
 
   // ------------------------------------------------------------------ views
@@ -331,12 +400,8 @@ public final class Tensor implements AutoCloseable {
   /** A new owning, contiguous copy. */
   public Tensor copy() {
     ensureOpen();
-    Tensor t = allocate(dtype, shape);
-    if (dtype == DType.F32) {
-      t.copyFrom(toFloatArray());
-    } else {
-      t.intBuffer().put(toIntArray());
-    }
+    Tensor t = allocate(dtype, shape, storage.device);
+    t.copyFrom(this);
     return t;
   }
 
@@ -378,28 +443,125 @@ public final class Tensor implements AutoCloseable {
 
   public float get(int... idx) {
     requireType(DType.F32);
+    if (isOnDevice()) {
+      FloatPointer one = new FloatPointer(1);
+      storage.device.download(one, elementAddress(index(idx)), 4);
+      return one.get(0);
+    }
     return floatBuffer().get(Math.toIntExact(index(idx)));
   }
 
   public void set(float value, int... idx) {
     requireType(DType.F32);
+    if (isOnDevice()) {
+      storage.device.upload(elementAddress(index(idx)), new FloatPointer(value), 4);
+      return;
+    }
     floatBuffer().put(Math.toIntExact(index(idx)), value);
   }
 
   public int getInt(int... idx) {
     requireType(DType.I32);
+    if (isOnDevice()) {
+      IntPointer one = new IntPointer(1);
+      storage.device.download(one, elementAddress(index(idx)), 4);
+      return one.get(0);
+    }
     return intBuffer().get(Math.toIntExact(index(idx)));
   }
 
   public void setInt(int value, int... idx) {
     requireType(DType.I32);
+    if (isOnDevice()) {
+      storage.device.upload(elementAddress(index(idx)), new IntPointer(new int[] {value}), 4);
+      return;
+    }
     intBuffer().put(Math.toIntExact(index(idx)), value);
+  }
+
+  /** Address of the element {@code rel} elements after this tensor's first. */
+  private long elementAddress(long rel) {
+    return storage.address + (offset + rel) * 4L;
+  }
+
+  // Device tensors: the elements travel through a host copy of [first, last] element, so
+  // strided views read and write exactly their own elements.
+
+  private float[] deviceFloats() {
+    float[] span = deviceFloatsSpan();
+    if (isContiguous()) {
+      return span;
+    }
+    float[] out = new float[Math.toIntExact(numel)];
+    int[] idx = new int[shape.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = span[Math.toIntExact(index(idx))];
+      increment(idx);
+    }
+    return out;
+  }
+
+  private void deviceWrite(float[] data) {
+    float[] span = data;
+    if (!isContiguous()) {
+      span = deviceFloatsSpan();
+      int[] idx = new int[shape.length];
+      for (float v : data) {
+        span[Math.toIntExact(index(idx))] = v;
+        increment(idx);
+      }
+    }
+    storage.device.upload(elementAddress(0), new FloatPointer(span), 4L * span.length);
+  }
+
+  private float[] deviceFloatsSpan() {
+    FloatPointer host = new FloatPointer(extent());
+    storage.device.download(host, elementAddress(0), 4L * extent());
+    float[] span = new float[Math.toIntExact(extent())];
+    host.get(span);
+    return span;
+  }
+
+  private int[] deviceInts() {
+    IntPointer host = new IntPointer(extent());
+    storage.device.download(host, elementAddress(0), 4L * extent());
+    int[] span = new int[Math.toIntExact(extent())];
+    host.get(span);
+    int[] out = new int[Math.toIntExact(numel)];
+    int[] idx = new int[shape.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = span[Math.toIntExact(index(idx))];
+      increment(idx);
+    }
+    return out;
+  }
+
+  private void deviceWriteInts(int[] data) {
+    int[] span = data;
+    if (!isContiguous()) {
+      IntPointer host = new IntPointer(extent());
+      storage.device.download(host, elementAddress(0), 4L * extent());
+      span = new int[Math.toIntExact(extent())];
+      host.get(span);
+      int[] idx = new int[shape.length];
+      for (int v : data) {
+        span[Math.toIntExact(index(idx))] = v;
+        increment(idx);
+      }
+    }
+    storage.device.upload(elementAddress(0), new IntPointer(span), 4L * span.length);
   }
 
   /** Sets every element to {@code value} (float tensors). */
   public void fill(float value) {
     requireType(DType.F32);
-    if (isContiguous()) {
+    if (isOnDevice() && isContiguous() && Float.floatToRawIntBits(value) == 0) {
+      storage.device.zero(elementAddress(0), 4L * numel);
+    } else if (isOnDevice()) {
+      float[] all = new float[Math.toIntExact(numel)];
+      Arrays.fill(all, value);
+      deviceWrite(all);
+    } else if (isContiguous()) {
       FloatBuffer b = floatBuffer();
       for (int i = 0, n = b.capacity(); i < n; i++) {
         b.put(i, value);
@@ -417,6 +579,10 @@ public final class Tensor implements AutoCloseable {
     if (data == null || data.length != numel) {
       throw new IllegalArgumentException("expected " + numel + " values for " + shapeString() + ", got "
           + (data == null ? "null" : data.length));
+    }
+    if (isOnDevice()) {
+      deviceWrite(data);
+      return;
     }
     if (isContiguous()) {
       floatBuffer().put(0, data);
@@ -440,6 +606,8 @@ public final class Tensor implements AutoCloseable {
     }
     if (dtype == DType.F32) {
       copyFrom(src.toFloatArray());
+    } else if (isOnDevice()) {
+      deviceWriteInts(src.toIntArray());
     } else {
       int[] v = src.toIntArray();
       IntBuffer b = intBuffer();
@@ -454,6 +622,9 @@ public final class Tensor implements AutoCloseable {
   /** The elements, row-major, as a new Java array. */
   public float[] toFloatArray() {
     requireType(DType.F32);
+    if (isOnDevice()) {
+      return deviceFloats();
+    }
     float[] out = new float[Math.toIntExact(numel)];
     FloatBuffer b = floatBuffer();
     if (isContiguous()) {
@@ -470,6 +641,9 @@ public final class Tensor implements AutoCloseable {
 
   public int[] toIntArray() {
     requireType(DType.I32);
+    if (isOnDevice()) {
+      return deviceInts();
+    }
     int[] out = new int[Math.toIntExact(numel)];
     IntBuffer b = intBuffer();
     int[] idx = new int[shape.length];
@@ -520,6 +694,9 @@ public final class Tensor implements AutoCloseable {
 
   /** A direct buffer over [first, last] element of this tensor (absolute gets/puts by offset). */
   private FloatBuffer floatBuffer() {
+    if (isOnDevice()) {
+      throw new IllegalStateException("internal: host view of device tensor " + this);
+    }
     if (floatBuffer == null) {
       floatBuffer = floatPointer().asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
@@ -527,6 +704,9 @@ public final class Tensor implements AutoCloseable {
   }
 
   private IntBuffer intBuffer() {
+    if (isOnDevice()) {
+      throw new IllegalStateException("internal: host view of device tensor " + this);
+    }
     if (intBuffer == null) {
       intBuffer = intPointer().asByteBuffer().order(ByteOrder.nativeOrder()).asIntBuffer();
     }

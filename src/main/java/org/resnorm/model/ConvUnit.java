@@ -95,14 +95,14 @@ final class ConvUnit implements AutoCloseable {
             grads.get(n + ".bias"));
       }
     }
-    out = transientOut && wn == null ? buffers.view(SharedBuffers.Slot.FORWARD, actOut) : own(Tensor.empty(actOut));
+    out = transientOut && wn == null ? buffers.view(SharedBuffers.Slot.FORWARD, actOut) : own(Tensor.empty(engine, actOut));
     boolean keepsPre = norm == Norm.BATCHNORM || (conv != null && act != Act.NONE);
-    pre = keepsPre ? own(Tensor.empty(convOut)) : null;
+    pre = keepsPre ? own(Tensor.empty(engine, convOut)) : null;
     boolean plainLinear = conv != null && bn == null && act == Act.NONE;  // backward reads dOut itself
     du = plainLinear ? null : buffers.view(gradSlots[0], convOut);
     dIn = gradSlots.length > 1 ? buffers.view(gradSlots[1], inShape) : null;
-    saveMean = bn != null ? own(Tensor.empty(cs.outChannels())) : null;
-    saveInvstd = bn != null ? own(Tensor.empty(cs.outChannels())) : null;
+    saveMean = bn != null ? own(Tensor.empty(engine, cs.outChannels())) : null;
+    saveInvstd = bn != null ? own(Tensor.empty(engine, cs.outChannels())) : null;
   }
 
   /** Multiply-adds x 2 of the forward conv (backward-data and backward-filter cost the same each). */

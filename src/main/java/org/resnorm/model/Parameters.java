@@ -4,6 +4,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
 
 /**
@@ -19,6 +20,15 @@ public final class Parameters implements AutoCloseable {
 
   /** Allocates every tensor of the spec and initializes it (see {@link Init}) from {@code seed}. */
   public static Parameters initialize(ResNetSpec spec, long seed) {
+    return initialize(spec, seed, null);
+  }
+
+  /**
+   * As {@link #initialize(ResNetSpec, long)}, with the tensors where {@code engine}'s kernels
+   * read (device memory for a CUDA engine; null: host). The values are made on the host and
+   * copied over, so they are the same bits on every engine.
+   */
+  public static Parameters initialize(ResNetSpec spec, long seed, Engine engine) {
     Parameters p = new Parameters();
     try {
       // One stream per tensor, split in a fixed order: a tensor's values depend only on the
@@ -27,7 +37,9 @@ public final class Parameters implements AutoCloseable {
       for (ParamSpec s : spec.params()) {
         SplittableRandom rng = root.split();
         p.specs.put(s.name(), s);
-        p.tensors.put(s.name(), Tensor.of(values(s, rng), s.shape()));
+        Tensor t = engine == null ? Tensor.empty(s.shape()) : Tensor.empty(engine, s.shape());
+        p.tensors.put(s.name(), t);
+        t.copyFrom(values(s, rng));
       }
       return p;
     } catch (RuntimeException e) {
@@ -41,12 +53,17 @@ public final class Parameters implements AutoCloseable {
    * such as momentum buffers), under the same names.
    */
   public static Parameters zerosForLearned(ResNetSpec spec) {
+    return zerosForLearned(spec, null);
+  }
+
+  /** As {@link #zerosForLearned(ResNetSpec)}, where {@code engine}'s kernels read (null: host). */
+  public static Parameters zerosForLearned(ResNetSpec spec, Engine engine) {
     Parameters p = new Parameters();
     try {
       for (ParamSpec s : spec.params()) {
         if (s.learned()) {
           p.specs.put(s.name(), s);
-          p.tensors.put(s.name(), Tensor.zeros(s.shape()));
+          p.tensors.put(s.name(), engine == null ? Tensor.zeros(s.shape()) : Tensor.zeros(engine, s.shape()));
         }
       }
       return p;

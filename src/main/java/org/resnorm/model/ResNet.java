@@ -60,6 +60,9 @@ public final class ResNet implements AutoCloseable {
   private final Tensor dPooled;
   private final Tensor dFeatures;
   private final SharedBuffers buffers;
+  /** On a CUDA engine: device copies of a host batch's images and labels (null on the CPU). */
+  private final Tensor deviceInput;
+  private final Tensor deviceLabels;
   private boolean velocityStarted;
   private StepProfile profile;
 
@@ -68,18 +71,18 @@ public final class ResNet implements AutoCloseable {
     this.spec = spec;
     ResNetConfig c = spec.config();
     this.inputShape = new int[] {batch, c.inChannels(), height, width};
-    this.params = Parameters.initialize(spec, seed);
-    this.grads = Parameters.zerosForLearned(spec);
-    this.velocity = Parameters.zerosForLearned(spec);
-    this.buffers = new SharedBuffers(largestActivation(spec, inputShape));
+    this.params = Parameters.initialize(spec, seed, engine);
+    this.grads = Parameters.zerosForLearned(spec, engine);
+    this.velocity = Parameters.zerosForLearned(spec, engine);
+    this.buffers = new SharedBuffers(engine, largestActivation(spec, inputShape));
     // the stem's dOut arrives in GRAD_A (CIFAR: the first block's dx) or GRAD_C (the max pool's dx)
     stem = new ConvUnit(engine, spec.stem(), c.norm(), Act.RELU, inputShape, params, grads, buffers, false,
         SharedBuffers.Slot.GRAD_B);
     maxPool = stemPool(spec);
     if (maxPool != null) {
       int[] poolShape = maxPool.outputShape(stem.out.shape());
-      poolOut = Tensor.empty(poolShape);
-      poolArgmax = Tensor.emptyInt(poolShape);
+      poolOut = Tensor.empty(engine, poolShape);
+      poolArgmax = Tensor.emptyInt(engine, poolShape);
       dStemOut = buffers.view(SharedBuffers.Slot.GRAD_C, stem.out.shape());
       blocksIn = poolOut;
     } else {
@@ -93,11 +96,22 @@ public final class ResNet implements AutoCloseable {
       shape = block.out.shape();
     }
     fc = new Linear(spec.features(), c.classes());
-    pooled = Tensor.empty(batch, spec.features());
-    logits = Tensor.empty(batch, c.classes());
-    dLogits = Tensor.empty(batch, c.classes());
-    dPooled = Tensor.empty(batch, spec.features());
-    dFeatures = Tensor.empty(shape);
+    pooled = Tensor.empty(engine, batch, spec.features());
+    logits = Tensor.empty(engine, batch, c.classes());
+    dLogits = Tensor.empty(engine, batch, c.classes());
+    dPooled = Tensor.empty(engine, batch, spec.features());
+    dFeatures = Tensor.empty(engine, shape);
+    deviceInput = engine.isCuda() ? Tensor.empty(engine, inputShape) : null;
+    deviceLabels = engine.isCuda() ? Tensor.emptyInt(engine, batch) : null;
+  }
+
+  /** x where this network's kernels read it: itself, or (CUDA, host x) its copy on the device. */
+  private Tensor onEngine(Tensor x, Tensor deviceCopy) {
+    if (deviceCopy == null || x.isOnDevice()) {
+      return x;
+    }
+    deviceCopy.copyFrom(x);
+    return deviceCopy;
   }
 
   /**
@@ -283,6 +297,10 @@ public final class ResNet implements AutoCloseable {
   /** Logits [batch, classes] for x; training mode uses (and updates) batch statistics. */
   public Tensor forward(Tensor x, boolean training) {
     Checks.floatTensor("x", x, inputShape);
+    return forwardOnEngine(onEngine(x, deviceInput), training);
+  }
+
+  private Tensor forwardOnEngine(Tensor x, boolean training) {
     Tensor h = stem.forward(x, training);
     if (maxPool != null) {
       long t = StepProfile.start(profile);
@@ -306,7 +324,10 @@ public final class ResNet implements AutoCloseable {
    */
   public float forwardBackward(Tensor x, Tensor labels) {
     checkLabels(labels);
-    forward(x, true);
+    Checks.floatTensor("x", x, inputShape);
+    x = onEngine(x, deviceInput);
+    labels = onEngine(labels, deviceLabels);
+    forwardOnEngine(x, true);
     long t = StepProfile.start(profile);
     float loss = SoftmaxCrossEntropy.loss(engine, logits, labels);
     SoftmaxCrossEntropy.backward(engine, logits, labels, 1f, dLogits);
@@ -333,6 +354,7 @@ public final class ResNet implements AutoCloseable {
   public long[] evaluate(Tensor x, Tensor labels, int... ks) {
     checkLabels(labels);
     forward(x, false);
+    labels = onEngine(labels, deviceLabels);
     long[] correct = new long[ks.length];
     for (int i = 0; i < ks.length; i++) {
       correct[i] = SoftmaxCrossEntropy.topkCorrect(engine, logits, labels, Math.min(ks[i], spec.config().classes()));
@@ -343,12 +365,14 @@ public final class ResNet implements AutoCloseable {
   /** Rows of the last forward pass whose label is among the k largest logits. */
   public long correct(Tensor labels, int k) {
     checkLabels(labels);
+    labels = onEngine(labels, deviceLabels);
     return SoftmaxCrossEntropy.topkCorrect(engine, logits, labels, Math.min(k, spec.config().classes()));
   }
 
   /** The loss of the logits of the last forward pass. */
   public float loss(Tensor labels) {
     checkLabels(labels);
+    labels = onEngine(labels, deviceLabels);
     return SoftmaxCrossEntropy.loss(engine, logits, labels);
   }
 
@@ -373,7 +397,8 @@ public final class ResNet implements AutoCloseable {
   public void close() {
     stem.close();
     blocks.forEach(ResidualBlock::close);
-    for (Tensor t : new Tensor[] {pooled, logits, dLogits, dPooled, dFeatures, poolOut, poolArgmax}) {
+    for (Tensor t : new Tensor[] {pooled, logits, dLogits, dPooled, dFeatures, poolOut, poolArgmax, deviceInput,
+        deviceLabels}) {
       if (t != null) {
         t.close();
       }

@@ -68,7 +68,7 @@ final class ResidualBlock implements AutoCloseable {
     // shortcut takes the other of GRAD_C / GRAD_D (GRAD_C for a basic block, GRAD_D for a bottleneck)
     Slot shortcutDx = (mainConvs - 1) % 2 == 0 ? Slot.GRAD_D : Slot.GRAD_C;
     int[] outShape = shape;
-    out = own(Tensor.empty(outShape));
+    out = own(Tensor.empty(engine, outShape));
     dSum = buffers.view(Slot.GRAD_B, outShape);
     dIn = buffers.view(Slot.GRAD_A, inShape);
     if (b.projection()) {
@@ -93,11 +93,11 @@ final class ResidualBlock implements AutoCloseable {
             params.get(n + ".running_mean"), params.get(n + ".running_var"), grads.get(n + ".weight"),
             grads.get(n + ".bias")};
         int[] subShape = subsample.outputShape(inShape);
-        sub = own(Tensor.empty(subShape));
-        subNorm = own(Tensor.empty(subShape));
-        subMean = own(Tensor.empty(b.inChannels()));
-        subInvstd = own(Tensor.empty(b.inChannels()));
-        dSub = own(Tensor.empty(subShape));
+        sub = own(Tensor.empty(engine, subShape));
+        subNorm = own(Tensor.empty(engine, subShape));
+        subMean = own(Tensor.empty(engine, b.inChannels()));
+        subInvstd = own(Tensor.empty(engine, b.inChannels()));
+        dSub = own(Tensor.empty(engine, subShape));
       } else {
         subsample = new ShortcutA(b.inChannels(), b.outChannels(), b.stride());
         pad = null;
@@ -105,7 +105,7 @@ final class ResidualBlock implements AutoCloseable {
         identityNormParams = null;
         sub = subNorm = subMean = subInvstd = dSub = null;
       }
-      shortcut = own(Tensor.empty(outShape));  // read with the last conv's output, which may be in FORWARD
+      shortcut = own(Tensor.empty(engine, outShape));  // read with the last conv's output, which may be in FORWARD
       dShortcutIn = buffers.view(shortcutDx, inShape);
     } else {
       projection = null;

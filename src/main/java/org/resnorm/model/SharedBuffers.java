@@ -1,5 +1,6 @@
 package org.resnorm.model;
 
+import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
 
 /**
@@ -51,12 +52,12 @@ final class SharedBuffers implements AutoCloseable {
   private final Tensor[] slabs = new Tensor[Slot.values().length];
   private final long capacity;
 
-  /** Allocates every slab with room for {@code capacity} floats. */
-  SharedBuffers(long capacity) {
+  /** Allocates every slab with room for {@code capacity} floats, where {@code engine}'s kernels read. */
+  SharedBuffers(Engine engine, long capacity) {
     this.capacity = capacity;
     try {
       for (int i = 0; i < slabs.length; i++) {
-        slabs[i] = Tensor.empty(Math.toIntExact(capacity));
+        slabs[i] = Tensor.empty(engine, Math.toIntExact(capacity));
       }
     } catch (RuntimeException | Error e) {
       close();

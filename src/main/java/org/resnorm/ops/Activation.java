@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
 import org.resnorm.core.Checks;
 import org.resnorm.core.DType;
@@ -32,7 +33,9 @@ public final class Activation {
     int[] shape = shapeOf("x", x);
     Checks.floatTensor("y", y, shape);
     overlapUnlessSame("y", y, "x", x);
-    NativeStatus.check(ResnormNative.rn_relu_forward(engine.handle(), x.numel(), x.floatPointer(), y.floatPointer()),
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_relu_forward(engine.cudaHandle(), x.numel(), engine.ptr(x), engine.ptr(y))
+        : ResnormNative.rn_relu_forward(engine.handle(), x.numel(), engine.ptr(x), engine.ptr(y)),
         "relu forward");
   }
 
@@ -44,8 +47,11 @@ public final class Activation {
     Checks.floatTensor("dx", dx, shape);
     overlapUnlessSame("dx", dx, "dy", dy);
     overlapUnlessSame("dx", dx, "y", y);
-    NativeStatus.check(ResnormNative.rn_relu_backward(engine.handle(), y.numel(), y.floatPointer(),
-        dy.floatPointer(), dx.floatPointer()), "relu backward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_relu_backward(engine.cudaHandle(), y.numel(), engine.ptr(y),
+        engine.ptr(dy), engine.ptr(dx))
+        : ResnormNative.rn_relu_backward(engine.handle(), y.numel(), engine.ptr(y),
+        engine.ptr(dy), engine.ptr(dx)), "relu backward");
   }
 
   /** x [N, C, H, W] -> y [N, 2C, H, W] = [max(x, 0), max(-x, 0)]. */
@@ -54,8 +60,11 @@ public final class Activation {
     int[] s = nchw("x", x);
     Checks.floatTensor("y", y, s[0], Act.CRELU.outputChannels(s[1]), s[2], s[3]);
     Checks.noOverlap("y", y, new String[] {"x"}, x);
-    NativeStatus.check(ResnormNative.rn_crelu_forward(engine.handle(), s[0], s[1], hw(s), x.floatPointer(),
-        y.floatPointer()), "crelu forward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_crelu_forward(engine.cudaHandle(), s[0], s[1], hw(s), engine.ptr(x),
+        engine.ptr(y))
+        : ResnormNative.rn_crelu_forward(engine.handle(), s[0], s[1], hw(s), engine.ptr(x),
+        engine.ptr(y)), "crelu forward");
   }
 
   /** dx [N, C, H, W] = dy[:, c] * [x > 0] - dy[:, C + c] * [x < 0], from the forward input x. */
@@ -65,8 +74,11 @@ public final class Activation {
     Checks.floatTensor("dy", dy, s[0], Act.CRELU.outputChannels(s[1]), s[2], s[3]);
     Checks.floatTensor("dx", dx, s);
     Checks.noOverlap("dx", dx, new String[] {"x", "dy"}, x, dy);
-    NativeStatus.check(ResnormNative.rn_crelu_backward(engine.handle(), s[0], s[1], hw(s), x.floatPointer(),
-        dy.floatPointer(), dx.floatPointer()), "crelu backward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_crelu_backward(engine.cudaHandle(), s[0], s[1], hw(s), engine.ptr(x),
+        engine.ptr(dy), engine.ptr(dx))
+        : ResnormNative.rn_crelu_backward(engine.handle(), s[0], s[1], hw(s), engine.ptr(x),
+        engine.ptr(dy), engine.ptr(dx)), "crelu backward");
   }
 
   /** Checks of y = f(a + b): one shape for all three; y may be a or b, no partial overlap. */
@@ -82,15 +94,21 @@ public final class Activation {
   /** y = a + b (where two gradient paths meet); y may be a or b. */
   public static void add(Engine engine, Tensor a, Tensor b, Tensor y) {
     checkSum(engine, a, b, y);
-    NativeStatus.check(ResnormNative.rn_add(engine.handle(), a.numel(), a.floatPointer(), b.floatPointer(),
-        y.floatPointer()), "add");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_add(engine.cudaHandle(), a.numel(), engine.ptr(a), engine.ptr(b),
+        engine.ptr(y))
+        : ResnormNative.rn_add(engine.handle(), a.numel(), engine.ptr(a), engine.ptr(b),
+        engine.ptr(y)), "add");
   }
 
   /** y = max(a + b, 0) (residual add fused with the block's final ReLU); y may be a or b. */
   public static void addRelu(Engine engine, Tensor a, Tensor b, Tensor y) {
     checkSum(engine, a, b, y);
-    NativeStatus.check(ResnormNative.rn_add_relu_forward(engine.handle(), a.numel(), a.floatPointer(),
-        b.floatPointer(), y.floatPointer()), "add_relu forward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_add_relu_forward(engine.cudaHandle(), a.numel(), engine.ptr(a),
+        engine.ptr(b), engine.ptr(y))
+        : ResnormNative.rn_add_relu_forward(engine.handle(), a.numel(), engine.ptr(a),
+        engine.ptr(b), engine.ptr(y)), "add_relu forward");
   }
 
   /**
@@ -110,8 +128,11 @@ public final class Activation {
       overlapUnlessSame("db", db, "y", y);
       Checks.noOverlap("db", db, new String[] {"da"}, da);
     }
-    NativeStatus.check(ResnormNative.rn_add_relu_backward(engine.handle(), y.numel(), y.floatPointer(),
-        dy.floatPointer(), da.floatPointer(), db == null ? null : db.floatPointer()), "add_relu backward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_add_relu_backward(engine.cudaHandle(), y.numel(), engine.ptr(y),
+        engine.ptr(dy), engine.ptr(da), db == null ? null : engine.ptr(db))
+        : ResnormNative.rn_add_relu_backward(engine.handle(), y.numel(), engine.ptr(y),
+        engine.ptr(dy), engine.ptr(da), db == null ? null : engine.ptr(db)), "add_relu backward");
   }
 
   // ------------------------------------------------------------------ shared checks

@@ -1,6 +1,6 @@
 package org.resnorm.ops;
 
-import org.bytedeco.javacpp.FloatPointer;
+import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
 import org.resnorm.core.Checks;
 import org.resnorm.core.Engine;
@@ -112,9 +112,13 @@ public final class BatchNorm2d {
         }
       }
     }
-    NativeStatus.check(ResnormNative.rn_batchnorm_forward_training(engine.handle(), s[0], channels,
-        Activation.hw(s), act.code, eps, momentum, x.floatPointer(), fp(gamma), fp(beta), fp(runningMean),
-        fp(runningVar), saveMean.floatPointer(), saveInvstd.floatPointer(), y.floatPointer()),
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_batchnorm_forward_training(engine.cudaHandle(), s[0], channels,
+        Activation.hw(s), act.code, eps, momentum, engine.ptr(x), engine.ptr(gamma), engine.ptr(beta), engine.ptr(runningMean),
+        engine.ptr(runningVar), engine.ptr(saveMean), engine.ptr(saveInvstd), engine.ptr(y))
+        : ResnormNative.rn_batchnorm_forward_training(engine.handle(), s[0], channels,
+        Activation.hw(s), act.code, eps, momentum, engine.ptr(x), engine.ptr(gamma), engine.ptr(beta), engine.ptr(runningMean),
+        engine.ptr(runningVar), engine.ptr(saveMean), engine.ptr(saveInvstd), engine.ptr(y)),
         "batchnorm forward (training)");
   }
 
@@ -129,9 +133,13 @@ public final class BatchNorm2d {
     Checks.floatTensor("y", y, outputShape(s[0], s[2], s[3]));
     output("y", y, x, new String[] {"x", "gamma", "beta", "runningMean", "runningVar"},
         new Tensor[] {x, gamma, beta, runningMean, runningVar});
-    NativeStatus.check(ResnormNative.rn_batchnorm_forward_inference(engine.handle(), s[0], channels,
-        Activation.hw(s), act.code, eps, x.floatPointer(), fp(gamma), fp(beta), runningMean.floatPointer(),
-        runningVar.floatPointer(), y.floatPointer()), "batchnorm forward (inference)");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_batchnorm_forward_inference(engine.cudaHandle(), s[0], channels,
+        Activation.hw(s), act.code, eps, engine.ptr(x), engine.ptr(gamma), engine.ptr(beta), engine.ptr(runningMean),
+        engine.ptr(runningVar), engine.ptr(y))
+        : ResnormNative.rn_batchnorm_forward_inference(engine.handle(), s[0], channels,
+        Activation.hw(s), act.code, eps, engine.ptr(x), engine.ptr(gamma), engine.ptr(beta), engine.ptr(runningMean),
+        engine.ptr(runningVar), engine.ptr(y)), "batchnorm forward (inference)");
   }
 
   /**
@@ -170,9 +178,13 @@ public final class BatchNorm2d {
         "dbeta"}, x, gamma, beta, saveMean, saveInvstd, dy, dx, dbeta);
     Checks.noOverlap("dbeta", dbeta, new String[] {"x", "gamma", "beta", "saveMean", "saveInvstd", "dy", "dx"}, x,
         gamma, beta, saveMean, saveInvstd, dy, dx);
-    NativeStatus.check(ResnormNative.rn_batchnorm_backward(engine.handle(), s[0], channels, Activation.hw(s),
-        act.code, x.floatPointer(), fp(gamma), fp(beta), saveMean.floatPointer(), saveInvstd.floatPointer(),
-        dy.floatPointer(), dx.floatPointer(), fp(dgamma), fp(dbeta)), "batchnorm backward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_batchnorm_backward(engine.cudaHandle(), s[0], channels, Activation.hw(s),
+        act.code, engine.ptr(x), engine.ptr(gamma), engine.ptr(beta), engine.ptr(saveMean), engine.ptr(saveInvstd),
+        engine.ptr(dy), engine.ptr(dx), engine.ptr(dgamma), engine.ptr(dbeta))
+        : ResnormNative.rn_batchnorm_backward(engine.handle(), s[0], channels, Activation.hw(s),
+        act.code, engine.ptr(x), engine.ptr(gamma), engine.ptr(beta), engine.ptr(saveMean), engine.ptr(saveInvstd),
+        engine.ptr(dy), engine.ptr(dx), engine.ptr(dgamma), engine.ptr(dbeta)), "batchnorm backward");
   }
 
   private int[] input(String name, Tensor x) {
@@ -206,10 +218,6 @@ public final class BatchNorm2d {
         Checks.noOverlap(yName, y, new String[] {names[i]}, ins[i]);
       }
     }
-  }
-
-  private static FloatPointer fp(Tensor t) {
-    return t == null ? null : t.floatPointer();
   }
 
   @Override

@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
 import org.resnorm.bind.ResnormNative.rn_conv2d_desc;
 import org.resnorm.core.Checks;
@@ -129,8 +130,11 @@ public final class Conv2d implements AutoCloseable {
     Checks.floatTensor("y", y, ys);
     Checks.noOverlap("y", y, new String[] {"x", "w", "bias"}, x, w, bias);
     fill(xs, ys);
-    NativeStatus.check(ResnormNative.rn_conv2d_forward(engine.handle(), desc, x.floatPointer(), w.floatPointer(),
-        bias == null ? null : bias.floatPointer(), y.floatPointer()), "conv2d forward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_conv2d_forward(engine.cudaHandle(), desc, engine.ptr(x), engine.ptr(w),
+        bias == null ? null : engine.ptr(bias), engine.ptr(y))
+        : ResnormNative.rn_conv2d_forward(engine.handle(), desc, engine.ptr(x), engine.ptr(w),
+        bias == null ? null : engine.ptr(bias), engine.ptr(y)), "conv2d forward");
   }
 
   /**
@@ -158,10 +162,13 @@ public final class Conv2d implements AutoCloseable {
     Checks.noOverlap("y", y, new String[] {"x", "w", "scale", "bias"}, x, w, scale, bias);
     fill(xs, ys);
     try (ResnormNative.rn_conv2d_epilogue ep = new ResnormNative.rn_conv2d_epilogue()) {
-      ep.scale(scale == null ? null : scale.floatPointer()).bias(bias == null ? null : bias.floatPointer())
+      ep.scale(scale == null ? null : engine.ptr(scale)).bias(bias == null ? null : engine.ptr(bias))
           .act(act.code).post_scale(postScale).post_shift(postShift);
-      NativeStatus.check(ResnormNative.rn_conv2d_forward_epilogue(engine.handle(), desc, x.floatPointer(),
-          w.floatPointer(), ep, y.floatPointer()), "conv2d forward (fused epilogue)");
+      NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_conv2d_forward_epilogue(engine.cudaHandle(), desc, engine.ptr(x),
+          engine.ptr(w), ep, engine.ptr(y))
+        : ResnormNative.rn_conv2d_forward_epilogue(engine.handle(), desc, engine.ptr(x),
+          engine.ptr(w), ep, engine.ptr(y)), "conv2d forward (fused epilogue)");
     }
   }
 
@@ -181,16 +188,22 @@ public final class Conv2d implements AutoCloseable {
     Checks.floatTensor("y", y, ys);
     Checks.noOverlap("y", y, new String[] {"x", "w", "bias"}, x, w, bias);
     fill(xs, ys);
-    NativeStatus.check(ResnormNative.rn_conv2d_forward_crelu_input(engine.handle(), desc, x.floatPointer(),
-        w.floatPointer(), bias == null ? null : bias.floatPointer(), y.floatPointer()), "conv2d forward (CReLU input)");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_conv2d_forward_crelu_input(engine.cudaHandle(), desc, engine.ptr(x),
+        engine.ptr(w), bias == null ? null : engine.ptr(bias), engine.ptr(y))
+        : ResnormNative.rn_conv2d_forward_crelu_input(engine.handle(), desc, engine.ptr(x),
+        engine.ptr(w), bias == null ? null : engine.ptr(bias), engine.ptr(y)), "conv2d forward (CReLU input)");
   }
 
   /** dw and dbias (may be null) of {@link #forwardCreluInput}, from the pre-activation x [N, C/2, H, W]. */
   public void backwardFilterCreluInput(Engine engine, Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
     Checks.engine(engine);
     checkFilterGradients(creluInputShape(x), x, dy, dw, dbias);
-    NativeStatus.check(ResnormNative.rn_conv2d_backward_filter_crelu_input(engine.handle(), desc, x.floatPointer(),
-        dy.floatPointer(), dw.floatPointer(), dbias == null ? null : dbias.floatPointer()),
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_conv2d_backward_filter_crelu_input(engine.cudaHandle(), desc, engine.ptr(x),
+        engine.ptr(dy), engine.ptr(dw), dbias == null ? null : engine.ptr(dbias))
+        : ResnormNative.rn_conv2d_backward_filter_crelu_input(engine.handle(), desc, engine.ptr(x),
+        engine.ptr(dy), engine.ptr(dw), dbias == null ? null : engine.ptr(dbias)),
         "conv2d backward_filter (CReLU input)");
   }
 
@@ -230,16 +243,22 @@ public final class Conv2d implements AutoCloseable {
     Checks.floatTensor("w", w, weightShape());
     Checks.noOverlap("dx", dx, new String[] {"dy", "w"}, dy, w);
     fill(xs, ys);
-    NativeStatus.check(ResnormNative.rn_conv2d_backward_data(engine.handle(), desc, dy.floatPointer(),
-        w.floatPointer(), dx.floatPointer()), "conv2d backward_data");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_conv2d_backward_data(engine.cudaHandle(), desc, engine.ptr(dy),
+        engine.ptr(w), engine.ptr(dx))
+        : ResnormNative.rn_conv2d_backward_data(engine.handle(), desc, engine.ptr(dy),
+        engine.ptr(w), engine.ptr(dx)), "conv2d backward_data");
   }
 
   /** dw = dL/dw and dbias = dL/dbias (dbias may be null). */
   public void backwardFilter(Engine engine, Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
     Checks.engine(engine);
     checkFilterGradients(inputShapeOf("x", x), x, dy, dw, dbias);
-    NativeStatus.check(ResnormNative.rn_conv2d_backward_filter(engine.handle(), desc, x.floatPointer(),
-        dy.floatPointer(), dw.floatPointer(), dbias == null ? null : dbias.floatPointer()), "conv2d backward_filter");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_conv2d_backward_filter(engine.cudaHandle(), desc, engine.ptr(x),
+        engine.ptr(dy), engine.ptr(dw), dbias == null ? null : engine.ptr(dbias))
+        : ResnormNative.rn_conv2d_backward_filter(engine.handle(), desc, engine.ptr(x),
+        engine.ptr(dy), engine.ptr(dw), dbias == null ? null : engine.ptr(dbias)), "conv2d backward_filter");
   }
 
   /** Direct FLOPs of one direction for an input shape: 2*N*K*C*R*S*P*Q. */

@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
 import org.resnorm.core.Checks;
 import org.resnorm.core.DType;
@@ -29,8 +30,11 @@ public final class GlobalAvgPool {
     int hw = plane(x);
     Checks.floatTensor("y", y, x.dim(0), x.dim(1));
     Checks.noOverlap("y", y, new String[] {"x"}, x);
-    NativeStatus.check(ResnormNative.rn_global_avgpool_forward(engine.handle(), x.dim(0), x.dim(1), hw,
-        x.floatPointer(), y.floatPointer()), "global_avgpool forward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_global_avgpool_forward(engine.cudaHandle(), x.dim(0), x.dim(1), hw,
+        engine.ptr(x), engine.ptr(y))
+        : ResnormNative.rn_global_avgpool_forward(engine.handle(), x.dim(0), x.dim(1), hw,
+        engine.ptr(x), engine.ptr(y)), "global_avgpool forward");
   }
 
   /** dx [N, C, H, W] = dy [N, C] / (H * W), broadcast over each plane. */
@@ -40,8 +44,11 @@ public final class GlobalAvgPool {
     int hw = plane(dx);
     Checks.floatTensor("dy", dy, dx.dim(0), dx.dim(1));
     Checks.noOverlap("dx", dx, new String[] {"dy"}, dy);
-    NativeStatus.check(ResnormNative.rn_global_avgpool_backward(engine.handle(), dx.dim(0), dx.dim(1), hw,
-        dy.floatPointer(), dx.floatPointer()), "global_avgpool backward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_global_avgpool_backward(engine.cudaHandle(), dx.dim(0), dx.dim(1), hw,
+        engine.ptr(dy), engine.ptr(dx))
+        : ResnormNative.rn_global_avgpool_backward(engine.handle(), dx.dim(0), dx.dim(1), hw,
+        engine.ptr(dy), engine.ptr(dx)), "global_avgpool backward");
   }
 
   /** H * W of a [N, C, H, W] tensor, which the C API takes as an int32. */

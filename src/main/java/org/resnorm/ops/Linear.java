@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
 import org.resnorm.core.Checks;
 import org.resnorm.core.DType;
@@ -42,8 +43,11 @@ public final class Linear {
     Checks.optionalFloatTensor("bias", bias, out);
     Checks.floatTensor("y", y, n, out);
     Checks.noOverlap("y", y, new String[] {"x", "w", "bias"}, x, w, bias);
-    NativeStatus.check(ResnormNative.rn_linear_forward(engine.handle(), n, in, out, x.floatPointer(), w.floatPointer(),
-        bias == null ? null : bias.floatPointer(), y.floatPointer()), "linear forward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_linear_forward(engine.cudaHandle(), n, in, out, engine.ptr(x), engine.ptr(w),
+        bias == null ? null : engine.ptr(bias), engine.ptr(y))
+        : ResnormNative.rn_linear_forward(engine.handle(), n, in, out, engine.ptr(x), engine.ptr(w),
+        bias == null ? null : engine.ptr(bias), engine.ptr(y)), "linear forward");
   }
 
   /** dx [N, in] = dy [N, out] * w [out, in]. */
@@ -53,8 +57,11 @@ public final class Linear {
     Checks.floatTensor("dy", dy, n, out);
     Checks.floatTensor("w", w, out, in);
     Checks.noOverlap("dx", dx, new String[] {"dy", "w"}, dy, w);
-    NativeStatus.check(ResnormNative.rn_linear_backward_data(engine.handle(), n, in, out, dy.floatPointer(),
-        w.floatPointer(), dx.floatPointer()), "linear backward_data");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_linear_backward_data(engine.cudaHandle(), n, in, out, engine.ptr(dy),
+        engine.ptr(w), engine.ptr(dx))
+        : ResnormNative.rn_linear_backward_data(engine.handle(), n, in, out, engine.ptr(dy),
+        engine.ptr(w), engine.ptr(dx)), "linear backward_data");
   }
 
   /** dw [out, in] = dy^T x; dbias [out] = column sums of dy (dbias may be null). */
@@ -66,8 +73,11 @@ public final class Linear {
     Checks.optionalFloatTensor("dbias", dbias, out);
     Checks.noOverlap("dw", dw, new String[] {"x", "dy", "dbias"}, x, dy, dbias);
     Checks.noOverlap("dbias", dbias, new String[] {"x", "dy"}, x, dy);
-    NativeStatus.check(ResnormNative.rn_linear_backward_weight(engine.handle(), n, in, out, x.floatPointer(),
-        dy.floatPointer(), dw.floatPointer(), dbias == null ? null : dbias.floatPointer()), "linear backward_weight");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_linear_backward_weight(engine.cudaHandle(), n, in, out, engine.ptr(x),
+        engine.ptr(dy), engine.ptr(dw), dbias == null ? null : engine.ptr(dbias))
+        : ResnormNative.rn_linear_backward_weight(engine.handle(), n, in, out, engine.ptr(x),
+        engine.ptr(dy), engine.ptr(dw), dbias == null ? null : engine.ptr(dbias)), "linear backward_weight");
   }
 
   private int batch(String name, Tensor t) {

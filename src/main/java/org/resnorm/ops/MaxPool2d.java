@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
 import org.resnorm.core.Checks;
 import org.resnorm.core.DType;
@@ -80,8 +81,11 @@ public final class MaxPool2d {
       Checks.intTensor("argmax", argmax, out);
     }
     Checks.noOverlap("y", y, new String[] {"x"}, x);
-    NativeStatus.check(ResnormNative.rn_maxpool2d_forward(engine.handle(), x.dim(0), x.dim(1), x.dim(2), x.dim(3),
-        kernel, stride, pad, x.floatPointer(), y.floatPointer(), argmax == null ? null : argmax.intPointer()),
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_maxpool2d_forward(engine.cudaHandle(), x.dim(0), x.dim(1), x.dim(2), x.dim(3),
+        kernel, stride, pad, engine.ptr(x), engine.ptr(y), argmax == null ? null : engine.intPtr(argmax))
+        : ResnormNative.rn_maxpool2d_forward(engine.handle(), x.dim(0), x.dim(1), x.dim(2), x.dim(3),
+        kernel, stride, pad, engine.ptr(x), engine.ptr(y), argmax == null ? null : engine.intPtr(argmax)),
         "maxpool2d forward");
   }
 
@@ -96,8 +100,11 @@ public final class MaxPool2d {
     Checks.intTensor("argmax", argmax, out);
     Checks.floatTensor("dy", dy, out);
     Checks.noOverlap("dx", dx, new String[] {"dy"}, dy);
-    int status = ResnormNative.rn_maxpool2d_backward(engine.handle(), dx.dim(0), dx.dim(1), dx.dim(2), dx.dim(3),
-        kernel, stride, pad, argmax.intPointer(), dy.floatPointer(), dx.floatPointer());
+    int status = engine.isCuda()
+        ? CudaNative.rn_cuda_maxpool2d_backward(engine.cudaHandle(), dx.dim(0), dx.dim(1), dx.dim(2), dx.dim(3),
+        kernel, stride, pad, engine.intPtr(argmax), engine.ptr(dy), engine.ptr(dx))
+        : ResnormNative.rn_maxpool2d_backward(engine.handle(), dx.dim(0), dx.dim(1), dx.dim(2), dx.dim(3),
+        kernel, stride, pad, engine.intPtr(argmax), engine.ptr(dy), engine.ptr(dx));
     if (status == ResnormNative.RN_STATUS_BAD_ARGUMENT) {
       // Every shape was checked above: only the argmax contents can be at fault.
       throw new IllegalArgumentException("maxpool2d backward: argmax holds an index outside [0, "
@@ -113,8 +120,11 @@ public final class MaxPool2d {
     Checks.floatTensor("dy", dy, out);
     Checks.floatTensor("dx", dx, x.shape());
     Checks.noOverlap("dx", dx, new String[] {"x", "dy"}, x, dy);
-    NativeStatus.check(ResnormNative.rn_maxpool2d_backward_recompute(engine.handle(), x.dim(0), x.dim(1), x.dim(2),
-        x.dim(3), kernel, stride, pad, x.floatPointer(), dy.floatPointer(), dx.floatPointer()),
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_maxpool2d_backward_recompute(engine.cudaHandle(), x.dim(0), x.dim(1), x.dim(2),
+        x.dim(3), kernel, stride, pad, engine.ptr(x), engine.ptr(dy), engine.ptr(dx))
+        : ResnormNative.rn_maxpool2d_backward_recompute(engine.handle(), x.dim(0), x.dim(1), x.dim(2),
+        x.dim(3), kernel, stride, pad, engine.ptr(x), engine.ptr(dy), engine.ptr(dx)),
         "maxpool2d backward_recompute");
   }
 

@@ -1,6 +1,7 @@
 package org.resnorm.ops;
 
 import org.bytedeco.javacpp.FloatPointer;
+import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
 import org.resnorm.bind.ResnormNative.rn_sgd_params;
 import org.resnorm.core.Checks;
@@ -108,13 +109,17 @@ public final class Sgd implements AutoCloseable {
     Checks.noOverlap("velocity", velocity, new String[] {"grad"}, grad);
     params.lr(lr).momentum(momentum).dampening(dampening).weight_decay(weightDecay).nesterov(nesterov ? 1 : 0)
         .first_step(firstStep ? 1 : 0);
-    FloatPointer v = velocity == null ? null : velocity.floatPointer();
+    FloatPointer v = velocity == null ? null : engine.ptr(velocity);
     if (fused) {
-      NativeStatus.check(ResnormNative.rn_sgd_step(engine.handle(), params, param.numel(), param.floatPointer(),
-          grad.floatPointer(), v), "sgd step");
+      NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_sgd_step(engine.cudaHandle(), params, param.numel(), engine.ptr(param),
+          engine.ptr(grad), v)
+        : ResnormNative.rn_sgd_step(engine.handle(), params, param.numel(), engine.ptr(param),
+          engine.ptr(grad), v), "sgd step");
     } else {
+      // the unfused reference exists on the CPU only (engine.handle() says so on CUDA)
       NativeStatus.check(ResnormNative.rn_sgd_step_unfused(engine.handle(), params, param.numel(),
-          param.floatPointer(), grad.floatPointer(), v), "sgd step (unfused)");
+          engine.ptr(param), engine.ptr(grad), v), "sgd step (unfused)");
     }
   }
 

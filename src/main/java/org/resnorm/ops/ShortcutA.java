@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
 import org.resnorm.core.Checks;
 import org.resnorm.core.DType;
@@ -62,8 +63,11 @@ public final class ShortcutA {
     input("x", x);
     Checks.floatTensor("y", y, outputShape(x.shape()));
     Checks.noOverlap("y", y, new String[] {"x"}, x);
-    NativeStatus.check(ResnormNative.rn_shortcut_a_forward(engine.handle(), x.dim(0), cIn, x.dim(2), x.dim(3), cOut,
-        stride, x.floatPointer(), y.floatPointer()), "shortcut_a forward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_shortcut_a_forward(engine.cudaHandle(), x.dim(0), cIn, x.dim(2), x.dim(3), cOut,
+        stride, engine.ptr(x), engine.ptr(y))
+        : ResnormNative.rn_shortcut_a_forward(engine.handle(), x.dim(0), cIn, x.dim(2), x.dim(3), cOut,
+        stride, engine.ptr(x), engine.ptr(y)), "shortcut_a forward");
   }
 
   /** dx [N, cIn, H, W] from dy [N, cOut, ceil(H/stride), ceil(W/stride)]. */
@@ -72,8 +76,11 @@ public final class ShortcutA {
     input("dx", dx);
     Checks.floatTensor("dy", dy, outputShape(dx.shape()));
     Checks.noOverlap("dx", dx, new String[] {"dy"}, dy);
-    NativeStatus.check(ResnormNative.rn_shortcut_a_backward(engine.handle(), dx.dim(0), cIn, dx.dim(2), dx.dim(3),
-        cOut, stride, dy.floatPointer(), dx.floatPointer()), "shortcut_a backward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_shortcut_a_backward(engine.cudaHandle(), dx.dim(0), cIn, dx.dim(2), dx.dim(3),
+        cOut, stride, engine.ptr(dy), engine.ptr(dx))
+        : ResnormNative.rn_shortcut_a_backward(engine.handle(), dx.dim(0), cIn, dx.dim(2), dx.dim(3),
+        cOut, stride, engine.ptr(dy), engine.ptr(dx)), "shortcut_a backward");
   }
 
   private void input(String name, Tensor t) {

@@ -1,5 +1,7 @@
 package org.resnorm.ops;
 
+import org.bytedeco.javacpp.LongPointer;
+import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
 import org.resnorm.core.Checks;
 import org.resnorm.core.DType;
@@ -18,9 +20,17 @@ public final class SoftmaxCrossEntropy {
   public static float loss(Engine engine, Tensor logits, Tensor labels) {
     Checks.engine(engine);
     int[] nc = check(logits, labels);
+    if (engine.isCuda()) {  // the loss is written to device memory, then read back
+      try (Tensor out = Tensor.empty(engine, 1)) {
+        NativeStatus.check(CudaNative.rn_cuda_softmax_xent_forward(engine.cudaHandle(), nc[0], nc[1],
+            engine.ptr(logits), engine.intPtr(labels), engine.ptr(out)), "softmax_xent forward");
+        engine.synchronize();
+        return out.get(0);
+      }
+    }
     float[] out = new float[1];
-    NativeStatus.check(ResnormNative.rn_softmax_xent_forward(engine.handle(), nc[0], nc[1], logits.floatPointer(),
-        labels.intPointer(), out), "softmax_xent forward");
+    NativeStatus.check(ResnormNative.rn_softmax_xent_forward(engine.handle(), nc[0], nc[1], engine.ptr(logits),
+        engine.intPtr(labels), out), "softmax_xent forward");
     return out[0];
   }
 
@@ -36,8 +46,11 @@ public final class SoftmaxCrossEntropy {
     if (dlogits != logits && dlogits.overlaps(logits)) {
       throw new IllegalArgumentException("dlogits partially overlaps logits: pass the same tensor or a separate one");
     }
-    NativeStatus.check(ResnormNative.rn_softmax_xent_backward(engine.handle(), nc[0], nc[1], logits.floatPointer(),
-        labels.intPointer(), scale, dlogits.floatPointer()), "softmax_xent backward");
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_softmax_xent_backward(engine.cudaHandle(), nc[0], nc[1], engine.ptr(logits),
+        engine.intPtr(labels), scale, engine.ptr(dlogits))
+        : ResnormNative.rn_softmax_xent_backward(engine.handle(), nc[0], nc[1], engine.ptr(logits),
+        engine.intPtr(labels), scale, engine.ptr(dlogits)), "softmax_xent backward");
   }
 
   /**
@@ -48,9 +61,18 @@ public final class SoftmaxCrossEntropy {
     Checks.engine(engine);
     int[] nc = check(logits, labels);
     Checks.positive("k", k);
+    if (engine.isCuda()) {  // an int64 count in device memory (two int32 words), read back
+      try (Tensor out = Tensor.emptyInt(engine, 2)) {
+        NativeStatus.check(CudaNative.rn_cuda_topk_correct(engine.cudaHandle(), nc[0], nc[1], engine.ptr(logits),
+            engine.intPtr(labels), k, new LongPointer(engine.intPtr(out))), "topk");
+        engine.synchronize();
+        int[] words = out.toIntArray();  // little-endian
+        return (words[0] & 0xffffffffL) | ((long) words[1] << 32);
+      }
+    }
     long[] out = new long[1];
-    NativeStatus.check(ResnormNative.rn_topk_correct(engine.handle(), nc[0], nc[1], logits.floatPointer(),
-        labels.intPointer(), k, out), "topk");
+    NativeStatus.check(ResnormNative.rn_topk_correct(engine.handle(), nc[0], nc[1], engine.ptr(logits),
+        engine.intPtr(labels), k, out), "topk");
     return out[0];
   }
 

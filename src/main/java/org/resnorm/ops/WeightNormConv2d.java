@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
 import org.resnorm.core.Checks;
 import org.resnorm.core.Engine;
@@ -103,9 +104,13 @@ public final class WeightNormConv2d implements AutoCloseable {
     Checks.optionalFloatTensor("beta", beta, conv.outChannels());
     Checks.floatTensor("y", y, outputShape(xs));
     Checks.noOverlap("y", y, new String[] {"x", "v", "gamma", "beta"}, x, v, gamma, beta);
-    check(ResnormNative.rn_wnconv_forward(engine.handle(), conv.prepared(xs), act.code, postScale, postShift,
-        x.floatPointer(), v.floatPointer(), gamma.floatPointer(), beta == null ? null : beta.floatPointer(),
-        y.floatPointer()), "forward");
+    check(engine.isCuda()
+        ? CudaNative.rn_cuda_wnconv_forward(engine.cudaHandle(), conv.prepared(xs), act.code, postScale, postShift,
+        engine.ptr(x), engine.ptr(v), engine.ptr(gamma), beta == null ? null : engine.ptr(beta),
+        engine.ptr(y))
+        : ResnormNative.rn_wnconv_forward(engine.handle(), conv.prepared(xs), act.code, postScale, postShift,
+        engine.ptr(x), engine.ptr(v), engine.ptr(gamma), beta == null ? null : engine.ptr(beta),
+        engine.ptr(y)), "forward");
   }
 
   /**
@@ -140,10 +145,15 @@ public final class WeightNormConv2d implements AutoCloseable {
     Checks.noOverlap("dv", dv, inputs, x, v, gamma, y, dy, du);
     Checks.noOverlap("dgamma", dgamma, inputs, x, v, gamma, y, dy, du);
     Checks.noOverlap("dbeta", dbeta, inputs, x, v, gamma, y, dy, du);
-    check(ResnormNative.rn_wnconv_backward(engine.handle(), conv.prepared(xs), act.code, postScale, postShift,
-        x.floatPointer(), v.floatPointer(), gamma.floatPointer(), y.floatPointer(), dy.floatPointer(),
-        du.floatPointer(), dx == null ? null : dx.floatPointer(), dv.floatPointer(),
-        dgamma == null ? null : dgamma.floatPointer(), dbeta == null ? null : dbeta.floatPointer()), "backward");
+    check(engine.isCuda()
+        ? CudaNative.rn_cuda_wnconv_backward(engine.cudaHandle(), conv.prepared(xs), act.code, postScale, postShift,
+        engine.ptr(x), engine.ptr(v), engine.ptr(gamma), engine.ptr(y), engine.ptr(dy),
+        engine.ptr(du), dx == null ? null : engine.ptr(dx), engine.ptr(dv),
+        dgamma == null ? null : engine.ptr(dgamma), dbeta == null ? null : engine.ptr(dbeta))
+        : ResnormNative.rn_wnconv_backward(engine.handle(), conv.prepared(xs), act.code, postScale, postShift,
+        engine.ptr(x), engine.ptr(v), engine.ptr(gamma), engine.ptr(y), engine.ptr(dy),
+        engine.ptr(du), dx == null ? null : engine.ptr(dx), engine.ptr(dv),
+        dgamma == null ? null : engine.ptr(dgamma), dbeta == null ? null : engine.ptr(dbeta)), "backward");
   }
 
   private static void check(int status, String what) {

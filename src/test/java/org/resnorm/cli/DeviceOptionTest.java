@@ -3,6 +3,8 @@ package org.resnorm.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -12,9 +14,9 @@ import org.resnorm.core.CudaSupport;
 
 /**
  * --device and the CUDA probe: on any machine (with or without the CUDA library, a driver or a
- * GPU) the probe answers without throwing, info reports it, and --device cuda ends with a
- * one-line reason and exit code 1 (the Java executor runs on the CPU), never a crash; a device
- * name that does not exist is a usage error (2).
+ * GPU) the probe answers without throwing and info reports it; without usable CUDA, --device cuda
+ * ends with a one-line reason and exit code 1, never a crash; with it (a GPU, or the emulated
+ * library: .ci/run) a small bench runs on it; a device name that does not exist is a usage error.
  */
 class DeviceOptionTest {
   private static String captureErr(int expectedExit, String... args) {
@@ -47,7 +49,8 @@ class DeviceOptionTest {
   }
 
   @Test
-  void deviceCudaFailsWithAReason() {
+  void deviceCudaFailsWithAReasonWhereThereIsNoCuda() {
+    assumeFalse(CudaSupport.status().usable(), "CUDA is usable here: see benchRunsOnCuda");
     // checked before anything else runs (eval's checkpoint is not even opened)
     for (String[] args : new String[][] {{"bench", "--device", "cuda"}, {"train", "--device", "cuda"},
         {"eval", "--checkpoint", "none.safetensors", "--device", "cuda"}}) {
@@ -55,6 +58,18 @@ class DeviceOptionTest {
       assertTrue(err.startsWith("error: --device cuda: "), args[0] + ": " + err);
       assertEquals(1, err.strip().lines().count(), args[0] + ": one line: " + err);
     }
+  }
+
+  /** Where CUDA is usable (a GPU, or the emulated library in this JVM): a tiny bench runs on it. */
+  @Test
+  void benchRunsOnCuda() {
+    assumeTrue(CudaSupport.status().usable(), "no usable CUDA: " + CudaSupport.status().message());
+    String out = BenchCommandTest.captureOut(0, "bench", "--device", "cuda", "--depth", "8", "--widths", "2,4,4",
+        "--batch", "2", "--size", "8", "--steps", "1", "--warmup", "0");
+    assertTrue(out.contains("engine: cuda:0"), out);
+    assertTrue(out.contains("training:") && out.contains("inference:"), out);
+    String err = captureErr(1, "bench", "--device", "cuda", "--threads", "2");
+    assertTrue(err.contains("--threads sets the CPU pool"), err);
   }
 
   @Test
