@@ -42,6 +42,8 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q 
     2>/dev/null || echo "nvidia-smi: no GPU"
   nvcc --version | tail -2
   lscpu | grep -E 'Model name|^CPU\(s\)' | cut -c1-200
+  # the Java side (bench --device cuda) needs a JDK there and a jar built with -Dresnorm.cuda=ON
+  if command -v java >/dev/null 2>&1; then java -version 2>&1 | head -1; else echo "java: none on this machine"; fi
 } 2>&1 | tee "$out/machine.txt"
 
 # cuDNN: where it is, for the tests and the benchmark (they only run with it there).
@@ -177,6 +179,21 @@ if [[ $gpu == yes ]]; then
   } | tee -a "$out/gpu-bench.md"
   rm -f "$results" "$torch_out"
   echo "gpu-check: whole-step benchmarks $((SECONDS - t3)) s"
+
+  # The Java executor on the GPU, where a JDK exists and a CUDA-built jar was carried
+  # (target/resnorm.jar from mvn package -Dresnorm.cuda=ON: ~19 MB).
+  if command -v java >/dev/null 2>&1 && [[ -f target/resnorm.jar ]] &&
+    unzip -l target/resnorm.jar 2>/dev/null | grep -q libjniCudaNative; then
+    {
+      echo
+      echo "Java executor, bench --device cuda (eager, one op launch per Java call):"
+      echo '```'
+      timeout 200 java -jar target/resnorm.jar bench --device cuda --depth 110 --steps 5 --warmup 2 2>&1 | tail -8
+      echo '```'
+    } | tee -a "$out/gpu-bench.md"
+  else
+    echo "gpu-check: Java bench skipped (needs java here and a carried target/resnorm.jar built with -Dresnorm.cuda=ON)"
+  fi
 else
   echo "gpu-check: no GPU: benchmark skipped" | tee "$out/gpu-bench.md"
 fi
