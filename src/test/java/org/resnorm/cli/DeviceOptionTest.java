@@ -7,9 +7,13 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.resnorm.core.CudaSupport;
 
 /**
@@ -70,6 +74,31 @@ class DeviceOptionTest {
     assertTrue(out.contains("training:") && out.contains("inference:"), out);
     String err = captureErr(1, "bench", "--device", "cuda", "--threads", "2");
     assertTrue(err.contains("--threads sets the CPU pool"), err);
+  }
+
+  /**
+   * Where CUDA is usable: a run trained with --device cuda writes its metrics and checkpoint, and
+   * the checkpoint evaluates to the same accuracy on the CPU and on CUDA.
+   */
+  @Test
+  void trainAndEvalRunOnCuda(@TempDir Path dir) throws IOException {
+    assumeTrue(CudaSupport.status().usable(), "no usable CUDA: " + CudaSupport.status().message());
+    TrainCommandTest.writeIdx(dir, "train", 32, 1);
+    TrainCommandTest.writeIdx(dir, "t10k", 16, 2);
+    Path run = dir.resolve("run");
+    String out = BenchCommandTest.captureOut(0, "train", "--device", "cuda", "--data", dir.toString(), "--depth", "8",
+        "--widths", "2,4,4", "--batch", "8", "--epochs", "1", "--log-every", "0", "--out", run.toString());
+    assertTrue(out.contains("engine: cuda:0"), out);
+    assertEquals(1, Files.readAllLines(run.resolve("metrics.jsonl")).size());
+    String checkpoint = run.resolve("checkpoint.safetensors").toString();
+    String onCpu = BenchCommandTest.captureOut(0, "eval", "--checkpoint", checkpoint, "--data", dir.toString(),
+        "--batch", "8", "--threads", "2");
+    String onCuda = BenchCommandTest.captureOut(0, "eval", "--device", "cuda", "--checkpoint", checkpoint, "--data",
+        dir.toString(), "--batch", "8");
+    java.util.regex.Matcher a = java.util.regex.Pattern.compile("top-1 accuracy (\\S+)").matcher(onCpu);
+    java.util.regex.Matcher b = java.util.regex.Pattern.compile("top-1 accuracy (\\S+)").matcher(onCuda);
+    assertTrue(a.find() && b.find(), onCpu + "\n" + onCuda);
+    assertEquals(a.group(1), b.group(1), "the same checkpoint, evaluated on CPU and CUDA");
   }
 
   @Test
