@@ -60,6 +60,27 @@ public final class CudaNative {
 
   public static native int rn_cuda_synchronize(rn_cuda_context ctx);
 
+  // ---------------------------------------------------------------- CUDA graphs
+  /** Opaque {@code rn_cuda_graph*}. */
+  @Opaque
+  public static final class rn_cuda_graph extends Pointer {
+    public rn_cuda_graph() {
+      super((Pointer) null);
+    }
+  }
+
+  public static native int rn_cuda_graph_begin(rn_cuda_context ctx);
+
+  public static native int rn_cuda_graph_end(rn_cuda_context ctx, @ByPtrPtr rn_cuda_graph out);
+
+  public static native int rn_cuda_graph_launch(rn_cuda_context ctx, @Const rn_cuda_graph graph);
+
+  public static native @Cast("size_t") long rn_cuda_graph_nodes(@Const rn_cuda_graph graph);
+
+  public static native void rn_cuda_graph_destroy(rn_cuda_graph graph);
+
+  public static native int rn_cuda_graph_recording(@Const rn_cuda_context ctx);
+
   // ---------------------------------------------------------------- device memory
   public static native int rn_cuda_malloc(rn_cuda_context ctx, @Cast("size_t") long bytes,
       @Cast("void**") @ByPtrPtr Pointer out);

@@ -8,6 +8,7 @@ import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import org.resnorm.bench.Ceilings;
+import org.resnorm.core.CudaGraph;
 import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
 import org.resnorm.model.Norm;
@@ -75,6 +76,10 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--threads", description = "Engine threads (default: all CPUs).")
   Integer threads;
 
+  @Option(names = "--graph", description = "With --device cuda: record one training step as a CUDA graph and "
+      + "time its replays (one launch per step) instead of launching every op from Java.")
+  boolean graph;
+
   @Option(names = "--profile", description = "Also time each op family over --steps more steps and print the breakdown.")
   boolean profile;
 
@@ -102,6 +107,9 @@ final class BenchCommand implements Callable<Integer> {
     }
     ResNetConfig config = new ResNetConfig(imagenet ? ResNetConfig.Arch.IMAGENET : ResNetConfig.Arch.CIFAR, depth,
         widths, Norm.parse(norm), Act.parse(act), Shortcut.parse(shortcut), channels, classes);
+    if (graph && device != Device.cuda) {
+      throw new IllegalArgumentException("--graph needs --device cuda");
+    }
     if (profile && device == Device.cuda) {
       throw new IllegalArgumentException("--profile times the ops of the CPU engine; with --device cuda use the "
           + "per-op profile of native/bench/bench_resnet_cuda (scripts/gpu-check.sh)");
@@ -126,10 +134,25 @@ final class BenchCommand implements Callable<Integer> {
           net.step(sgd, 0.01f);
         }
         double[] train = new double[steps];
+        CudaGraph step = null;
+        if (graph) {  // the step as one launch: recorded once, after the warm-up sized the workspace
+          net.stage(x, y);
+          step = engine.record(() -> {
+            net.forwardBackwardStaged();
+            net.step(sgd, 0.01f);
+          });
+          System.out.printf(Locale.ROOT, "graph: one training step recorded, %d nodes%n", step.nodes());
+        }
         for (int i = 0; i < steps; i++) {
           long t0 = System.nanoTime();
-          float loss = net.forwardBackward(x, y);
-          net.step(sgd, 0.01f);
+          float loss;
+          if (step != null) {
+            step.launch();
+            loss = net.stagedLoss();  // waits for the step
+          } else {
+            loss = net.forwardBackward(x, y);
+            net.step(sgd, 0.01f);
+          }
           engine.synchronize();  // CUDA ops are queued: time them done
           train[i] = (System.nanoTime() - t0) * 1e-9;
           if (!Float.isFinite(loss)) {
@@ -138,6 +161,9 @@ final class BenchCommand implements Callable<Integer> {
           if (rssEvery > 0 && (i + 1) % rssEvery == 0) {
             System.out.printf(Locale.ROOT, "step %d: resident %.1f MiB%n", i + 1, residentMiB("VmRSS"));
           }
+        }
+        if (step != null) {
+          step.close();
         }
         double[] infer = new double[steps];
         net.forward(x, false);

@@ -188,6 +188,34 @@ public final class Engine implements AutoCloseable {
     return t;
   }
 
+  /**
+   * Records the CUDA work {@code body} enqueues into a graph instead of running it (see
+   * {@link CudaGraph}). Nothing in the body may wait for the device: reading a tensor back, a
+   * host-to-device copy or {@link #synchronize} fails the recording. Throws
+   * UnsupportedOperationException where the CUDA runtime cannot record (the host emulation), and
+   * IllegalStateException on a CPU engine.
+   */
+  public CudaGraph record(Runnable body) {
+    CudaNative.rn_cuda_context c = cudaHandle();
+    int st = CudaNative.rn_cuda_graph_begin(c);
+    if (st == ResnormNative.RN_STATUS_UNSUPPORTED) {
+      throw new UnsupportedOperationException("the CUDA runtime of " + deviceName() + " cannot record graphs");
+    }
+    NativeStatus.check(st, "begin recording a CUDA graph");
+    CudaNative.rn_cuda_graph g = new CudaNative.rn_cuda_graph();
+    try {
+      body.run();
+    } catch (RuntimeException | Error e) {
+      CudaNative.rn_cuda_graph_end(c, g);  // ends the recording; the partial graph is dropped
+      if (!g.isNull()) {
+        CudaNative.rn_cuda_graph_destroy(g);
+      }
+      throw e;
+    }
+    NativeStatus.check(CudaNative.rn_cuda_graph_end(c, g), "record a CUDA graph (did the body wait for the device?)");
+    return new CudaGraph(this, g);
+  }
+
   /** Waits for the queued ops (CUDA) and reports their errors; a no-op on the CPU. */
   public void synchronize() {
     if (cuda != null) {

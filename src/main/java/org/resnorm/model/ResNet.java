@@ -63,6 +63,7 @@ public final class ResNet implements AutoCloseable {
   /** On a CUDA engine: device copies of a host batch's images and labels (null on the CPU). */
   private final Tensor deviceInput;
   private final Tensor deviceLabels;
+  private final Tensor deviceLoss;
   private boolean velocityStarted;
   private StepProfile profile;
 
@@ -103,6 +104,7 @@ public final class ResNet implements AutoCloseable {
     dFeatures = Tensor.empty(engine, shape);
     deviceInput = engine.isCuda() ? Tensor.empty(engine, inputShape) : null;
     deviceLabels = engine.isCuda() ? Tensor.emptyInt(engine, batch) : null;
+    deviceLoss = engine.isCuda() ? Tensor.empty(engine, 1) : null;
   }
 
   /** x where this network's kernels read it: itself, or (CUDA, host x) its copy on the device. */
@@ -330,7 +332,53 @@ public final class ResNet implements AutoCloseable {
     forwardOnEngine(x, true);
     long t = StepProfile.start(profile);
     float loss = SoftmaxCrossEntropy.loss(engine, logits, labels);
-    SoftmaxCrossEntropy.backward(engine, logits, labels, 1f, dLogits);
+    StepProfile.stop(profile, StepProfile.Op.POOL_FC_LOSS, t);
+    backwardOnEngine(x, labels);
+    return loss;
+  }
+
+  /**
+   * CUDA: copies a batch into the device tensors {@link #forwardBackwardStaged} reads (outside
+   * any graph recording: the copy waits for the device).
+   */
+  public void stage(Tensor x, Tensor labels) {
+    if (deviceInput == null) {
+      throw new IllegalStateException("staging is for networks on a CUDA engine; call forwardBackward");
+    }
+    checkLabels(labels);
+    Checks.floatTensor("x", x, inputShape);
+    deviceInput.copyFrom(x);
+    deviceLabels.copyFrom(labels);
+  }
+
+  /**
+   * {@link #forwardBackward} on the batch last {@link #stage}d, enqueue-only: the loss stays on the
+   * device ({@link #stagedLoss}) and nothing waits for the device, so a CUDA graph can record it
+   * together with {@link #step} ({@link Engine#record}). Labels out of range are reported by the
+   * engine's next synchronize.
+   */
+  public void forwardBackwardStaged() {
+    if (deviceInput == null) {
+      throw new IllegalStateException("staging is for networks on a CUDA engine; call forwardBackward");
+    }
+    forwardOnEngine(deviceInput, true);
+    SoftmaxCrossEntropy.lossInto(engine, logits, deviceLabels, deviceLoss);
+    backwardOnEngine(deviceInput, deviceLabels);
+  }
+
+  /** The loss of the last {@link #forwardBackwardStaged} (waits for the device). */
+  public float stagedLoss() {
+    if (deviceLoss == null) {
+      throw new IllegalStateException("staging is for networks on a CUDA engine");
+    }
+    engine.synchronize();
+    return deviceLoss.get(0);
+  }
+
+  /** Backward from the logits of the last training forward of x (both where the kernels read). */
+  private void backwardOnEngine(Tensor x, Tensor labels) {
+    long t = StepProfile.start(profile);
+    SoftmaxCrossEntropy.backwardQueued(engine, logits, labels, 1f, dLogits);
     fc.backwardWeight(engine, pooled, dLogits, grads.get("fc.weight"), grads.get("fc.bias"));
     fc.backwardData(engine, dLogits, params.get("fc.weight"), dPooled);
     GlobalAvgPool.backward(engine, dPooled, dFeatures);
@@ -347,7 +395,6 @@ public final class ResNet implements AutoCloseable {
       d = dStemOut;
     }
     stem.backward(x, d);
-    return loss;
   }
 
   /** Mean loss and top-k correct counts of x in eval mode (running statistics). */
@@ -398,7 +445,7 @@ public final class ResNet implements AutoCloseable {
     stem.close();
     blocks.forEach(ResidualBlock::close);
     for (Tensor t : new Tensor[] {pooled, logits, dLogits, dPooled, dFeatures, poolOut, poolArgmax, deviceInput,
-        deviceLabels}) {
+        deviceLabels, deviceLoss}) {
       if (t != null) {
         t.close();
       }

@@ -37,7 +37,35 @@ public final class SoftmaxCrossEntropy {
   /** dlogits = scale * d(loss)/d(logits) = scale * (softmax - onehot) / N (overwritten). */
   public static void backward(Engine engine, Tensor logits, Tensor labels, float scale, Tensor dlogits) {
     Checks.engine(engine);
-    int[] nc = check(logits, labels);
+    check(logits, labels);
+    backwardQueued(engine, logits, labels, scale, dlogits);
+  }
+
+  /**
+   * The loss into {@code out} (a 1-element float tensor where the engine's kernels write), without
+   * reading anything back: on a CUDA engine nothing here waits for the device, so a CUDA graph can
+   * record it. The labels' values are checked by the kernel instead of here: one out of range is
+   * reported by the engine's next {@link Engine#synchronize} (CUDA), or at once (CPU).
+   */
+  public static void lossInto(Engine engine, Tensor logits, Tensor labels, Tensor out) {
+    Checks.engine(engine);
+    int[] nc = checkShapes(logits, labels);
+    Checks.floatTensor("out", out, 1);
+    if (engine.isCuda()) {
+      NativeStatus.check(CudaNative.rn_cuda_softmax_xent_forward(engine.cudaHandle(), nc[0], nc[1],
+          engine.ptr(logits), engine.intPtr(labels), engine.ptr(out)), "softmax_xent forward");
+    } else {
+      float[] loss = new float[1];
+      NativeStatus.check(ResnormNative.rn_softmax_xent_forward(engine.handle(), nc[0], nc[1], engine.ptr(logits),
+          engine.intPtr(labels), loss), "softmax_xent forward");
+      out.copyFrom(loss);
+    }
+  }
+
+  /** {@link #backward} that leaves the labels' values to the kernel, as {@link #lossInto}. */
+  public static void backwardQueued(Engine engine, Tensor logits, Tensor labels, float scale, Tensor dlogits) {
+    Checks.engine(engine);
+    int[] nc = checkShapes(logits, labels);
     Checks.finite("scale", scale);
     Checks.floatTensor("dlogits", dlogits, nc[0], nc[1]);
     Checks.noOverlap("dlogits", dlogits, new String[] {"labels"}, labels);
@@ -76,12 +104,18 @@ public final class SoftmaxCrossEntropy {
     return out[0];
   }
 
-  /** Validates shapes and every label; returns {N, classes}. */
-  private static int[] check(Tensor logits, Tensor labels) {
+  /** Validates shapes; returns {N, classes}. */
+  private static int[] checkShapes(Tensor logits, Tensor labels) {
     Checks.rank("logits", logits, DType.F32, 2);
     int n = logits.dim(0);
-    int classes = logits.dim(1);
     Checks.intTensor("labels", labels, n);
+    return new int[] {n, logits.dim(1)};
+  }
+
+  /** Validates shapes and every label (read back from a device); returns {N, classes}. */
+  private static int[] check(Tensor logits, Tensor labels) {
+    int[] nc = checkShapes(logits, labels);
+    int classes = nc[1];
     int[] values = labels.toIntArray();
     for (int i = 0; i < values.length; i++) {
       if (values[i] < 0 || values[i] >= classes) {
@@ -89,6 +123,6 @@ public final class SoftmaxCrossEntropy {
             + ")");
       }
     }
-    return new int[] {n, classes};
+    return nc;
   }
 }

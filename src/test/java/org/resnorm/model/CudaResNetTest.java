@@ -15,6 +15,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.resnorm.core.CudaGraph;
 import org.resnorm.core.CudaSupport;
 import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
@@ -158,6 +159,64 @@ class CudaResNetTest {
         assertEquals(want.loss(y), got.loss(y), tol * Math.abs(want.loss(y)), "eval loss");
       }
     }
+  }
+
+  /**
+   * The enqueue-only step ({@link ResNet#stage}, {@link ResNet#forwardBackwardStaged},
+   * {@link ResNet#stagedLoss}) gives exactly the eager step's losses and parameters, also when
+   * replayed from a recorded CUDA graph. The host emulation cannot record graphs: there the
+   * recording must say so and the staged step runs eagerly.
+   */
+  @Test
+  void stagedStepsAndGraphReplaysEqualEagerSteps() {
+    ResNetConfig config = new ResNetConfig(ResNetConfig.Arch.CIFAR, 8, new int[] {4, 8, 8}, Norm.BATCHNORM,
+        Act.CRELU, Shortcut.A, 3, 5);
+    SplittableRandom rng = new SplittableRandom(9);
+    float[] images = new float[3 * 3 * 9 * 9];
+    for (int i = 0; i < images.length; i++) {
+      images[i] = (float) rng.nextGaussian();
+    }
+    try (ResNet eager = ResNet.create(gpu, config, 3, 9, 9, 4);
+        ResNet staged = ResNet.create(gpu, config, 3, 9, 9, 4);
+        Sgd sgd = Sgd.paperRecipe(1e-4f);
+        Tensor x = Tensor.of(images, 3, 3, 9, 9);
+        Tensor y = Tensor.ofInts(new int[] {1, 4, 0})) {
+      float[] want = new float[3];
+      for (int s = 0; s < 3; s++) {
+        want[s] = eager.forwardBackward(x, y);
+        eager.step(sgd, 0.05f);
+      }
+      staged.stage(x, y);
+      staged.forwardBackwardStaged();  // the first step (v = g) eagerly: it also sizes the workspace
+      staged.step(sgd, 0.05f);
+      assertEquals(want[0], staged.stagedLoss());
+      Runnable step = () -> {
+        staged.forwardBackwardStaged();
+        staged.step(sgd, 0.05f);
+      };
+      CudaGraph graph = null;
+      try {
+        graph = gpu.record(step);
+      } catch (UnsupportedOperationException e) {
+        assertTrue(e.getMessage().contains("cannot record graphs"), e.getMessage());
+      }
+      for (int s = 1; s < 3; s++) {
+        if (graph != null) {
+          graph.launch();
+        } else {
+          step.run();
+        }
+        assertEquals(want[s], staged.stagedLoss(), "step " + s + (graph != null ? " (graph replay)" : ""));
+      }
+      if (graph != null) {
+        assertTrue(graph.nodes() > 10, "nodes " + graph.nodes());
+        graph.close();
+      }
+      for (Map.Entry<String, Tensor> e : eager.parameters().all().entrySet()) {
+        assertArrayEquals(e.getValue().toFloatArray(), staged.parameters().get(e.getKey()).toFloatArray(), e.getKey());
+      }
+    }
+    assertThrows(IllegalStateException.class, () -> cpu.record(() -> { }), "a CPU engine records nothing");
   }
 
   @Test
