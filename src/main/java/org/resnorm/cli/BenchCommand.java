@@ -120,7 +120,8 @@ final class BenchCommand implements Callable<Integer> {
       double sgemm = ceiling ? Ceilings.sgemmGflops(2048, engine.threads(), 3) : Double.NaN;
       System.out.printf(Locale.ROOT, "model: %s, batch %d, input %dx%dx%d%n", config, batch, channels, size, size);
       if (engine.isCuda()) {
-        System.out.printf(Locale.ROOT, "engine: %s (eager: every op launched from Java)%n", engine.deviceName());
+        System.out.printf(Locale.ROOT, "engine: %s (%s)%n", engine.deviceName(),
+            graph ? "training steps replayed from a CUDA graph" : "eager: every op launched from Java");
       } else {
         System.out.printf(Locale.ROOT, "engine: %d threads, %s; sgemm ceiling (2048^3, same threads) %s GFLOP/s%n",
             engine.threads(), engine.isa(), ceiling ? String.format(Locale.ROOT, "%.1f", sgemm) : "not measured");
