@@ -207,4 +207,10 @@ public final class CudaNative {
 
   /** One line: version, the file, where the functions came from ("" when not loaded). */
   public static native @Cast("const char*") BytePointer rn_cudnn_info();
+
+  public static final int RN_CUDA_CONV_IMPL_NATIVE = 0;
+  public static final int RN_CUDA_CONV_IMPL_CUDNN = 1;
+
+  /** Routes the context's plain convs to cuDNN (RN_STATUS_UNSUPPORTED while cuDNN is not loaded) or back. */
+  public static native int rn_cuda_context_set_conv_impl(rn_cuda_context ctx, int impl);
 }

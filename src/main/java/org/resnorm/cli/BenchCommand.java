@@ -69,6 +69,10 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup", description = "Untimed steps first (default ${DEFAULT-VALUE}).")
   int warmup = 2;
 
+  @Option(names = "--conv-impl", description = "With --device cuda: native (default, resnorm's kernels) or "
+      + "cudnn (cuDNN's fastest algorithm for the plain convs; cuDNN 9 loaded at run time).")
+  String convImpl;
+
   @Option(names = "--device", defaultValue = "cpu",
       description = "cpu (default) or cuda: cuda needs a build with the CUDA library, a driver and a device.")
   Device device = Device.cpu;
@@ -114,7 +118,7 @@ final class BenchCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--profile times the ops of the CPU engine; with --device cuda use the "
           + "per-op profile of native/bench/bench_resnet_cuda (scripts/gpu-check.sh)");
     }
-    try (Engine engine = device.engine(threads)) {
+    try (Engine engine = device.engine(threads, convImpl)) {
       // the CPU's sgemm is no ceiling for a GPU
       boolean ceiling = !noCeiling && !engine.isCuda();
       double sgemm = ceiling ? Ceilings.sgemmGflops(2048, engine.threads(), 3) : Double.NaN;

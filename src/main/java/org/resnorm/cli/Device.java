@@ -21,15 +21,33 @@ enum Device {
    * when CUDA cannot be used here.
    */
   Engine engine(Integer threads) {
+    return engine(threads, null);
+  }
+
+  /** As {@link #engine(Integer)}, with the CUDA convs' implementation (null: native; see Engine#convImpl). */
+  Engine engine(Integer threads, String convImpl) {
     if (this == cuda) {
       if (threads != null) {
         throw new IllegalArgumentException("--threads sets the CPU pool; it does not apply to --device cuda");
       }
+      Engine e;
       try {
-        return Engine.cuda(0);
-      } catch (IllegalStateException e) {
-        throw new IllegalStateException("--device cuda: " + e.getMessage(), e);
+        e = Engine.cuda(0);
+      } catch (IllegalStateException ex) {
+        throw new IllegalStateException("--device cuda: " + ex.getMessage(), ex);
       }
+      try {
+        if (convImpl != null) {
+          e.convImpl(convImpl);
+        }
+        return e;
+      } catch (RuntimeException ex) {
+        e.close();
+        throw new IllegalStateException("--conv-impl " + convImpl + ": " + ex.getMessage(), ex);
+      }
+    }
+    if (convImpl != null && !convImpl.equals("native")) {
+      throw new IllegalArgumentException("--conv-impl " + convImpl + " needs --device cuda");
     }
     return threads == null ? Engine.create() : Engine.create(threads);
   }

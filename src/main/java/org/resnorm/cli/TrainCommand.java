@@ -99,6 +99,10 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "Seed of the initialization and the data order (default ${DEFAULT-VALUE}).")
   long seed = 1;
 
+  @Option(names = "--conv-impl", description = "With --device cuda: native (default, resnorm's kernels) or "
+      + "cudnn (cuDNN's fastest algorithm for the plain convs; cuDNN 9 loaded at run time).")
+  String convImpl;
+
   @Option(names = "--device", defaultValue = "cpu",
       description = "cpu (default) or cuda: cuda needs a build with the CUDA library, a driver and a device.")
   Device device = Device.cpu;
@@ -187,7 +191,7 @@ final class TrainCommand implements Callable<Integer> {
     System.out.printf("%s: %d train / %d test images of %dx%dx%d, %d classes%n", runData.name(), runData.trainSize(),
         runData.testSize(), runData.channels(), runData.height(), runData.width(), runData.classes());
     System.out.printf("model: %s, %,d parameters%n", config, ResNetSpec.of(config).parameterCount());
-    try (Engine engine = device.engine(threads);
+    try (Engine engine = device.engine(threads, convImpl);
         ResNet net = ResNet.create(engine, config, batch, runData.height(), runData.width(), seed);
         Sgd sgd = Sgd.paperRecipe(wd)) {
       Trainer trainer = new Trainer(engine, net, sgd, lrSchedule);

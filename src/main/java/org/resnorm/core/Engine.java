@@ -216,6 +216,31 @@ public final class Engine implements AutoCloseable {
     return new CudaGraph(this, g);
   }
 
+  /**
+   * CUDA engines: run the plain convolutions (forward, backward-data, backward-filter) with
+   * cuDNN's fastest algorithm per shape ({@code cudnn}) or resnorm's kernels ({@code native}, the
+   * default); the fused, CReLU-input and weight-normalized convs stay resnorm's. cuDNN 9 is
+   * loaded at run time ({@code RESNORM_CUDNN_LIB}, else libcudnn.so.9): where it cannot be, this
+   * throws IllegalStateException with the reason.
+   */
+  public Engine convImpl(String impl) {
+    CudaNative.rn_cuda_context c = cudaHandle();
+    if ("native".equals(impl)) {
+      NativeStatus.check(CudaNative.rn_cuda_context_set_conv_impl(c, CudaNative.RN_CUDA_CONV_IMPL_NATIVE),
+          "native convs");
+      return this;
+    }
+    if (!"cudnn".equals(impl)) {
+      throw new IllegalArgumentException("unknown conv implementation '" + impl + "': expected native or cudnn");
+    }
+    if (CudaNative.rn_cudnn_load(null) != ResnormNative.RN_STATUS_OK) {
+      throw new IllegalStateException("cuDNN cannot be loaded: " + CudaNative.rn_cudnn_error().getString());
+    }
+    NativeStatus.check(CudaNative.rn_cuda_context_set_conv_impl(c, CudaNative.RN_CUDA_CONV_IMPL_CUDNN),
+        "cuDNN convs");
+    return this;
+  }
+
   /** Waits for the queued ops (CUDA) and reports their errors; a no-op on the CPU. */
   public void synchronize() {
     if (cuda != null) {

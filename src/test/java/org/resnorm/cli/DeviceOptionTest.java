@@ -102,6 +102,28 @@ class DeviceOptionTest {
   }
 
   @Test
+  void convImplCudnnNeedsCudaAndCudnn() {
+    String err = captureErr(1, "bench", "--conv-impl", "cudnn", "--depth", "8");
+    assertTrue(err.contains("--conv-impl cudnn needs --device cuda"), err);
+    if (CudaSupport.status().usable()) {
+      String[] args = {"bench", "--device", "cuda", "--conv-impl", "cudnn", "--depth", "8", "--widths", "2,2,2",
+          "--batch", "2", "--size", "8", "--steps", "1", "--warmup", "0"};
+      PrintStream old = System.err;
+      ByteArrayOutputStream buf = new ByteArrayOutputStream();
+      System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
+      int code;
+      try {
+        code = Main.run(args);
+      } finally {
+        System.setErr(old);
+      }
+      String e = buf.toString(StandardCharsets.UTF_8);
+      // with cuDNN present the bench runs; without it (the emulation) the reason is given
+      assertTrue(code == 0 || (code == 1 && e.contains("--conv-impl cudnn: cuDNN cannot be loaded")), code + ": " + e);
+    }
+  }
+
+  @Test
   void unknownDeviceIsAUsageError() {
     String err = captureErr(2, "bench", "--device", "gpu");
     assertTrue(err.contains("expected one of [cpu, cuda]"), err);
