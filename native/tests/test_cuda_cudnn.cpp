@@ -17,26 +17,10 @@
 
 using namespace rntest;
 using namespace rntest::cuda;
+using namespace rntest::cuda::conv;
 
 namespace {
 
-struct Case {
-  int n, c, h, w, k, r, s, sh, sw, ph, pw;
-};
-
-rn_conv2d_desc make(const Case& cs) {
-  rn_conv2d_desc d{};
-  d.n = cs.n, d.c = cs.c, d.h = cs.h, d.w = cs.w, d.k = cs.k, d.r = cs.r, d.s = cs.s;
-  d.stride_h = cs.sh, d.stride_w = cs.sw, d.pad_h = cs.ph, d.pad_w = cs.pw;
-  d.p = (cs.h + 2 * cs.ph - cs.r) / cs.sh + 1;
-  d.q = (cs.w + 2 * cs.pw - cs.s) / cs.sw + 1;
-  d.algo = RN_CONV_ALGO_AUTO;
-  return d;
-}
-
-size_t xsize(const rn_conv2d_desc& d) { return size_t(d.n) * d.c * d.h * d.w; }
-size_t wsize(const rn_conv2d_desc& d) { return size_t(d.k) * d.c * d.r * d.s; }
-size_t ysize(const rn_conv2d_desc& d) { return size_t(d.n) * d.k * d.p * d.q; }
 
 bool env_is_1(const char* name) {
   const char* v = std::getenv(name);
