@@ -19,6 +19,7 @@ import org.resnorm.model.StepProfile;
 import org.resnorm.ops.Act;
 import org.resnorm.ops.Sgd;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -69,13 +70,7 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup", description = "Untimed steps first (default ${DEFAULT-VALUE}).")
   int warmup = 2;
 
-  @Option(names = "--conv-impl", description = "With --device cuda: native (default, resnorm's kernels) or "
-      + "cudnn (cuDNN's fastest algorithm for the plain convs; cuDNN 9 loaded at run time).")
-  String convImpl;
-
-  @Option(names = "--device", defaultValue = "cpu",
-      description = "cpu (default) or cuda: cuda needs a build with the CUDA library, a driver and a device.")
-  Device device = Device.cpu;
+  @Mixin DeviceOptions devices;
 
   @Option(names = "--threads", description = "Engine threads (default: all CPUs).")
   Integer threads;
@@ -95,7 +90,7 @@ final class BenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    device.require();
+    devices.require();
     if (batch < 2 || steps < 1 || warmup < 0 || size < 1 || channels < 1 || classes < 2 || rssEvery < 0) {
       throw new IllegalArgumentException("need --batch >= 2, --steps >= 1, --warmup >= 0, --size >= 1, "
           + "--channels >= 1, --classes >= 2, --rss-every >= 0");
@@ -111,14 +106,14 @@ final class BenchCommand implements Callable<Integer> {
     }
     ResNetConfig config = new ResNetConfig(imagenet ? ResNetConfig.Arch.IMAGENET : ResNetConfig.Arch.CIFAR, depth,
         widths, Norm.parse(norm), Act.parse(act), Shortcut.parse(shortcut), channels, classes);
-    if (graph && device != Device.cuda) {
+    if (graph && !devices.cuda()) {
       throw new IllegalArgumentException("--graph needs --device cuda");
     }
-    if (profile && device == Device.cuda) {
+    if (profile && devices.cuda()) {
       throw new IllegalArgumentException("--profile times the ops of the CPU engine; with --device cuda use the "
           + "per-op profile of native/bench/bench_resnet_cuda (scripts/gpu-check.sh)");
     }
-    try (Engine engine = device.engine(threads, convImpl)) {
+    try (Engine engine = devices.engine(threads)) {
       // the CPU's sgemm is no ceiling for a GPU
       boolean ceiling = !noCeiling && !engine.isCuda();
       double sgemm = ceiling ? Ceilings.sgemmGflops(2048, engine.threads(), 3) : Double.NaN;

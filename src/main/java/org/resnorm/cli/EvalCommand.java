@@ -19,6 +19,7 @@ import org.resnorm.model.ResNetCheckpoint;
 import org.resnorm.model.ResNetConfig;
 import org.resnorm.train.Trainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -45,9 +46,7 @@ final class EvalCommand implements Callable<Integer> {
   @Option(names = "--batch", description = "Batch size (default ${DEFAULT-VALUE}).")
   int batch = 128;
 
-  @Option(names = "--device", defaultValue = "cpu",
-      description = "cpu (default) or cuda: cuda needs a build with the CUDA library, a driver and a device.")
-  Device device = Device.cpu;
+  @Mixin DeviceOptions devices;
 
   @Option(names = "--threads", description = "Engine threads (default: all CPUs).")
   Integer threads;
@@ -66,7 +65,7 @@ final class EvalCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    device.require();
+    devices.require();
     if (batch < 1) {
       throw new IllegalArgumentException("--batch must be >= 1");
     }
@@ -113,7 +112,7 @@ final class EvalCommand implements Callable<Integer> {
             + config.classes() + " classes; " + name + " has " + channels + " and " + classes);
       }
       int examples = Math.max(batch, 2);
-      try (Engine engine = device.engine(threads);
+      try (Engine engine = devices.engine(threads);
           ResNet net = ResNet.create(engine, config, examples * crops, size, size, 0);
           BatchSource src = source.apply(examples)) {
         ResNetCheckpoint.load(net, f, false);

@@ -22,6 +22,7 @@ import org.resnorm.train.LrSchedule;
 import org.resnorm.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -99,13 +100,7 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--seed", description = "Seed of the initialization and the data order (default ${DEFAULT-VALUE}).")
   long seed = 1;
 
-  @Option(names = "--conv-impl", description = "With --device cuda: native (default, resnorm's kernels) or "
-      + "cudnn (cuDNN's fastest algorithm for the plain convs; cuDNN 9 loaded at run time).")
-  String convImpl;
-
-  @Option(names = "--device", defaultValue = "cpu",
-      description = "cpu (default) or cuda: cuda needs a build with the CUDA library, a driver and a device.")
-  Device device = Device.cpu;
+  @Mixin DeviceOptions devices;
 
   @Option(names = "--threads", description = "Engine threads (default: all CPUs).")
   Integer threads;
@@ -141,7 +136,7 @@ final class TrainCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    device.require();
+    devices.require();
     RunFolder.Resumed resumed = null;
     if (resume != null) {
       for (String o : RUN_OPTIONS) {
@@ -191,7 +186,7 @@ final class TrainCommand implements Callable<Integer> {
     System.out.printf("%s: %d train / %d test images of %dx%dx%d, %d classes%n", runData.name(), runData.trainSize(),
         runData.testSize(), runData.channels(), runData.height(), runData.width(), runData.classes());
     System.out.printf("model: %s, %,d parameters%n", config, ResNetSpec.of(config).parameterCount());
-    try (Engine engine = device.engine(threads, convImpl);
+    try (Engine engine = devices.engine(threads);
         ResNet net = ResNet.create(engine, config, batch, runData.height(), runData.width(), seed);
         Sgd sgd = Sgd.paperRecipe(wd)) {
       Trainer trainer = new Trainer(engine, net, sgd, lrSchedule);
