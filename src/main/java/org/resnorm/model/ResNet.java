@@ -332,8 +332,7 @@ public final class ResNet implements AutoCloseable {
     forwardOnEngine(x, true);
     long t = StepProfile.start(profile);
     float loss = SoftmaxCrossEntropy.loss(engine, logits, labels);
-    StepProfile.stop(profile, StepProfile.Op.POOL_FC_LOSS, t);
-    backwardOnEngine(x, labels);
+    backwardOnEngine(x, labels, t);
     return loss;
   }
 
@@ -362,8 +361,9 @@ public final class ResNet implements AutoCloseable {
       throw new IllegalStateException("staging is for networks on a CUDA engine; call forwardBackward");
     }
     forwardOnEngine(deviceInput, true);
+    long t = StepProfile.start(profile);
     SoftmaxCrossEntropy.lossInto(engine, logits, deviceLabels, deviceLoss);
-    backwardOnEngine(deviceInput, deviceLabels);
+    backwardOnEngine(deviceInput, deviceLabels, t);
   }
 
   /** The loss of the last {@link #forwardBackwardStaged} (waits for the device). */
@@ -375,9 +375,11 @@ public final class ResNet implements AutoCloseable {
     return deviceLoss.get(0);
   }
 
-  /** Backward from the logits of the last training forward of x (both where the kernels read). */
-  private void backwardOnEngine(Tensor x, Tensor labels) {
-    long t = StepProfile.start(profile);
+  /**
+   * Backward from the logits of the last training forward of x (both where the kernels read);
+   * t: when the loss's profile span started (the head's backward books to the same span).
+   */
+  private void backwardOnEngine(Tensor x, Tensor labels, long t) {
     SoftmaxCrossEntropy.backwardQueued(engine, logits, labels, 1f, dLogits);
     fc.backwardWeight(engine, pooled, dLogits, grads.get("fc.weight"), grads.get("fc.bias"));
     fc.backwardData(engine, dLogits, params.get("fc.weight"), dPooled);
