@@ -47,6 +47,10 @@ public class BatchNormBenchmark {
   @Param({"fused", "unfused"})
   public String variant;
 
+  /** cpu, or cuda (device 0; -p device=cuda), as in ConvBenchmark. */
+  @Param({"cpu"})
+  public String device;
+
   private Engine engine;
   private BatchNorm2d fused;
   private BatchNorm2d plain;
@@ -81,7 +85,7 @@ public class BatchNormBenchmark {
 
   @Setup(Level.Trial)
   public void setUp() {
-    engine = Engine.create();
+    engine = ConvBenchmark.engine(device);
     a = act.equals("crelu") ? Act.CRELU : Act.RELU;
     int[] d = dims(tensor);
     int n = d[0];
@@ -92,24 +96,30 @@ public class BatchNormBenchmark {
     java.util.SplittableRandom rng = new java.util.SplittableRandom(1);
     x = random(rng, d);
     dy = random(rng, yShape);
-    gamma = Tensor.full(1.1f, c);
-    beta = Tensor.full(0.05f, c);
-    runningMean = Tensor.zeros(c);
-    runningVar = Tensor.full(1f, c);
-    saveMean = Tensor.zeros(c);
-    saveInvstd = Tensor.zeros(c);
-    u = Tensor.zeros(d);
-    y = Tensor.zeros(yShape);
-    du = Tensor.zeros(d);
-    dx = Tensor.zeros(d);
-    dgamma = Tensor.zeros(c);
-    dbeta = Tensor.zeros(c);
+    gamma = full(1.1f, c);
+    beta = full(0.05f, c);
+    runningMean = Tensor.zeros(engine, c);
+    runningVar = full(1f, c);
+    saveMean = Tensor.zeros(engine, c);
+    saveInvstd = Tensor.zeros(engine, c);
+    u = Tensor.zeros(engine, d);
+    y = Tensor.zeros(engine, yShape);
+    du = Tensor.zeros(engine, d);
+    dx = Tensor.zeros(engine, d);
+    dgamma = Tensor.zeros(engine, c);
+    dbeta = Tensor.zeros(engine, c);
     // Statistics and u for the backward benchmarks.
     plain.forwardTraining(engine, x, gamma, beta, null, null, saveMean, saveInvstd, u);
   }
 
-  private static Tensor random(java.util.SplittableRandom rng, int[] shape) {
-    Tensor t = Tensor.zeros(shape);
+  private Tensor full(float value, int... shape) {
+    Tensor t = Tensor.empty(engine, shape);
+    t.fill(value);
+    return t;
+  }
+
+  private Tensor random(java.util.SplittableRandom rng, int[] shape) {
+    Tensor t = Tensor.zeros(engine, shape);
     float[] v = new float[(int) t.numel()];
     for (int i = 0; i < v.length; i++) {
       v[i] = (float) (rng.nextDouble() * 2 - 1);
@@ -139,6 +149,7 @@ public class BatchNormBenchmark {
         Activation.relu(engine, u, y);
       }
     }
+    engine.synchronize();  // CUDA: the queued kernels done (a no-op on the CPU)
   }
 
   @Benchmark
@@ -153,5 +164,6 @@ public class BatchNormBenchmark {
       }
       plain.backward(engine, x, gamma, beta, saveMean, saveInvstd, du, dx, dgamma, dbeta);
     }
+    engine.synchronize();
   }
 }

@@ -38,6 +38,10 @@ public class ConvBenchmark {
   @Param({"128"})
   public int batch;
 
+  /** cpu, or cuda (device 0; -p device=cuda): the same op on the CUDA library, timed to completion. */
+  @Param({"cpu"})
+  public String device;
+
   private Engine engine;
   private Conv2d conv;
   private Tensor x;
@@ -50,15 +54,15 @@ public class ConvBenchmark {
   @Setup(Level.Trial)
   public void setUp() {
     ConvCase cc = ConvCase.RESNET110.get(shape);
-    engine = Engine.create();
+    engine = engine(device);
     conv = new Conv2d(cc.c(), cc.k(), 3, 3, cc.stride(), cc.stride(), 1, 1, ConvAlgo.parse(algo));
     int[] xs = {batch, cc.c(), cc.hw(), cc.hw()};
-    x = random(xs, 1);
-    w = random(conv.weightShape(), 2);
-    y = Tensor.zeros(conv.outputShape(xs));
-    dy = random(conv.outputShape(xs), 3);
-    dx = Tensor.zeros(xs);
-    dw = Tensor.zeros(conv.weightShape());
+    x = random(engine, xs, 1);
+    w = random(engine, conv.weightShape(), 2);
+    y = Tensor.zeros(engine, conv.outputShape(xs));
+    dy = random(engine, conv.outputShape(xs), 3);
+    dx = Tensor.zeros(engine, xs);
+    dw = Tensor.zeros(engine, conv.weightShape());
   }
 
   @TearDown(Level.Trial)
@@ -77,23 +81,37 @@ public class ConvBenchmark {
     }
   }
 
+  /** The engine of a benchmark's {@code device} parameter. */
+  static Engine engine(String device) {
+    return switch (device) {
+      case "cpu" -> Engine.create();
+      case "cuda" -> Engine.cuda(0);
+      default -> throw new IllegalArgumentException("device must be cpu or cuda, got " + device);
+    };
+  }
+
+  // engine.synchronize(): a CUDA op only queues its kernels; a no-op on the CPU.
+
   @Benchmark
   public void forward() {
     conv.forward(engine, x, w, null, y);
+    engine.synchronize();
   }
 
   @Benchmark
   public void backwardData() {
     conv.backwardData(engine, dy, w, dx);
+    engine.synchronize();
   }
 
   @Benchmark
   public void backwardFilter() {
     conv.backwardFilter(engine, x, dy, dw, null);
+    engine.synchronize();
   }
 
-  static Tensor random(int[] shape, long seed) {
-    Tensor t = Tensor.empty(shape);
+  static Tensor random(Engine engine, int[] shape, long seed) {
+    Tensor t = Tensor.empty(engine, shape);
     SplittableRandom rng = new SplittableRandom(seed);
     float[] v = new float[(int) t.numel()];
     for (int i = 0; i < v.length; i++) {

@@ -67,12 +67,12 @@ public class WeightNormBenchmark {
         Act.RELU);
     int[] xs = {batch, cc.c(), cc.hw(), cc.hw()};
     int[] ys = conv.outputShape(xs);
-    x = ConvBenchmark.random(xs, 1);
-    w = ConvBenchmark.random(conv.weightShape(), 2);
+    x = ConvBenchmark.random(engine, xs, 1);
+    w = ConvBenchmark.random(engine, conv.weightShape(), 2);
     gamma = Tensor.full(WeightNormConv2d.DEFAULT_GAMMA, cc.k());
-    beta = ConvBenchmark.random(new int[] {cc.k()}, 3);
+    beta = ConvBenchmark.random(engine, new int[] {cc.k()}, 3);
     y = Tensor.zeros(ys);
-    dy = ConvBenchmark.random(ys, 4);
+    dy = ConvBenchmark.random(engine, ys, 4);
     u = Tensor.zeros(ys);
     dx = Tensor.zeros(xs);
     dw = Tensor.zeros(conv.weightShape());
