@@ -102,6 +102,10 @@ final class TrainCommand implements Callable<Integer> {
 
   @Mixin DeviceOptions devices;
 
+  @Option(names = "--graph", description = "With --device cuda: replay each training step from a recorded CUDA graph "
+      + "while the learning rate stays the same (one launch per step).")
+  boolean graph;
+
   @Option(names = "--threads", description = "Engine threads (default: all CPUs).")
   Integer threads;
 
@@ -137,6 +141,9 @@ final class TrainCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException {
     devices.require();
+    if (graph && !devices.cuda()) {
+      throw new IllegalArgumentException("--graph needs --device cuda");
+    }
     RunFolder.Resumed resumed = null;
     if (resume != null) {
       for (String o : RUN_OPTIONS) {
@@ -188,8 +195,9 @@ final class TrainCommand implements Callable<Integer> {
     System.out.printf("model: %s, %,d parameters%n", config, ResNetSpec.of(config).parameterCount());
     try (Engine engine = devices.engine(threads);
         ResNet net = ResNet.create(engine, config, batch, runData.height(), runData.width(), seed);
-        Sgd sgd = Sgd.paperRecipe(wd)) {
-      Trainer trainer = new Trainer(engine, net, sgd, lrSchedule);
+        Sgd sgd = Sgd.paperRecipe(wd);
+        Trainer trainer = new Trainer(engine, net, sgd, lrSchedule)) {
+      trainer.useGraphs(graph);
       if (resumed != null) {
         try (SafeTensorsFile f = SafeTensors.read(resume.resolve(RunFolder.CHECKPOINT))) {
           ResNetCheckpoint.load(net, f, true);

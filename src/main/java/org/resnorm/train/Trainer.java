@@ -1,6 +1,7 @@
 package org.resnorm.train;
 
 import java.util.Locale;
+import org.resnorm.core.CudaGraph;
 import org.resnorm.core.Engine;
 import org.resnorm.core.Tensor;
 import org.resnorm.data.Augmentation;
@@ -32,7 +33,7 @@ import org.resnorm.ops.SoftmaxCrossEntropy;
  * bit-identical losses, and a run resumed at an epoch boundary continues exactly. Not
  * thread-safe.
  */
-public final class Trainer {
+public final class Trainer implements AutoCloseable {
   /** Statistics of one training epoch (loss and accuracy as running means over its batches). */
   public record EpochStats(int epoch, float lastLr, double loss, double accuracy, long images, double seconds) {
     public double imagesPerSecond() {
@@ -79,6 +80,11 @@ public final class Trainer {
   private final Sgd sgd;
   private LrSchedule schedule;
   private long steps;
+  // CUDA graphs (useGraphs): the step recorded for one learning rate, replayed while it lasts.
+  private boolean graphs;
+  private CudaGraph graph;
+  private float graphLr = Float.NaN;
+  private float lastLr = Float.NaN;
 
   public Trainer(Engine engine, ResNet net, Sgd sgd, LrSchedule schedule) {
     if (engine == null || net == null || sgd == null || schedule == null) {
@@ -88,6 +94,30 @@ public final class Trainer {
     this.net = net;
     this.sgd = sgd;
     this.schedule = schedule;
+  }
+
+  /**
+   * On a CUDA engine: replay each training step from a recorded CUDA graph (one launch instead of
+   * one per op) wherever the learning rate repeats from one step to the next; the step is
+   * recorded again when it changes (per-step schedules such as cosine therefore run eagerly).
+   * The first step, which starts the momentum buffers, always runs eagerly. Where the CUDA
+   * runtime cannot record graphs (the host emulation), training says so once and stays eager.
+   */
+  public Trainer useGraphs(boolean on) {
+    if (on && !engine.isCuda()) {
+      throw new IllegalArgumentException("CUDA graphs need a CUDA engine (--device cuda)");
+    }
+    graphs = on;
+    return this;
+  }
+
+  /** Releases the recorded graph (before the engine is closed). */
+  @Override
+  public void close() {
+    if (graph != null) {
+      graph.close();
+      graph = null;
+    }
   }
 
   /** Optimizer steps taken so far (restored from a checkpoint with {@link #setSteps}). */
@@ -144,7 +174,16 @@ public final class Trainer {
         throw new IllegalArgumentException("training batch " + step + " has " + b.size() + " rows, the network "
             + batch + ": drop the partial last batch");
       }
-      float loss = net.forwardBackward(b.images(), b.labels());
+      lr = schedule.lr(epoch, step, stepsPerEpoch);
+      float loss;
+      boolean replay = graphReady(lr);
+      if (replay) {  // forward, backward and the update in one launch (the update is done when checked)
+        net.stage(b.images(), b.labels());
+        graph.launch();
+        loss = net.stagedLoss();
+      } else {
+        loss = net.forwardBackward(b.images(), b.labels());
+      }
       if (!Float.isFinite(loss)) {
         throw new DivergedException(String.format(Locale.ROOT, "the loss became %s at epoch %d step %d", loss,
             epoch + 1, step + 1), epoch, step);
@@ -155,9 +194,10 @@ public final class Trainer {
             + "last %d steps %.3g > 3 ln(classes) = %.3g)", step + 1, EXPLOSION_WINDOW, mean(recent), explodeAt),
             epoch, step);
       }
-      correct += net.correct(b.labels(), 1);
-      lr = schedule.lr(epoch, step, stepsPerEpoch);
-      net.step(sgd, lr);
+      correct += net.correct(b.labels(), 1);  // the logits of this step's forward either way
+      if (!replay) {
+        net.step(sgd, lr);
+      }
       lossSum += (double) loss * b.size();
       seen += b.size();
       step++;
@@ -171,6 +211,37 @@ public final class Trainer {
       throw new IllegalArgumentException("the training source had no batch in this epoch");
     }
     return new EpochStats(epoch, lr, lossSum / seen, (double) correct / seen, seen, (System.nanoTime() - start) * 1e-9);
+  }
+
+  /**
+   * Whether this step can replay a graph recorded for {@code lr}: recording one when the same
+   * learning rate was used by the step before (and the momentum buffers have started).
+   */
+  private boolean graphReady(float lr) {
+    boolean repeats = lr == lastLr;
+    lastLr = lr;
+    if (!graphs || !net.stepsTaken()) {
+      return false;
+    }
+    if (graph != null && graphLr == lr) {
+      return true;
+    }
+    if (!repeats) {
+      return false;
+    }
+    close();
+    try {
+      graph = engine.record(() -> {
+        net.forwardBackwardStaged();
+        net.step(sgd, lr);
+      });
+      graphLr = lr;
+      return true;
+    } catch (UnsupportedOperationException e) {
+      graphs = false;
+      System.err.println("note: " + e.getMessage() + ": training steps run eagerly");
+      return false;
+    }
   }
 
   private static double mean(double[] v) {

@@ -101,6 +101,35 @@ class DeviceOptionTest {
     assertEquals(a.group(1), b.group(1), "the same checkpoint, evaluated on CPU and CUDA");
   }
 
+  /**
+   * train --graph: where the runtime records graphs (a GPU) the steps replay one; on the host
+   * emulation it says so and stays eager. Either way the run's losses are those of the eager run.
+   */
+  @Test
+  void trainWithGraphsTrainsLikeEagerSteps(@TempDir Path dir) throws IOException {
+    assertTrue(captureErr(1, "train", "--graph", "--data", dir.toString()).contains("--graph needs --device cuda"));
+    assumeTrue(CudaSupport.status().usable(), "no usable CUDA: " + CudaSupport.status().message());
+    TrainCommandTest.writeIdx(dir, "train", 32, 1);
+    TrainCommandTest.writeIdx(dir, "t10k", 8, 2);
+    String[] common = {"train", "--device", "cuda", "--data", dir.toString(), "--depth", "8", "--widths", "2,4,4",
+        "--batch", "8", "--epochs", "1", "--schedule", "const", "--log-every", "0"};
+    Path eager = dir.resolve("eager");
+    Path graphs = dir.resolve("graphs");
+    String[] a = java.util.Arrays.copyOf(common, common.length + 2);
+    a[common.length] = "--out";
+    a[common.length + 1] = eager.toString();
+    BenchCommandTest.captureOut(0, a);
+    String[] b = java.util.Arrays.copyOf(common, common.length + 3);
+    b[common.length] = "--graph";
+    b[common.length + 1] = "--out";
+    b[common.length + 2] = graphs.toString();
+    BenchCommandTest.captureOut(0, b);
+    String loss = ".*\"train_loss\":([^,]*).*";
+    assertEquals(Files.readAllLines(eager.resolve("metrics.jsonl")).get(0).replaceAll(loss, "$1"),
+        Files.readAllLines(graphs.resolve("metrics.jsonl")).get(0).replaceAll(loss, "$1"),
+        "train loss with and without --graph");
+  }
+
   @Test
   void convImplCudnnNeedsCudaAndCudnn() {
     String err = captureErr(1, "bench", "--conv-impl", "cudnn", "--depth", "8");
