@@ -146,6 +146,11 @@ void graph_vs_eager(rn_cuda_context* gpu, const Config& c, const char* label) {
     graph_loss.push_back(l);
   }
   RN_CUDA_EXPECT_OK(net.download_params(&graph_params));
+  // A workspace reallocated after recording leaves the graph pointing at freed memory: refused.
+  RN_EXPECT(rn_cuda_graph_valid(gpu, graph) == 1, "%s: fresh graph not valid", label);
+  RN_CUDA_EXPECT_OK(rn_cuda_workspace_reserve(gpu, rn_cuda_workspace_bytes(gpu) * 2 + (size_t(1) << 20)));
+  RN_EXPECT(rn_cuda_graph_valid(gpu, graph) == 0, "%s: graph still valid after the workspace moved", label);
+  RN_EXPECT(rn_cuda_graph_launch(gpu, graph) == RN_STATUS_BAD_ARGUMENT, "%s: stale graph launched", label);
   rn_cuda_graph_destroy(graph);
   for (size_t s = 0; s < eager_loss.size(); ++s)
     RN_EXPECT(eager_loss[s] == graph_loss[s], "%s: step %zu: eager loss %.9g, graph replay %.9g", label, s,

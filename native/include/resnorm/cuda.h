@@ -128,6 +128,11 @@ RN_API int rn_cuda_graph_end(rn_cuda_context* ctx, rn_cuda_graph** out);
 RN_API int rn_cuda_graph_launch(rn_cuda_context* ctx, const rn_cuda_graph* graph);
 /* The number of kernels and other operations recorded. */
 RN_API size_t rn_cuda_graph_nodes(const rn_cuda_graph* graph);
+/* 1 when the graph can be launched on ctx: recorded there, and the context's workspace has not
+ * been reallocated since (it grows for a larger request made outside the graph, which frees
+ * the block the recorded kernels use); rn_cuda_graph_launch returns RN_STATUS_BAD_ARGUMENT for
+ * a stale graph instead of running it. Record again then. */
+RN_API int rn_cuda_graph_valid(const rn_cuda_context* ctx, const rn_cuda_graph* graph);
 RN_API void rn_cuda_graph_destroy(rn_cuda_graph* graph);
 /* Whether ctx is recording (between begin and end). */
 RN_API int rn_cuda_graph_recording(const rn_cuda_context* ctx);

@@ -77,6 +77,8 @@ public final class CudaNative {
 
   public static native @Cast("size_t") long rn_cuda_graph_nodes(@Const rn_cuda_graph graph);
 
+  public static native int rn_cuda_graph_valid(@Const rn_cuda_context ctx, @Const rn_cuda_graph graph);
+
   public static native void rn_cuda_graph_destroy(rn_cuda_graph graph);
 
   public static native int rn_cuda_graph_recording(@Const rn_cuda_context ctx);

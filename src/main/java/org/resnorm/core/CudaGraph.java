@@ -18,12 +18,23 @@ public final class CudaGraph implements AutoCloseable {
     this.graph = graph;
   }
 
-  /** Enqueues the recorded work on the engine's stream (returns before it is done). */
+  /**
+   * Enqueues the recorded work on the engine's stream (returns before it is done). Throws
+   * IllegalArgumentException for a graph that is no longer {@link #isValid valid}.
+   */
   public void launch() {
     if (graph == null) {
       throw new IllegalStateException("graph is closed");
     }
     NativeStatus.check(CudaNative.rn_cuda_graph_launch(engine.cudaHandle(), graph), "CUDA graph launch");
+  }
+
+  /**
+   * Whether {@link #launch} can run it: false once the engine's workspace was reallocated after
+   * recording (a larger request outside the graph); record the work again then.
+   */
+  public boolean isValid() {
+    return graph != null && CudaNative.rn_cuda_graph_valid(engine.cudaHandle(), graph) == 1;
   }
 
   /** Kernels and copies recorded. */

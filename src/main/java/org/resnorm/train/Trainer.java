@@ -223,10 +223,10 @@ public final class Trainer implements AutoCloseable {
     if (!graphs || !net.stepsTaken()) {
       return false;
     }
-    if (graph != null && graphLr == lr) {
+    if (graph != null && graphLr == lr && graph.isValid()) {
       return true;
     }
-    if (!repeats) {
+    if (!repeats && (graph == null || graphLr != lr)) {
       return false;
     }
     close();
