@@ -22,6 +22,7 @@ import org.resnorm.bind.ResnormNative;
 public final class Engine implements AutoCloseable {
   private final ResnormNative.rn_context ctx;  // null for a CUDA engine
   private final CudaDevice cuda;               // null for a CPU engine
+  private Tensor scratch;                      // CUDA: two device words for results read back (withScratch)
   private boolean closed;
 
   private Engine(CudaDevice cuda) {
@@ -241,6 +242,18 @@ public final class Engine implements AutoCloseable {
     return this;
   }
 
+  /**
+   * For the op classes: runs {@code body} with two int32 words of this CUDA engine's device memory
+   * (a scalar result the op reads back: a loss, a count), allocated once per engine instead of
+   * per call; one caller at a time.
+   */
+  public synchronized <T> T withScratch(java.util.function.Function<Tensor, T> body) {
+    if (scratch == null) {
+      scratch = Tensor.emptyInt(this, 2);
+    }
+    return body.apply(scratch);
+  }
+
   /** Waits for the queued ops (CUDA) and reports their errors; a no-op on the CPU. */
   public void synchronize() {
     if (cuda != null) {
@@ -258,6 +271,9 @@ public final class Engine implements AutoCloseable {
     if (!closed) {
       closed = true;
       if (cuda != null) {
+        if (scratch != null) {
+          scratch.close();
+        }
         cuda.close();
       } else {
         ResnormNative.rn_context_destroy(ctx);

@@ -487,46 +487,17 @@ public final class Tensor implements AutoCloseable {
   // Device tensors: the elements travel through a host copy of [first, last] element, so
   // strided views read and write exactly their own elements.
 
-  private float[] deviceFloats() {
-    float[] span = deviceFloatsSpan();
-    if (isContiguous()) {
-      return span;
-    }
-    float[] out = new float[Math.toIntExact(numel)];
-    int[] idx = new int[shape.length];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = span[Math.toIntExact(index(idx))];
-      increment(idx);
-    }
-    return out;
-  }
+  // Both element types are 4-byte words; floats travel as their raw bits (NaN payloads kept).
 
-  private void deviceWrite(float[] data) {
-    float[] span = data;
-    if (!isContiguous()) {
-      span = deviceFloatsSpan();
-      int[] idx = new int[shape.length];
-      for (float v : data) {
-        span[Math.toIntExact(index(idx))] = v;
-        increment(idx);
-      }
-    }
-    storage.device.upload(elementAddress(0), new FloatPointer(span), 4L * span.length);
-  }
-
-  private float[] deviceFloatsSpan() {
-    FloatPointer host = new FloatPointer(extent());
-    storage.device.download(host, elementAddress(0), 4L * extent());
-    float[] span = new float[Math.toIntExact(extent())];
-    host.get(span);
-    return span;
-  }
-
-  private int[] deviceInts() {
+  /** The elements, row-major, as raw 32-bit words read back from the device. */
+  private int[] deviceWords() {
     IntPointer host = new IntPointer(extent());
     storage.device.download(host, elementAddress(0), 4L * extent());
     int[] span = new int[Math.toIntExact(extent())];
     host.get(span);
+    if (isContiguous()) {
+      return span;
+    }
     int[] out = new int[Math.toIntExact(numel)];
     int[] idx = new int[shape.length];
     for (int i = 0; i < out.length; i++) {
@@ -536,7 +507,8 @@ public final class Tensor implements AutoCloseable {
     return out;
   }
 
-  private void deviceWriteInts(int[] data) {
+  /** Writes the elements (row-major raw words); a strided view rewrites only its own words. */
+  private void deviceWriteWords(int[] data) {
     int[] span = data;
     if (!isContiguous()) {
       IntPointer host = new IntPointer(extent());
@@ -551,6 +523,24 @@ public final class Tensor implements AutoCloseable {
     }
     storage.device.upload(elementAddress(0), new IntPointer(span), 4L * span.length);
   }
+
+  private float[] deviceFloats() {
+    int[] words = deviceWords();
+    float[] out = new float[words.length];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = Float.intBitsToFloat(words[i]);
+    }
+    return out;
+  }
+
+  private void deviceWrite(float[] data) {
+    int[] words = new int[data.length];
+    for (int i = 0; i < words.length; i++) {
+      words[i] = Float.floatToRawIntBits(data[i]);
+    }
+    deviceWriteWords(words);
+  }
+
 
   /** Sets every element to {@code value} (float tensors). */
   public void fill(float value) {
@@ -607,7 +597,7 @@ public final class Tensor implements AutoCloseable {
     if (dtype == DType.F32) {
       copyFrom(src.toFloatArray());
     } else if (isOnDevice()) {
-      deviceWriteInts(src.toIntArray());
+      deviceWriteWords(src.toIntArray());
     } else {
       int[] v = src.toIntArray();
       IntBuffer b = intBuffer();
@@ -642,7 +632,7 @@ public final class Tensor implements AutoCloseable {
   public int[] toIntArray() {
     requireType(DType.I32);
     if (isOnDevice()) {
-      return deviceInts();
+      return deviceWords();
     }
     int[] out = new int[Math.toIntExact(numel)];
     IntBuffer b = intBuffer();

@@ -107,14 +107,30 @@ public final class ResNet implements AutoCloseable {
     deviceLoss = engine.isCuda() ? Tensor.empty(engine, 1) : null;
   }
 
+  /**
+   * Labels where this network's kernels read them: the tensor itself (CPU engine, or already on
+   * the device), or a copy in the first rows of the network's device label buffer (CUDA; valid
+   * until the next call that uses that buffer). For losses over a partial batch's logits.
+   */
+  public Tensor labelsOnEngine(Tensor labels) {
+    if (deviceLabels == null || labels.isOnDevice()) {
+      return labels;
+    }
+    Checks.rank("labels", labels, DType.I32, 1);
+    Tensor rows = deviceLabels.slice(0, labels.dim(0));
+    rows.copyFrom(labels);
+    return rows;
+  }
+
   /** x where this network's kernels read it: itself, or (CUDA, host x) its copy on the device. */
-  private Tensor onEngine(Tensor x, Tensor deviceCopy) {
-    if (deviceCopy == null || x.isOnDevice()) {
+  private Tensor inputOnEngine(Tensor x) {
+    if (deviceInput == null || x.isOnDevice()) {
       return x;
     }
-    deviceCopy.copyFrom(x);
-    return deviceCopy;
+    deviceInput.copyFrom(x);
+    return deviceInput;
   }
+
 
   /**
    * The most floats any transient tensor of the network holds: the size of each
@@ -299,7 +315,7 @@ public final class ResNet implements AutoCloseable {
   /** Logits [batch, classes] for x; training mode uses (and updates) batch statistics. */
   public Tensor forward(Tensor x, boolean training) {
     Checks.floatTensor("x", x, inputShape);
-    return forwardOnEngine(onEngine(x, deviceInput), training);
+    return forwardOnEngine(inputOnEngine(x), training);
   }
 
   private Tensor forwardOnEngine(Tensor x, boolean training) {
@@ -327,8 +343,8 @@ public final class ResNet implements AutoCloseable {
   public float forwardBackward(Tensor x, Tensor labels) {
     checkLabels(labels);
     Checks.floatTensor("x", x, inputShape);
-    x = onEngine(x, deviceInput);
-    labels = onEngine(labels, deviceLabels);
+    x = inputOnEngine(x);
+    labels = labelsOnEngine(labels);
     forwardOnEngine(x, true);
     long t = StepProfile.start(profile);
     float loss = SoftmaxCrossEntropy.loss(engine, logits, labels);
@@ -403,7 +419,7 @@ public final class ResNet implements AutoCloseable {
   public long[] evaluate(Tensor x, Tensor labels, int... ks) {
     checkLabels(labels);
     forward(x, false);
-    labels = onEngine(labels, deviceLabels);
+    labels = labelsOnEngine(labels);
     long[] correct = new long[ks.length];
     for (int i = 0; i < ks.length; i++) {
       correct[i] = SoftmaxCrossEntropy.topkCorrect(engine, logits, labels, Math.min(ks[i], spec.config().classes()));
@@ -414,14 +430,14 @@ public final class ResNet implements AutoCloseable {
   /** Rows of the last forward pass whose label is among the k largest logits. */
   public long correct(Tensor labels, int k) {
     checkLabels(labels);
-    labels = onEngine(labels, deviceLabels);
+    labels = labelsOnEngine(labels);
     return SoftmaxCrossEntropy.topkCorrect(engine, logits, labels, Math.min(k, spec.config().classes()));
   }
 
   /** The loss of the logits of the last forward pass. */
   public float loss(Tensor labels) {
     checkLabels(labels);
-    labels = onEngine(labels, deviceLabels);
+    labels = labelsOnEngine(labels);
     return SoftmaxCrossEntropy.loss(engine, logits, labels);
   }
 

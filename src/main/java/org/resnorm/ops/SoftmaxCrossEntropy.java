@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.LongPointer;
 import org.resnorm.bind.CudaNative;
 import org.resnorm.bind.ResnormNative;
@@ -20,13 +21,13 @@ public final class SoftmaxCrossEntropy {
   public static float loss(Engine engine, Tensor logits, Tensor labels) {
     Checks.engine(engine);
     int[] nc = check(logits, labels);
-    if (engine.isCuda()) {  // the loss is written to device memory, then read back
-      try (Tensor out = Tensor.empty(engine, 1)) {
+    if (engine.isCuda()) {  // the loss is written to device memory (the engine's scratch), then read back
+      return engine.withScratch(out -> {
         NativeStatus.check(CudaNative.rn_cuda_softmax_xent_forward(engine.cudaHandle(), nc[0], nc[1],
-            engine.ptr(logits), engine.intPtr(labels), engine.ptr(out)), "softmax_xent forward");
+            engine.ptr(logits), engine.intPtr(labels), new FloatPointer(engine.intPtr(out))), "softmax_xent forward");
         engine.synchronize();
-        return out.get(0);
-      }
+        return Float.intBitsToFloat(out.getInt(0));
+      });
     }
     float[] out = new float[1];
     NativeStatus.check(ResnormNative.rn_softmax_xent_forward(engine.handle(), nc[0], nc[1], engine.ptr(logits),
@@ -89,14 +90,14 @@ public final class SoftmaxCrossEntropy {
     Checks.engine(engine);
     int[] nc = check(logits, labels);
     Checks.positive("k", k);
-    if (engine.isCuda()) {  // an int64 count in device memory (two int32 words), read back
-      try (Tensor out = Tensor.emptyInt(engine, 2)) {
+    if (engine.isCuda()) {  // an int64 count in the engine's two scratch words, read back
+      return engine.withScratch(out -> {
         NativeStatus.check(CudaNative.rn_cuda_topk_correct(engine.cudaHandle(), nc[0], nc[1], engine.ptr(logits),
             engine.intPtr(labels), k, new LongPointer(engine.intPtr(out))), "topk");
         engine.synchronize();
         int[] words = out.toIntArray();  // little-endian
         return (words[0] & 0xffffffffL) | ((long) words[1] << 32);
-      }
+      });
     }
     long[] out = new long[1];
     NativeStatus.check(ResnormNative.rn_topk_correct(engine.handle(), nc[0], nc[1], engine.ptr(logits),

@@ -299,13 +299,10 @@ public final class Trainer implements AutoCloseable {
         }
         try (Tensor logits = net.forward(x, false).slice(0, rows)) {
           if (crops == 1) {
-            // the labels where the logits are (a CUDA engine's logits live on the device)
-            try (Tensor labels = engine.isCuda() ? b.labels().to(engine) : null) {
-              Tensor y = labels != null ? labels : b.labels();
-              lossSum += (double) SoftmaxCrossEntropy.loss(engine, logits, y) * rows;
-              top1 += SoftmaxCrossEntropy.topkCorrect(engine, logits, y, 1);
-              top5 += SoftmaxCrossEntropy.topkCorrect(engine, logits, y, k5);
-            }
+            Tensor y = net.labelsOnEngine(b.labels());  // where the logits are (device memory on CUDA)
+            lossSum += (double) SoftmaxCrossEntropy.loss(engine, logits, y) * rows;
+            top1 += SoftmaxCrossEntropy.topkCorrect(engine, logits, y, 1);
+            top5 += SoftmaxCrossEntropy.topkCorrect(engine, logits, y, k5);
             seen += rows;
           } else {
             double[] r = scoreCrops(logits.toFloatArray(), b.labels().toIntArray(), crops, classes, k5);

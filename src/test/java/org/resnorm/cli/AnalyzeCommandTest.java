@@ -8,10 +8,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -59,18 +56,9 @@ class AnalyzeCommandTest {
   }
 
   static String[] errOf(int expected, String... args) {
-    PrintStream old = System.err;
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-    int code;
-    try {
-      code = Main.run(args);
-    } finally {
-      System.setErr(old);
-    }
-    assertEquals(expected, code, String.join(" ", args) + "\n" + buf.toString(StandardCharsets.UTF_8));
-    return new String[] {buf.toString(StandardCharsets.UTF_8)};
+    return new String[] {BenchCommandTest.captureErr(expected, args)};
   }
+
 
   @Test
   void analyzesTwoCheckpointsIntoJsonMarkdownAndPlots(@TempDir Path dir) throws IOException {

@@ -10,6 +10,22 @@ import org.junit.jupiter.api.Test;
 
 /** The bench command on a tiny network: it runs, reports what it promises, and rejects bad flags. */
 class BenchCommandTest {
+  /** Runs the CLI, checks its exit code, returns what it printed on standard error. */
+  static String captureErr(int expectedExit, String... args) {
+    PrintStream old = System.err;
+    ByteArrayOutputStream buf = new ByteArrayOutputStream();
+    System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
+    int code;
+    try {
+      code = Main.run(args);
+    } finally {
+      System.setErr(old);
+    }
+    String err = buf.toString(StandardCharsets.UTF_8);
+    assertEquals(expectedExit, code, String.join(" ", args) + "\n" + err);
+    return err;
+  }
+
   static String captureOut(int expectedExit, String... args) {
     PrintStream old = System.out;
     ByteArrayOutputStream buf = new ByteArrayOutputStream();

@@ -6,10 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -23,17 +20,6 @@ import org.resnorm.core.CudaSupport;
  * library: .ci/run) a small bench runs on it; a device name that does not exist is a usage error.
  */
 class DeviceOptionTest {
-  private static String captureErr(int expectedExit, String... args) {
-    PrintStream old = System.err;
-    ByteArrayOutputStream buf = new ByteArrayOutputStream();
-    System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-    try {
-      assertEquals(expectedExit, Main.run(args), String.join(" ", args));
-    } finally {
-      System.setErr(old);
-    }
-    return buf.toString(StandardCharsets.UTF_8);
-  }
 
   @Test
   void probeAnswersWithoutThrowing() {
@@ -58,7 +44,7 @@ class DeviceOptionTest {
     // checked before anything else runs (eval's checkpoint is not even opened)
     for (String[] args : new String[][] {{"bench", "--device", "cuda"}, {"train", "--device", "cuda"},
         {"eval", "--checkpoint", "none.safetensors", "--device", "cuda"}}) {
-      String err = captureErr(1, args);
+      String err = BenchCommandTest.captureErr(1, args);
       assertTrue(err.startsWith("error: --device cuda: "), args[0] + ": " + err);
       assertEquals(1, err.strip().lines().count(), args[0] + ": one line: " + err);
     }
@@ -72,7 +58,7 @@ class DeviceOptionTest {
         "--batch", "2", "--size", "8", "--steps", "1", "--warmup", "0");
     assertTrue(out.contains("engine: cuda:0"), out);
     assertTrue(out.contains("training:") && out.contains("inference:"), out);
-    String err = captureErr(1, "bench", "--device", "cuda", "--threads", "2");
+    String err = BenchCommandTest.captureErr(1, "bench", "--device", "cuda", "--threads", "2");
     assertTrue(err.contains("--threads sets the CPU pool"), err);
   }
 
@@ -107,7 +93,7 @@ class DeviceOptionTest {
    */
   @Test
   void trainWithGraphsTrainsLikeEagerSteps(@TempDir Path dir) throws IOException {
-    assertTrue(captureErr(1, "train", "--graph", "--data", dir.toString()).contains("--graph needs --device cuda"));
+    assertTrue(BenchCommandTest.captureErr(1, "train", "--graph", "--data", dir.toString()).contains("--graph needs --device cuda"));
     assumeTrue(CudaSupport.status().usable(), "no usable CUDA: " + CudaSupport.status().message());
     TrainCommandTest.writeIdx(dir, "train", 32, 1);
     TrainCommandTest.writeIdx(dir, "t10k", 8, 2);
@@ -132,29 +118,20 @@ class DeviceOptionTest {
 
   @Test
   void convImplCudnnNeedsCudaAndCudnn() {
-    String err = captureErr(1, "bench", "--conv-impl", "cudnn", "--depth", "8");
+    String err = BenchCommandTest.captureErr(1, "bench", "--conv-impl", "cudnn", "--depth", "8");
     assertTrue(err.contains("--conv-impl cudnn needs --device cuda"), err);
     if (CudaSupport.status().usable()) {
-      String[] args = {"bench", "--device", "cuda", "--conv-impl", "cudnn", "--depth", "8", "--widths", "2,2,2",
-          "--batch", "2", "--size", "8", "--steps", "1", "--warmup", "0"};
-      PrintStream old = System.err;
-      ByteArrayOutputStream buf = new ByteArrayOutputStream();
-      System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-      int code;
-      try {
-        code = Main.run(args);
-      } finally {
-        System.setErr(old);
-      }
-      String e = buf.toString(StandardCharsets.UTF_8);
       // with cuDNN present the bench runs; without it (the emulation) the reason is given
-      assertTrue(code == 0 || (code == 1 && e.contains("--conv-impl cudnn: cuDNN cannot be loaded")), code + ": " + e);
+      boolean cudnn = !CudaSupport.status().message().contains("cuDNN not loaded");
+      String e = BenchCommandTest.captureErr(cudnn ? 0 : 1, "bench", "--device", "cuda", "--conv-impl", "cudnn",
+          "--depth", "8", "--widths", "2,2,2", "--batch", "2", "--size", "8", "--steps", "1", "--warmup", "0");
+      assertTrue(cudnn || e.contains("--conv-impl cudnn: cuDNN cannot be loaded"), e);
     }
   }
 
   @Test
   void unknownDeviceIsAUsageError() {
-    String err = captureErr(2, "bench", "--device", "gpu");
+    String err = BenchCommandTest.captureErr(2, "bench", "--device", "gpu");
     assertTrue(err.contains("expected one of [cpu, cuda]"), err);
   }
 }
