@@ -7,9 +7,13 @@ import java.util.Map;
 /**
  * Wall time per op family of a network's steps, for {@code bench --profile}: where a training
  * step's time goes. The CPU kernels are synchronous, so timing each call on the calling thread
- * is exact (a GPU backend would need events instead). Off unless a profile is attached with
- * {@link ResNet#profile(StepProfile)}; when off, the executor's cost is one null check per op.
- * Not thread-safe (neither is the network).
+ * is exact. A CUDA engine only queues its kernels, so a profile of one is built with a barrier
+ * ({@code new StepProfile(engine::synchronize)}) that runs before every timestamp: each op is
+ * then timed from an idle device to its own work done. That serializes what the stream would
+ * overlap (the next launch with the running kernel), so the families' times add up to more
+ * than an unprofiled step; it shows where device time goes, not how fast a step runs. Off
+ * unless a profile is attached with {@link ResNet#profile(StepProfile)}; when off, the
+ * executor's cost is one null check per op. Not thread-safe (neither is the network).
  */
 public final class StepProfile {
   /** The op families a step is broken into. */
@@ -40,16 +44,37 @@ public final class StepProfile {
 
   private final long[] nanos = new long[Op.values().length];
   private final long[] calls = new long[Op.values().length];
+  private final Runnable barrier;
+
+  /** A profile of synchronous (CPU) ops. */
+  public StepProfile() {
+    this(null);
+  }
+
+  /**
+   * A profile whose timestamps are each taken after {@code barrier} returns (null: none): the
+   * engine's synchronize for a CUDA engine, so an op's queued work is booked to that op.
+   */
+  public StepProfile(Runnable barrier) {
+    this.barrier = barrier;
+  }
+
+  private long now() {
+    if (barrier != null) {
+      barrier.run();
+    }
+    return System.nanoTime();
+  }
 
   /** A timestamp to pass to {@link #stop}. */
   static long start(StepProfile p) {
-    return p == null ? 0 : System.nanoTime();
+    return p == null ? 0 : p.now();
   }
 
   /** Adds the time since {@code t0} to {@code op} (nothing when {@code p} is null). */
   static void stop(StepProfile p, Op op, long t0) {
     if (p != null) {
-      p.nanos[op.ordinal()] += System.nanoTime() - t0;
+      p.nanos[op.ordinal()] += p.now() - t0;
       p.calls[op.ordinal()]++;
     }
   }

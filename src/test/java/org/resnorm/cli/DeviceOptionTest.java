@@ -58,6 +58,10 @@ class DeviceOptionTest {
         "--batch", "2", "--size", "8", "--steps", "1", "--warmup", "0");
     assertTrue(out.contains("engine: cuda:0"), out);
     assertTrue(out.contains("training:") && out.contains("inference:"), out);
+    String profiled = BenchCommandTest.captureOut(0, "bench", "--device", "cuda", "--depth", "8", "--widths",
+        "2,4,4", "--batch", "2", "--size", "8", "--steps", "2", "--warmup", "0", "--profile");
+    assertTrue(profiled.contains("the device synchronized around every op"), profiled);
+    assertTrue(profiled.contains("conv backward-filter") && profiled.contains("sgd update"), profiled);
     String err = BenchCommandTest.captureErr(1, "bench", "--device", "cuda", "--threads", "2");
     assertTrue(err.contains("--threads sets the CPU pool"), err);
   }

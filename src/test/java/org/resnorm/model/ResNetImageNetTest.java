@@ -343,4 +343,24 @@ class ResNetImageNetTest extends WithEngine {
       assertEquals(16 * 3 + 4, p.calls(StepProfile.Op.CONV_BACKWARD_DATA), "not the stem");
     }
   }
+
+  /** A profile with a barrier (a CUDA engine's synchronize) runs it around every timed op. */
+  @Test
+  void profileBarrierRunsAroundEveryTimedOp() {
+    try (ResNet net = ResNet.create(engine, imagenet(18, Norm.BATCHNORM, Act.RELU, Shortcut.B), 2, 16, 16, 1);
+        Tensor x = ResNetTest.images(1, 2, 16, 16);
+        Tensor y = ResNetTest.labels(2)) {
+      long[] barriers = {0};
+      StepProfile p = new StepProfile(() -> barriers[0]++);
+      net.profile(p);
+      net.forwardBackward(x, y);
+      net.profile(null);
+      long calls = 0;
+      for (StepProfile.Op op : p.seconds().keySet()) {
+        calls += p.calls(op);
+      }
+      assertTrue(calls > 20, "calls " + calls);
+      assertTrue(barriers[0] >= 2 * calls, barriers[0] + " barriers for " + calls + " timed calls");
+    }
+  }
 }
