@@ -186,9 +186,13 @@ if [[ $gpu == yes ]]; then
     unzip -l target/resnorm.jar 2>/dev/null | grep -q libjniCudaNative; then
     {
       echo
-      echo "Java executor, bench --device cuda (eager, one op launch per Java call):"
+      echo "Java executor, bench --device cuda (eager, one op launch per Java call), then --graph;"
+      echo "the profile synchronizes the device around every op:"
       echo '```'
-      timeout 200 java -jar target/resnorm.jar bench --device cuda --depth 110 --steps 5 --warmup 2 2>&1 | tail -8
+      timeout 150 java -jar target/resnorm.jar bench --device cuda --depth 110 --act crelu --steps 5 --warmup 2 \
+        --profile 2>&1 | tail -24
+      timeout 100 java -jar target/resnorm.jar bench --device cuda --depth 110 --act crelu --steps 5 --warmup 2 \
+        --graph 2>&1 | grep -E 'graph|training|error'
       echo '```'
     } | tee -a "$out/gpu-bench.md"
   else
