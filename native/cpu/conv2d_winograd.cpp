@@ -40,6 +40,7 @@ struct Plan {
   int32_t th, tw, wp;     // tiles per image (rows, columns); packed row width 4*tw + 2
   int32_t rows_per_block; // tile rows per block
   int64_t tiles;          // rows_per_block * tw: rows of V and M
+  int64_t v_stride, m_stride;  // floats between the planes of V and of M (wino::plane_stride)
   int64_t total_rows() const { return int64_t(n) * th; }
   int64_t blocks() const { return (total_rows() + rows_per_block - 1) / rows_per_block; }
 };
@@ -64,6 +65,8 @@ Plan make_plan(int32_t n, int32_t cin, int32_t h, int32_t w, int32_t cout, int32
   int64_t rows = std::max<int64_t>(1, want / pl.tw);
   pl.rows_per_block = int32_t(std::min<int64_t>(rows, pl.total_rows()));
   pl.tiles = int64_t(pl.rows_per_block) * pl.tw;
+  pl.v_stride = wino::plane_stride(pl.tiles * pl.cin16);
+  pl.m_stride = wino::plane_stride(pl.tiles * pl.cout16);
   return pl;
 }
 
@@ -109,8 +112,8 @@ struct ThreadBuffers {
 
 size_t thread_bytes(const Plan& pl) {
   return ScratchCarver::round_up(sizeof(float) * pl.cblocks * kPatch * pl.wp * kLanes) +
-         ScratchCarver::round_up(sizeof(float) * kPositions * pl.tiles * pl.cin16) +
-         ScratchCarver::round_up(sizeof(float) * kPositions * pl.tiles * pl.cout16) +
+         ScratchCarver::round_up(sizeof(float) * kPositions * pl.v_stride) +
+         ScratchCarver::round_up(sizeof(float) * kPositions * pl.m_stride) +
          2 * ScratchCarver::round_up(sizeof(float) * pl.kblocks * kTile * kTile * pl.tw * kLanes);
 }
 
@@ -118,8 +121,8 @@ ThreadBuffers carve(const Plan& pl, char* base) {
   ScratchCarver c(base);
   ThreadBuffers t;
   t.xt = c.take<float>(size_t(pl.cblocks) * kPatch * pl.wp * kLanes);
-  t.v = c.take<float>(size_t(kPositions) * pl.tiles * pl.cin16);
-  t.m = c.take<float>(size_t(kPositions) * pl.tiles * pl.cout16);
+  t.v = c.take<float>(size_t(kPositions) * pl.v_stride);
+  t.m = c.take<float>(size_t(kPositions) * pl.m_stride);
   t.yt = c.take<float>(size_t(pl.kblocks) * kTile * kTile * pl.tw * kLanes);
   t.yt_neg = c.take<float>(size_t(pl.kblocks) * kTile * kTile * pl.tw * kLanes);
   return t;
@@ -133,7 +136,7 @@ void input_block(const IsaKernels& kern, const Plan& pl, const float* x, int64_t
     const int32_t a = int32_t(grow % pl.th);
     kern.pack_c16(x + img * pl.cin * int64_t(pl.h) * pl.w, pl.cin, pl.h, pl.w, kTile * a - pl.pad_h, kPatch,
                   -pl.pad_w, pl.wp, t.xt, PackStrides::block_major(kPatch, pl.wp));
-    kern.wino4_input_row(t.xt, pl.cblocks, pl.wp, pl.tw, t.v, int64_t(ri) * pl.tw, pl.tiles, pl.cin16);
+    kern.wino4_input_row(t.xt, pl.cblocks, pl.wp, pl.tw, t.v, int64_t(ri) * pl.tw, pl.v_stride, pl.cin16);
   }
 }
 
@@ -161,15 +164,15 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
       g.b_step = pl.cout16;
       g.ldc = pl.cout16;
       for (int xi = 0; xi < kPositions; ++xi) {
-        g.a = t.v + xi * pl.tiles * pl.cin16;
+        g.a = t.v + xi * pl.v_stride;
         g.b = u + int64_t(xi) * pl.cin16 * pl.cout16;
-        g.c = t.m + xi * pl.tiles * pl.cout16;
+        g.c = t.m + xi * pl.m_stride;
         kern.gemm_bcast(g);
       }
       for (int32_t ri = 0; ri < rows; ++ri) {
         const int64_t grow = row0 + ri, img = grow / pl.th;
         const int32_t a = int32_t(grow % pl.th);
-        kern.wino4_output_row(t.m, int64_t(ri) * pl.tw, pl.tiles, pl.kblocks, pl.tw, bias16, t.yt);
+        kern.wino4_output_row(t.m, int64_t(ri) * pl.tw, pl.m_stride, pl.kblocks, pl.tw, bias16, t.yt);
         const PackStrides st = PackStrides::block_major(kTile, kTile * pl.tw);
         float* y_img = y + img * y_image;
         if (ep) kern.epilogue_c16(t.yt, t.yt_neg, st, pl.kblocks, kTile, kTile * pl.tw, ep->args);
@@ -255,12 +258,12 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
           // dY rows 4a..4a+3 of this tile row, zero past p and q
           kern.pack_c16(dy + img * pl.cout * int64_t(pl.p) * pl.q, pl.cout, pl.p, pl.q, kTile * a, kTile, 0,
                         kTile * pl.tw, t.yt, PackStrides::block_major(kTile, kTile * pl.tw));
-          kern.wino4_grad_row(t.yt, pl.kblocks, pl.tw, t.m, int64_t(ri) * pl.tw, pl.tiles);
+          kern.wino4_grad_row(t.yt, pl.kblocks, pl.tw, t.m, int64_t(ri) * pl.tw, pl.m_stride);
         }
         g.seg_len = int32_t(int64_t(rows) * pl.tw);
         for (int xi = 0; xi < kPositions; ++xi) {
-          g.a = t.m + xi * pl.tiles * pl.cout16;
-          g.b = t.v + xi * pl.tiles * pl.cin16;
+          g.a = t.m + xi * pl.m_stride;
+          g.b = t.v + xi * pl.v_stride;
           g.c = acc + int64_t(xi) * pl.cout * pl.cin16;
           kern.gemm_bcast(g);
         }

@@ -31,12 +31,13 @@
   void unpack_c16(const float* in, const PackStrides& st, int32_t channels, int32_t rows,       \
                   int32_t cols, int32_t p, int32_t q, int32_t row0, float* y);                  \
   /* winograd_kernels.cpp: see winograd.h */                                                    \
+  /* xi_stride: floats from one transform position's plane to the next (winograd.h) */      \
   void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, float* v,       \
-                       int64_t t0, int64_t tiles, int32_t lanes_total);                         \
-  void wino4_output_row(const float* m, int64_t t0, int64_t tiles, int32_t blocks, int32_t tw,  \
-                        const float* bias, float* yt);                                          \
+                       int64_t t0, int64_t xi_stride, int32_t lanes_total);                     \
+  void wino4_output_row(const float* m, int64_t t0, int64_t xi_stride, int32_t blocks,          \
+                        int32_t tw, const float* bias, float* yt);                              \
   void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0,       \
-                      int64_t tiles);                                                           \
+                      int64_t xi_stride);                                                       \
   /* conv_epilogue_kernels.cpp */                                                               \
   void epilogue_c16(float* data, float* neg, const PackStrides& st, int32_t blocks, int32_t rows, \
                     int32_t cols, const EpilogueArgs& ep);                                      \

@@ -11,6 +11,11 @@
 //   v   [36][T][CB*16]     transformed input, one row per tile of the block
 //   u   [36][CB*16][KB*16] transformed filters (zero past C and K)
 //   m   [36][T][KB*16]     GEMM result
+// The 36 planes of v and m sit plane_stride() floats apart, not T*16*CB: a transform
+// writes (reads) one 64-byte line in each of the 36 planes per tile and channel block,
+// and with a plane size that is a multiple of 4 KiB (128 tiles x 16 channels is 8 KiB)
+// all 36 lines fall in one L1 set, which holds 12: every access would miss. An odd
+// number of cache lines per plane spreads consecutive planes over all the sets.
 //   yt  [KB][4][4*tw][16]  four packed output rows of one tile row
 // Float32 error of F(4x4,3x3) with points 0, +-1, +-2 stays near 2e-6 relative
 // (measured against float64 for 16-128 channels), inside the 1e-5 bound.
@@ -23,5 +28,12 @@ namespace rn::wino {
 constexpr int kPositions = 36;  // 6x6 transform domain
 constexpr int kTile = 4;        // outputs per tile side
 constexpr int kPatch = 6;       // inputs per tile side
+
+// Floats from one transform-domain plane to the next for planes of `floats` floats: a
+// whole, odd number of 64-byte lines (see the layouts above).
+constexpr int64_t plane_stride(int64_t floats) {
+  const int64_t lines = (floats + 15) / 16;
+  return (lines % 2 == 0 ? lines + 1 : lines) * 16;
+}
 
 }  // namespace rn::wino

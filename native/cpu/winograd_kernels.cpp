@@ -58,9 +58,9 @@ inline void a4(const Vec e[4], Vec z[6]) {
 
 }  // namespace
 
-void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, float* v, int64_t t0, int64_t tiles,
-                     int32_t lanes_total) {
-  const int64_t xi_stride = tiles * lanes_total;  // v[xi][t][c]
+void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, float* v, int64_t t0,
+                     int64_t xi_stride, int32_t lanes_total) {
+  // v[xi * xi_stride + t * lanes_total + c]
   for (int32_t cb = 0; cb < blocks; ++cb) {
     const float* rows = xt + int64_t(cb) * 6 * wp * kLanes;
     for (int32_t b = 0; b < tw; ++b) {
@@ -84,10 +84,9 @@ void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, fl
   }
 }
 
-void wino4_output_row(const float* m, int64_t t0, int64_t tiles, int32_t blocks, int32_t tw, const float* bias,
+void wino4_output_row(const float* m, int64_t t0, int64_t xi_stride, int32_t blocks, int32_t tw, const float* bias,
                       float* yt) {
-  const int32_t lanes_total = blocks * kLanes;
-  const int64_t xi_stride = tiles * lanes_total;  // m[xi][t][k]
+  const int32_t lanes_total = blocks * kLanes;  // m[xi * xi_stride + t * lanes_total + k]
   const int64_t cols = 4 * int64_t(tw);
   for (int32_t kb = 0; kb < blocks; ++kb) {
     float* rows = yt + int64_t(kb) * 4 * cols * kLanes;
@@ -113,9 +112,8 @@ void wino4_output_row(const float* m, int64_t t0, int64_t tiles, int32_t blocks,
   }
 }
 
-void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0, int64_t tiles) {
-  const int32_t lanes_total = blocks * kLanes;
-  const int64_t xi_stride = tiles * lanes_total;  // z[xi][t][k]
+void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0, int64_t xi_stride) {
+  const int32_t lanes_total = blocks * kLanes;  // z[xi * xi_stride + t * lanes_total + k]
   const int64_t cols = 4 * int64_t(tw);
   for (int32_t kb = 0; kb < blocks; ++kb) {
     const float* rows = dyt + int64_t(kb) * 4 * cols * kLanes;
