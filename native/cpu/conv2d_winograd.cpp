@@ -41,6 +41,7 @@ struct Plan {
   int32_t rows_per_block; // tile rows per block
   int64_t tiles;          // rows_per_block * tw: rows of V and M
   int64_t v_stride, m_stride;  // floats between the planes of V and of M (wino::plane_stride)
+  int64_t u_plane;             // floats between the planes of U
   int64_t total_rows() const { return int64_t(n) * th; }
   int64_t blocks() const { return (total_rows() + rows_per_block - 1) / rows_per_block; }
 };
@@ -67,38 +68,30 @@ Plan make_plan(int32_t n, int32_t cin, int32_t h, int32_t w, int32_t cout, int32
   pl.tiles = int64_t(pl.rows_per_block) * pl.tw;
   pl.v_stride = wino::plane_stride(pl.tiles * pl.cin16);
   pl.m_stride = wino::plane_stride(pl.tiles * pl.cout16);
+  pl.u_plane = wino::plane_stride(int64_t(pl.cin16) * pl.cout16);
   return pl;
 }
-
-// The 6x3 matrix G of F(4x4,3x3) (points 0, 1, -1, 2, -2, inf).
-constexpr double kG[6][3] = {{1.0 / 4, 0, 0},
-                             {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                             {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                             {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                             {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                             {0, 0, 1}};
 
 // u[xi][i][o] = (G g G^T)[xi] for input channel i, output channel o (zero past the
 // real channel counts). Forward: g = w[o][i]. Backward-data (rotated): the "input"
 // channels are the conv's K, the outputs its C, and g = w[i][o] rotated 180 degrees.
-void transform_filters(ThreadPool& pool, const Plan& pl, const float* w, bool rotated, float* u) {
-  std::memset(u, 0, sizeof(float) * kPositions * pl.cin16 * pl.cout16);
-  pool.parallel_for(int64_t(pl.cin) * pl.cout, 64, [&](int64_t b, int64_t e, int) {
-    for (int64_t idx = b; idx < e; ++idx) {
-      const int64_t i = idx / pl.cout, o = idx % pl.cout;
-      const float* src = rotated ? w + (i * pl.cout + o) * 9 : w + (o * pl.cin + i) * 9;
-      double g[3][3];
-      for (int r = 0; r < 3; ++r)
-        for (int s = 0; s < 3; ++s) g[r][s] = rotated ? src[(2 - r) * 3 + (2 - s)] : src[r * 3 + s];
-      double t[6][3];  // G g
-      for (int a = 0; a < 6; ++a)
-        for (int s = 0; s < 3; ++s) t[a][s] = kG[a][0] * g[0][s] + kG[a][1] * g[1][s] + kG[a][2] * g[2][s];
-      for (int a = 0; a < 6; ++a)
-        for (int c = 0; c < 6; ++c) {
-          double v = t[a][0] * kG[c][0] + t[a][1] * kG[c][1] + t[a][2] * kG[c][2];
-          u[(int64_t(a * 6 + c) * pl.cin16 + i) * pl.cout16 + o] = float(v);
-        }
+// Each thread regroups its input channels' filters output-channel-contiguous into g
+// ([i][tap][cout16], in scratch) so the transform runs 16 output channels per vector.
+void transform_filters(ThreadPool& pool, const IsaKernels& kern, const Plan& pl, const float* w, bool rotated,
+                       float* u, float* g) {
+  for (int xi = 0; xi < kPositions; ++xi)  // rows past cin
+    std::memset(u + xi * pl.u_plane + int64_t(pl.cin) * pl.cout16, 0,
+                sizeof(float) * (pl.cin16 - pl.cin) * pl.cout16);
+  pool.parallel_for(pl.cin, 1, [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; ++i) {
+      float* gi = g + i * 9 * pl.cout16;
+      std::memset(gi, 0, sizeof(float) * 9 * pl.cout16);
+      for (int64_t o = 0; o < pl.cout; ++o) {
+        const float* src = rotated ? w + (i * pl.cout + o) * 9 : w + (o * pl.cin + i) * 9;
+        for (int tap = 0; tap < 9; ++tap) gi[tap * pl.cout16 + o] = src[rotated ? 8 - tap : tap];
+      }
     }
+    kern.wino4_filters(g, int32_t(b), int32_t(e), pl.cout16, u, pl.u_plane);
   });
 }
 
@@ -165,7 +158,7 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
       g.ldc = pl.cout16;
       for (int xi = 0; xi < kPositions; ++xi) {
         g.a = t.v + xi * pl.v_stride;
-        g.b = u + int64_t(xi) * pl.cin16 * pl.cout16;
+        g.b = u + xi * pl.u_plane;
         g.c = t.m + xi * pl.m_stride;
         kern.gemm_bcast(g);
       }
@@ -187,12 +180,16 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
 
 int forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* w, bool rotated, const float* bias,
                  float* y, int64_t y_image, const Epilogue* ep) {
-  const size_t u_bytes = ScratchCarver::round_up(sizeof(float) * kPositions * pl.cin16 * pl.cout16);
+  const size_t u_bytes = ScratchCarver::round_up(sizeof(float) * kPositions * pl.u_plane);
   const size_t bias_bytes = ScratchCarver::round_up(sizeof(float) * pl.cout16);
+  const size_t g_bytes = ScratchCarver::round_up(sizeof(float) * pl.cin * 9 * pl.cout16);
   const int threads = int(std::min<int64_t>(ctx->pool.size(), pl.blocks()));
-  char* base = static_cast<char*>(ctx->workspace.require(u_bytes + bias_bytes + thread_bytes(pl) * threads));
+  // g (regrouped filters) shares the threads' part: it is dead before they start
+  const size_t tail = std::max(g_bytes, thread_bytes(pl) * threads);
+  char* base = static_cast<char*>(ctx->workspace.require(u_bytes + bias_bytes + tail));
   float* u = reinterpret_cast<float*>(base);
-  transform_filters(ctx->pool, pl, w, rotated, u);
+  transform_filters(ctx->pool, isa_kernels(ctx->isa), pl, w, rotated, u,
+                    reinterpret_cast<float*>(base + u_bytes + bias_bytes));
   float* bias16 = nullptr;
   if (bias != nullptr) {
     bias16 = reinterpret_cast<float*>(base + u_bytes);
@@ -226,7 +223,8 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
   // Determinism (as direct_backward_filter): fixed contiguous groups of row blocks, one
   // accumulator each, summed in group order; threads take whole groups dynamically.
   const int groups = int(std::min<int64_t>(blocks, 4 * threads));
-  const int64_t acc_floats = int64_t(kPositions) * pl.cout * pl.cin16;  // acc[xi][k][c]
+  const int64_t acc_plane = wino::plane_stride(int64_t(pl.cout) * pl.cin16);  // acc[xi][k][c], planes apart
+  const int64_t acc_floats = kPositions * acc_plane;
   const size_t acc_bytes = ScratchCarver::round_up(sizeof(float) * acc_floats);
   const size_t per_thread = thread_bytes(pl);
   char* base = static_cast<char*>(ctx->workspace.require(per_thread * threads + acc_bytes * groups));
@@ -264,7 +262,7 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
         for (int xi = 0; xi < kPositions; ++xi) {
           g.a = t.m + xi * pl.m_stride;
           g.b = t.v + xi * pl.v_stride;
-          g.c = acc + int64_t(xi) * pl.cout * pl.cin16;
+          g.c = acc + xi * acc_plane;
           kern.gemm_bcast(g);
         }
       }
@@ -281,26 +279,8 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
       }
     });
   }
-  ctx->pool.parallel_for(int64_t(d.k) * d.c, 64, [&](int64_t b, int64_t e, int) {
-    for (int64_t idx = b; idx < e; ++idx) {
-      const int64_t k = idx / d.c, c = idx % d.c;
-      double s[6][6];
-      for (int xi = 0; xi < kPositions; ++xi) s[xi / 6][xi % 6] = total[(int64_t(xi) * pl.cout + k) * pl.cin16 + c];
-      double t[3][6];  // G^T S
-      for (int r = 0; r < 3; ++r)
-        for (int j = 0; j < 6; ++j) {
-          double v = 0;
-          for (int i = 0; i < 6; ++i) v += kG[i][r] * s[i][j];
-          t[r][j] = v;
-        }
-      float* out = dw + idx * 9;
-      for (int r = 0; r < 3; ++r)
-        for (int sc = 0; sc < 3; ++sc) {
-          double v = 0;
-          for (int j = 0; j < 6; ++j) v += t[r][j] * kG[j][sc];
-          out[r * 3 + sc] = float(v);
-        }
-    }
+  ctx->pool.parallel_for(d.k, 1, [&](int64_t b, int64_t e, int) {
+    kern.wino4_filter_grads(total, acc_plane, int32_t(b), int32_t(e), d.c, pl.cin16, dw);
   });
 
   if (dbias != nullptr) bias_gradient(ctx, d, dy, dbias);

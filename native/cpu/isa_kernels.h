@@ -38,6 +38,14 @@
                         int32_t tw, const float* bias, float* yt);                              \
   void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0,       \
                       int64_t xi_stride);                                                       \
+  /* u[xi * u_plane + i * cout16 + o] = (G g_io G^T)[xi] for i in [i0, i1), all o < cout16,     \
+     from g[(i * 9 + tap) * cout16 + o] (zero past the real output channels) */                 \
+  void wino4_filters(const float* g, int32_t i0, int32_t i1, int32_t cout16, float* u,          \
+                     int64_t u_plane);                                                          \
+  /* dw[(k * cin + c) * 9 + tap] = (G^T S_kc G)[tap] for k in [k0, k1), c < cin, where          \
+     S_kc[xi] = s[xi * s_plane + k * cin16 + c] (backward-filter's inverse transform) */        \
+  void wino4_filter_grads(const float* s, int64_t s_plane, int32_t k0, int32_t k1, int32_t cin, \
+                          int32_t cin16, float* dw);                                            \
   /* conv_epilogue_kernels.cpp */                                                               \
   void epilogue_c16(float* data, float* neg, const PackStrides& st, int32_t blocks, int32_t rows, \
                     int32_t cols, const EpilogueArgs& ep);                                      \
@@ -63,6 +71,8 @@ struct IsaKernels {
   decltype(&generic::wino4_input_row) wino4_input_row;
   decltype(&generic::wino4_output_row) wino4_output_row;
   decltype(&generic::wino4_grad_row) wino4_grad_row;
+  decltype(&generic::wino4_filters) wino4_filters;
+  decltype(&generic::wino4_filter_grads) wino4_filter_grads;
   decltype(&generic::epilogue_c16) epilogue_c16;
   decltype(&generic::epilogue_grad) epilogue_grad;
 };

@@ -9,16 +9,18 @@
 // Layouts (16 = channels per lane block, rn::kLanes):
 //   xt  [CB][6][wp][16]    six packed input rows of one tile row, wp = 4*tw + 2
 //   v   [36][T][CB*16]     transformed input, one row per tile of the block
-//   u   [36][CB*16][KB*16] transformed filters (zero past C and K)
+//   u   [36][CB*16][KB*16] transformed filters (zero past C and K), planes u_plane apart
 //   m   [36][T][KB*16]     GEMM result
-// The 36 planes of v and m sit plane_stride() floats apart, not T*16*CB: a transform
-// writes (reads) one 64-byte line in each of the 36 planes per tile and channel block,
-// and with a plane size that is a multiple of 4 KiB (128 tiles x 16 channels is 8 KiB)
-// all 36 lines fall in one L1 set, which holds 12: every access would miss. An odd
-// number of cache lines per plane spreads consecutive planes over all the sets.
 //   yt  [KB][4][4*tw][16]  four packed output rows of one tile row
+// The 36 planes of v, m and u (and of backward-filter's accumulators) sit plane_stride()
+// floats apart, not T*16*CB (C16*K16 for u): a transform writes (reads) one 64-byte line
+// in each of the 36 planes per tile and channel block, and with a plane size that is a
+// multiple of 4 KiB (128 tiles x 16 channels is 8 KiB) all 36 lines fall in one L1 set,
+// which holds 12: every access would miss. An odd number of cache lines per plane
+// spreads consecutive planes over all the sets.
 // Float32 error of F(4x4,3x3) with points 0, +-1, +-2 stays near 2e-6 relative
-// (measured against float64 for 16-128 channels), inside the 1e-5 bound.
+// (measured against float64 for 16-128 channels), inside the 1e-5 bound; the filter
+// transforms run in float32 too (16 channels per vector), under the same test bounds.
 #pragma once
 
 #include <cstdint>

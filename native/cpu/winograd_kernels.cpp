@@ -5,6 +5,8 @@
 //   input:   V = B^T d B     (6x6 patch -> 6x6)
 //   output:  Y = A^T M A     (6x6 -> 4x4 outputs), + bias
 //   grad:    Z = A dY A^T    (4x4 output gradient -> 6x6), for backward-filter
+//   filters: U = G g G^T     (3x3 -> 6x6), 16 output channels per vector
+//   filter gradients: dW = G^T S G (6x6 -> 3x3), 16 input channels per vector
 // Every transform is separable: a 1-D pass along the rows into a small stack
 // buffer, then along the columns, with the 16 lanes of a channel block as SIMD.
 #include <immintrin.h>
@@ -56,7 +58,78 @@ inline void a4(const Vec e[4], Vec z[6]) {
   z[5] = e[3];
 }
 
+// G x for 3 values -> 6 (rows of G: 1/4 (1, 0, 0), -1/6 (1, 1, 1), -1/6 (1, -1, 1),
+// 1/24 (1, 2, 4), 1/24 (1, -2, 4), (0, 0, 1)).
+inline void g3(const Vec x[3], Vec y[6]) {
+  const Vec sixth = vset1(-1.0f / 6), twelfth = vset1(1.0f / 12);
+  const Vec p02 = vadd(x[0], x[2]);
+  y[0] = vmul(vset1(0.25f), x[0]);
+  y[1] = vmul(sixth, vadd(p02, x[1]));
+  y[2] = vmul(sixth, vsub(p02, x[1]));
+  const Vec e = vfmadd(vset1(1.0f / 24), x[0], vmul(vset1(1.0f / 6), x[2]));
+  y[3] = vfmadd(twelfth, x[1], e);
+  y[4] = vfnmadd(twelfth, x[1], e);
+  y[5] = x[2];
+}
+
+// G^T y for 6 values -> 3 (the transpose of g3's map).
+inline void gt6(const Vec y[6], Vec x[3]) {
+  const Vec p12 = vadd(y[1], y[2]), p34 = vadd(y[3], y[4]);
+  const Vec m21 = vsub(y[2], y[1]), m34 = vsub(y[3], y[4]);
+  const Vec sixth = vset1(1.0f / 6);
+  x[0] = vfmadd(vset1(0.25f), y[0], vfmadd(vset1(1.0f / 24), p34, vmul(vset1(-1.0f / 6), p12)));
+  x[1] = vfmadd(sixth, m21, vmul(vset1(1.0f / 12), m34));
+  x[2] = vadd(y[5], vfmadd(sixth, p34, vmul(vset1(-1.0f / 6), p12)));
+}
+
 }  // namespace
+
+void wino4_filters(const float* g, int32_t i0, int32_t i1, int32_t cout16, float* u, int64_t u_plane) {
+  for (int32_t i = i0; i < i1; ++i) {
+    const float* gi = g + int64_t(i) * 9 * cout16;
+    for (int32_t o = 0; o < cout16; o += kWidth) {
+      Vec t[6][3];  // t[a][s] = (G g)[a][s]
+      for (int sc = 0; sc < 3; ++sc) {
+        const Vec col[3] = {vload(gi + (0 + sc) * cout16 + o), vload(gi + (3 + sc) * cout16 + o),
+                            vload(gi + (6 + sc) * cout16 + o)};
+        Vec out[6];
+        g3(col, out);
+        for (int a = 0; a < 6; ++a) t[a][sc] = out[a];
+      }
+      for (int a = 0; a < 6; ++a) {
+        Vec out[6];  // (G g G^T)[a][c]
+        g3(t[a], out);
+        for (int c = 0; c < 6; ++c) vstore(u + (a * 6 + c) * u_plane + int64_t(i) * cout16 + o, out[c]);
+      }
+    }
+  }
+}
+
+void wino4_filter_grads(const float* s, int64_t s_plane, int32_t k0, int32_t k1, int32_t cin, int32_t cin16,
+                        float* dw) {
+  alignas(64) float tmp[9][kWidth];
+  for (int32_t k = k0; k < k1; ++k)
+    for (int32_t c0 = 0; c0 < cin; c0 += kWidth) {
+      const float* sk = s + int64_t(k) * cin16 + c0;
+      Vec t[3][6];  // t[r][j] = (G^T S)[r][j]
+      for (int j = 0; j < 6; ++j) {
+        Vec col[6], out[3];
+        for (int i = 0; i < 6; ++i) col[i] = vload(sk + (i * 6 + j) * s_plane);
+        gt6(col, out);
+        for (int r = 0; r < 3; ++r) t[r][j] = out[r];
+      }
+      for (int r = 0; r < 3; ++r) {
+        Vec out[3];  // (G^T S G)[r][sc]
+        gt6(t[r], out);
+        for (int sc = 0; sc < 3; ++sc) vstore(tmp[r * 3 + sc], out[sc]);
+      }
+      // dw is [k][c][3][3]: the 16 input channels of the vectors are 9 floats apart there
+      const int32_t lanes = cin - c0 < kWidth ? cin - c0 : kWidth;
+      float* out = dw + (int64_t(k) * cin + c0) * 9;
+      for (int32_t l = 0; l < lanes; ++l)
+        for (int tap = 0; tap < 9; ++tap) out[l * 9 + tap] = tmp[tap][l];
+    }
+}
 
 void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, float* v, int64_t t0,
                      int64_t xi_stride, int32_t lanes_total) {
