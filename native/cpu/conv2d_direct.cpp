@@ -472,15 +472,21 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
       }
     }
   });
-  // dw[k][c][r][s] = sum over groups of acc[r][s][c][k], in group order.
-  ctx->pool.parallel_for(int64_t(d.k) * d.c, 64, [&](int64_t b, int64_t e, int) {
+  // dw[k][c][r][s] = sum over groups of acc[r][s][c][k], in group order: first the sums,
+  // contiguous (vectorized), into group 0's accumulator, then one transposing copy.
+  float* total = acc_of(0);
+  if (groups > 1) {
+    ctx->pool.parallel_for(acc_floats, 4096, [&](int64_t b, int64_t e, int) {
+      for (int gg = 1; gg < groups; ++gg) {
+        const float* a = acc_of(gg);
+        for (int64_t i = b; i < e; ++i) total[i] += a[i];
+      }
+    });
+  }
+  ctx->pool.parallel_for(int64_t(d.k) * d.c, 256, [&](int64_t b, int64_t e, int) {
     for (int64_t idx = b; idx < e; ++idx) {
       const int64_t k = idx / d.c, c = idx % d.c;
-      for (int32_t t = 0; t < taps; ++t) {
-        float sum = 0.0f;
-        for (int gg = 0; gg < groups; ++gg) sum += acc_of(gg)[(int64_t(t) * d.c + c) * g.k16 + k];
-        dw[idx * taps + t] = sum;
-      }
+      for (int32_t t = 0; t < taps; ++t) dw[idx * taps + t] = total[(int64_t(t) * d.c + c) * g.k16 + k];
     }
   });
   if (dbias != nullptr) bias_gradient(ctx, d, dy, dbias);
