@@ -61,11 +61,11 @@ inline void a4(const Vec e[4], Vec z[6]) {
 // G x for 3 values -> 6 (rows of G: 1/4 (1, 0, 0), -1/6 (1, 1, 1), -1/6 (1, -1, 1),
 // 1/24 (1, 2, 4), 1/24 (1, -2, 4), (0, 0, 1)).
 inline void g3(const Vec x[3], Vec y[6]) {
-  const Vec sixth = vset1(-1.0f / 6), twelfth = vset1(1.0f / 12);
+  const Vec neg_sixth = vset1(-1.0f / 6), twelfth = vset1(1.0f / 12);
   const Vec p02 = vadd(x[0], x[2]);
   y[0] = vmul(vset1(0.25f), x[0]);
-  y[1] = vmul(sixth, vadd(p02, x[1]));
-  y[2] = vmul(sixth, vsub(p02, x[1]));
+  y[1] = vmul(neg_sixth, vadd(p02, x[1]));
+  y[2] = vmul(neg_sixth, vsub(p02, x[1]));
   const Vec e = vfmadd(vset1(1.0f / 24), x[0], vmul(vset1(1.0f / 6), x[2]));
   y[3] = vfmadd(twelfth, x[1], e);
   y[4] = vfnmadd(twelfth, x[1], e);
@@ -76,10 +76,10 @@ inline void g3(const Vec x[3], Vec y[6]) {
 inline void gt6(const Vec y[6], Vec x[3]) {
   const Vec p12 = vadd(y[1], y[2]), p34 = vadd(y[3], y[4]);
   const Vec m21 = vsub(y[2], y[1]), m34 = vsub(y[3], y[4]);
-  const Vec sixth = vset1(1.0f / 6);
-  x[0] = vfmadd(vset1(0.25f), y[0], vfmadd(vset1(1.0f / 24), p34, vmul(vset1(-1.0f / 6), p12)));
+  const Vec sixth = vset1(1.0f / 6), neg_p12 = vmul(vset1(-1.0f / 6), p12);  // -(y1 + y2) / 6
+  x[0] = vfmadd(vset1(0.25f), y[0], vfmadd(vset1(1.0f / 24), p34, neg_p12));
   x[1] = vfmadd(sixth, m21, vmul(vset1(1.0f / 12), m34));
-  x[2] = vadd(y[5], vfmadd(sixth, p34, vmul(vset1(-1.0f / 6), p12)));
+  x[2] = vadd(y[5], vfmadd(sixth, p34, neg_p12));
 }
 
 }  // namespace
