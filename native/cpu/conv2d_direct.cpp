@@ -474,15 +474,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   });
   // dw[k][c][r][s] = sum over groups of acc[r][s][c][k], in group order: first the sums,
   // contiguous (vectorized), into group 0's accumulator, then one transposing copy.
-  float* total = acc_of(0);
-  if (groups > 1) {
-    ctx->pool.parallel_for(acc_floats, 4096, [&](int64_t b, int64_t e, int) {
-      for (int gg = 1; gg < groups; ++gg) {
-        const float* a = acc_of(gg);
-        for (int64_t i = b; i < e; ++i) total[i] += a[i];
-      }
-    });
-  }
+  const float* total = sum_group_accumulators(ctx->pool, groups, acc_floats, acc_of);
   ctx->pool.parallel_for(int64_t(d.k) * d.c, 256, [&](int64_t b, int64_t e, int) {
     for (int64_t idx = b; idx < e; ++idx) {
       const int64_t k = idx / d.c, c = idx % d.c;

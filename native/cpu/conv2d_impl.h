@@ -49,6 +49,22 @@ double plane_sum(const float* v, int64_t count);
 // dbias[k] = sum of dy over n, p, q (in double), split over k across the pool.
 void bias_gradient(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, float* dbias);
 
+// Backward-filter's deterministic reduction: adds the accumulators of groups 1 .. groups-1
+// (floats each, acc_of(group) gives one) into group 0's, in group order, and returns it.
+template <class AccOf>
+float* sum_group_accumulators(ThreadPool& pool, int groups, int64_t floats, const AccOf& acc_of) {
+  float* total = acc_of(0);
+  if (groups > 1) {
+    pool.parallel_for(floats, 4096, [&](int64_t b, int64_t e, int) {
+      for (int group = 1; group < groups; ++group) {
+        const float* a = acc_of(group);
+        for (int64_t i = b; i < e; ++i) total[i] += a[i];
+      }
+    });
+  }
+  return total;
+}
+
 // im2col + GEMM: every shape. 1x1 stride-1 unpadded convs skip the im2col copy.
 int im2col_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w,
                    const float* bias, float* y, const Epilogue* ep = nullptr);

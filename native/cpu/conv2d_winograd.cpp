@@ -270,15 +270,7 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
   });
 
   // Sum the groups' accumulators in group order, then dW = G^T S G per filter.
-  float* total = accumulator(0);
-  if (groups > 1) {
-    ctx->pool.parallel_for(acc_floats, 4096, [&](int64_t b, int64_t e, int) {
-      for (int tt = 1; tt < groups; ++tt) {
-        const float* a = accumulator(tt);
-        for (int64_t i = b; i < e; ++i) total[i] += a[i];
-      }
-    });
-  }
+  const float* total = sum_group_accumulators(ctx->pool, groups, acc_floats, accumulator);
   ctx->pool.parallel_for(d.k, 1, [&](int64_t b, int64_t e, int) {
     kern.wino4_filter_grads(total, acc_plane, int32_t(b), int32_t(e), d.c, pl.cin16, dw);
   });
