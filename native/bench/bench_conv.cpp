@@ -3,6 +3,7 @@
 //   bench_conv N C H W K R S stride pad [algo=0 auto|1 im2col|2 winograd|3 direct] [threads] [seconds]
 //              [directions: any of f, d, w (forward, backward-data, backward-filter), p (plain backward: data +
 //               filter + bias), n, b (weight-normalized conv forward / backward); default fdw]
+//              [isa: 0 generic, 1 avx2, 2 avx512; default the best this CPU has]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,7 +16,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 10) {
-    std::fprintf(stderr, "usage: %s N C H W K R S stride pad [algo] [threads] [seconds]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s N C H W K R S stride pad [algo] [threads] [seconds] [directions] [isa]\n", argv[0]);
     return 2;
   }
   rn_conv2d_desc d{};
@@ -41,6 +42,10 @@ int main(int argc, char** argv) {
   for (auto* v : {&x, &w, &dy})
     for (float& f : *v) f = u(rng);
   rn_context* ctx = rn_context_create(threads);
+  if (argc > 14 && rn_context_set_isa(ctx, std::atoi(argv[14])) != RN_STATUS_OK) {
+    std::fprintf(stderr, "ISA level %s is not available here\n", argv[14]);
+    return 2;
+  }
   // y as the weight-normalized conv's backward sees it (its own forward output: real ReLU masks)
   if (dirs.find('b') != std::string::npos)
     rn_wnconv_forward(ctx, &d, RN_ACT_RELU, 1, 0, x.data(), w.data(), gamma.data(), beta.data(), y.data());
