@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "conv_case.h"
 #include "conv2d_problems.cuh"
 #include "gemm.cuh"
 #include "linear_problems.cuh"
@@ -52,19 +53,8 @@ void every_tile(const P& prob, int32_t splits, int32_t chunk, const std::functio
   after("tile 128x128");
 }
 
-struct Case {
-  int n, c, h, w, k, r, s, sh, sw, ph, pw;
-};
-
-rn_conv2d_desc make(const Case& cs) {
-  rn_conv2d_desc d{};
-  d.n = cs.n, d.c = cs.c, d.h = cs.h, d.w = cs.w, d.k = cs.k, d.r = cs.r, d.s = cs.s;
-  d.stride_h = cs.sh, d.stride_w = cs.sw, d.pad_h = cs.ph, d.pad_w = cs.pw;
-  d.p = (cs.h + 2 * cs.ph - cs.r) / cs.sh + 1;
-  d.q = (cs.w + 2 * cs.pw - cs.s) / cs.sw + 1;
-  d.algo = RN_CONV_ALGO_AUTO;
-  return d;
-}
+using conv_shapes::Case;
+using conv_shapes::make;
 
 std::string label_of(const rn_conv2d_desc& d) {
   char buf[160];

@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "conv_case.h"
 #include "resnorm/cuda.h"
 #include "test_util.h"
 
@@ -177,19 +178,8 @@ inline int finish_cuda(const char* suite, rn_cuda_context* ctx, rn_context* cpu)
 // Conv cases of the CUDA conv tests (test_cuda_conv.cpp, test_cuda_cudnn.cpp).
 namespace conv {
 
-struct Case {
-  int n, c, h, w, k, r, s, sh, sw, ph, pw;
-};
-
-inline rn_conv2d_desc make(const Case& cs) {
-  rn_conv2d_desc d{};
-  d.n = cs.n, d.c = cs.c, d.h = cs.h, d.w = cs.w, d.k = cs.k, d.r = cs.r, d.s = cs.s;
-  d.stride_h = cs.sh, d.stride_w = cs.sw, d.pad_h = cs.ph, d.pad_w = cs.pw;
-  d.p = (cs.h + 2 * cs.ph - cs.r) / cs.sh + 1;
-  d.q = (cs.w + 2 * cs.pw - cs.s) / cs.sw + 1;
-  d.algo = RN_CONV_ALGO_AUTO;
-  return d;
-}
+using conv_shapes::Case;
+using conv_shapes::make;
 
 inline size_t xsize(const rn_conv2d_desc& d) { return size_t(d.n) * d.c * d.h * d.w; }
 inline size_t wsize(const rn_conv2d_desc& d) { return size_t(d.k) * d.c * d.r * d.s; }
