@@ -80,6 +80,9 @@ struct rn_context {
   // Scratch of ops composed of other kernels (conv2d_crelu_input.cpp, weightnorm_conv.cpp): held across
   // their calls into kernels that take `workspace` for themselves.
   rn::Workspace staging;
+  // Per-channel constants (k floats) of the fused conv epilogue (conv2d.cpp forward_epilogue),
+  // read by the conv kernels while they take `workspace`, under an op that may hold `staging`.
+  rn::Workspace channel_params;
 };
 
 // Runs body() with the context locked, turning C++ exceptions into status codes

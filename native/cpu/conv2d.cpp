@@ -1,6 +1,5 @@
 // conv2d C entry points: validate the descriptor, pick the algorithm, dispatch.
 #include <algorithm>
-#include <vector>
 
 #include "conv2d_impl.h"
 
@@ -98,14 +97,21 @@ int forward_epilogue(rn_context* ctx, const rn_conv2d_desc& d, const float* x, c
   // Only a bias: the plain conv adds it already.
   if (!e.scale && e.act == RN_ACT_NONE && e.post_scale == 1.0f && e.post_shift == 0.0f)
     return forward(ctx, d, x, w, e.bias, y, nullptr);
-  // Lane-padded copies for the channel-blocked epilogue (k floats: a few KiB).
+  // Lane-padded copies for the channel-blocked epilogue (k floats: a few KiB), zero in the
+  // padding lanes, from the context's channel_params block (the conv takes `workspace`).
   const int32_t k16 = lane_blocks(d.k) * kLanes;
-  std::vector<float> scale16(e.scale ? k16 : 0, 0.0f), bias16(e.bias ? k16 : 0, 0.0f);
-  if (e.scale) std::copy(e.scale, e.scale + d.k, scale16.begin());
-  if (e.bias) std::copy(e.bias, e.bias + d.k, bias16.begin());
+  ScratchPlan plan;
+  const size_t scale_at = plan.add_array<float>(k16), bias_at = plan.add_array<float>(k16);
+  void* base = ctx->channel_params.require(plan.total());
+  float* scale16 = at_offset<float>(base, scale_at);
+  float* bias16 = at_offset<float>(base, bias_at);
+  std::fill(scale16, scale16 + k16, 0.0f);
+  std::fill(bias16, bias16 + k16, 0.0f);
+  if (e.scale) std::copy(e.scale, e.scale + d.k, scale16);
+  if (e.bias) std::copy(e.bias, e.bias + d.k, bias16);
   Epilogue ep;
-  ep.args.scale16 = e.scale ? scale16.data() : nullptr;
-  ep.args.bias16 = e.bias ? bias16.data() : nullptr;
+  ep.args.scale16 = e.scale ? scale16 : nullptr;
+  ep.args.bias16 = e.bias ? bias16 : nullptr;
   ep.args.act = e.act;
   ep.args.post_scale = e.post_scale;
   ep.args.post_shift = e.post_shift;

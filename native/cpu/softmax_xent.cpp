@@ -1,7 +1,7 @@
 // Softmax cross-entropy (mean over the batch) and top-k counts. Small (n x classes)
 // and not on any hot path, so plain code: rows in parallel, sums in double.
 #include <cmath>
-#include <vector>
+#include <algorithm>
 
 #include "context_impl.h"
 #include "resnorm/softmax_xent.h"
@@ -34,7 +34,8 @@ int rn_softmax_xent_forward(rn_context* ctx, int32_t n, int32_t classes, const f
   if (bad_args(n, classes, logits, labels) || !loss) return RN_STATUS_BAD_ARGUMENT;
   return rn_guarded(ctx, [&] {
     const int threads = ctx->pool.size();
-    std::vector<double> partial(threads, 0.0);
+    double* partial = static_cast<double*>(ctx->workspace.require(sizeof(double) * threads));
+    std::fill(partial, partial + threads, 0.0);
     ctx->pool.parallel_for(n, 64, [&](int64_t b, int64_t e, int tid) {
       double sum = 0.0;
       for (int64_t i = b; i < e; ++i) {
@@ -44,7 +45,7 @@ int rn_softmax_xent_forward(rn_context* ctx, int32_t n, int32_t classes, const f
       partial[tid] = sum;
     });
     double total = 0.0;
-    for (double p : partial) total += p;
+    for (int t = 0; t < threads; ++t) total += partial[t];
     *loss = static_cast<float>(total / n);
     return RN_STATUS_OK;
   });

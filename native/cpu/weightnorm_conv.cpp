@@ -3,7 +3,6 @@
 // post map); backward is one pass over dy (activation derivative and dbeta), the
 // two conv gradients, and the weight-norm projection on the small filter tensor.
 #include <cmath>
-#include <vector>
 
 #include "context_impl.h"
 #include "conv2d_impl.h"
@@ -40,11 +39,15 @@ int rn_wnconv_forward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, flo
   if (int st = rn::conv::check(d); st != RN_STATUS_OK) return st;
   if (!x || !v || !gamma || !y || !valid_act(act) || !(post_scale > 0.0f)) return RN_STATUS_BAD_ARGUMENT;
   return rn_guarded(ctx, [&] {
-    std::vector<double> norms(d->k);  // k values: small next to the conv
-    if (!filter_norms(*d, v, norms.data())) return int(RN_STATUS_BAD_ARGUMENT);
-    std::vector<float> scale(d->k);
+    // norms and gamma/||v|| (k values each) from the staging block: the conv takes `workspace`.
+    ScratchPlan plan;
+    const size_t norms_at = plan.add_array<double>(d->k), scale_at = plan.add_array<float>(d->k);
+    void* base = ctx->staging.require(plan.total());
+    double* norms = at_offset<double>(base, norms_at);
+    float* scale = at_offset<float>(base, scale_at);
+    if (!filter_norms(*d, v, norms)) return int(RN_STATUS_BAD_ARGUMENT);
     for (int32_t k = 0; k < d->k; ++k) scale[k] = float(gamma[k] / norms[k]);
-    const rn_conv2d_epilogue ep{scale.data(), beta, act, post_scale, post_shift};
+    const rn_conv2d_epilogue ep{scale, beta, act, post_scale, post_shift};
     return rn::conv::forward_epilogue(ctx, *d, x, v, ep, y);
   });
 }
