@@ -1,5 +1,6 @@
 // Kernels take their scratch from the context's workspaces (context_impl.h), so once a
-// context has seen a shape, calling an op again allocates nothing from the heap. This
+// context has seen a shape, calling an op again allocates nothing from the heap. Every CPU
+// op of the C API is called here (all but the argument checks). This
 // binary replaces the global operator new with a counting one and calls each op three
 // times per ISA level: the third call must not allocate (std::vector, std::string or any
 // other heap use inside the library shows up here; the context's workspaces grow with
@@ -115,6 +116,60 @@ void check_context(rn_context* ctx, const char* isa, int threads, std::mt19937_6
                                  invstd.data(), dy.data(), dx.data(), dg.data(), db.data());
   });
 
+  // Batch norm in eval mode, the standalone activations, residual add.
+  expect_no_alloc("batchnorm inference", isa, threads, [&] {
+    return rn_batchnorm_forward_inference(ctx, n, c, hw * hw, RN_ACT_RELU, 1e-5f, x.data(), gamma.data(), beta.data(),
+                                          rmean.data(), rvar.data(), y.data());
+  });
+  const int64_t count = int64_t(n) * c * hw * hw;
+  expect_no_alloc("relu forward", isa, threads, [&] { return rn_relu_forward(ctx, count, x.data(), y.data()); });
+  expect_no_alloc("relu backward", isa, threads, [&] { return rn_relu_backward(ctx, count, y.data(), dy.data(), dx.data()); });
+  expect_no_alloc("crelu forward", isa, threads, [&] { return rn_crelu_forward(ctx, n, c, hw * hw, x.data(), y.data()); });
+  expect_no_alloc("crelu backward", isa, threads,
+                  [&] { return rn_crelu_backward(ctx, n, c, hw * hw, x.data(), dy.data(), dx.data()); });
+  expect_no_alloc("add", isa, threads, [&] { return rn_add(ctx, count, x.data(), dy.data(), y.data()); });
+  expect_no_alloc("add+relu forward", isa, threads,
+                  [&] { return rn_add_relu_forward(ctx, count, x.data(), dy.data(), y.data()); });
+  expect_no_alloc("add+relu backward", isa, threads,
+                  [&] { return rn_add_relu_backward(ctx, count, y.data(), dy.data(), dx.data(), du.data()); });
+
+  // Pooling, shortcut A, linear, SGD.
+  Buffer pooled(size_t(n) * c), dpooled(pooled.size()), mp(size_t(n) * c * 5 * 5);
+  std::vector<int32_t> argmax(mp.size());
+  dpooled.fill_random(rng);
+  expect_no_alloc("global avg pool forward", isa, threads,
+                  [&] { return rn_global_avgpool_forward(ctx, n, c, hw * hw, x.data(), pooled.data()); });
+  expect_no_alloc("global avg pool backward", isa, threads,
+                  [&] { return rn_global_avgpool_backward(ctx, n, c, hw * hw, dpooled.data(), dx.data()); });
+  expect_no_alloc("max pool forward", isa, threads,
+                  [&] { return rn_maxpool2d_forward(ctx, n, c, hw, hw, 3, 2, 1, x.data(), mp.data(), argmax.data()); });
+  expect_no_alloc("max pool backward", isa, threads, [&] {
+    return rn_maxpool2d_backward(ctx, n, c, hw, hw, 3, 2, 1, argmax.data(), dy.data(), dx.data());
+  });
+  expect_no_alloc("max pool backward (recompute)", isa, threads, [&] {
+    return rn_maxpool2d_backward_recompute(ctx, n, c, hw, hw, 3, 2, 1, x.data(), dy.data(), dx.data());
+  });
+  expect_no_alloc("shortcut A forward", isa, threads,
+                  [&] { return rn_shortcut_a_forward(ctx, n, c, hw, hw, 2 * c, 2, x.data(), y.data()); });
+  expect_no_alloc("shortcut A backward", isa, threads,
+                  [&] { return rn_shortcut_a_backward(ctx, n, c, hw, hw, 2 * c, 2, dy.data(), dx.data()); });
+  expect_no_alloc("linear forward", isa, threads,
+                  [&] { return rn_linear_forward(ctx, n, c, k, pooled.data(), w.data(), bias.data(), y.data()); });
+  expect_no_alloc("linear backward-data", isa, threads,
+                  [&] { return rn_linear_backward_data(ctx, n, c, k, dy.data(), w.data(), dpooled.data()); });
+  expect_no_alloc("linear backward-weight", isa, threads, [&] {
+    return rn_linear_backward_weight(ctx, n, c, k, pooled.data(), dy.data(), dw.data(), dbias.data());
+  });
+  const rn_sgd_params sgd{0.1f, 0.9f, 0.0f, 1e-4f, 1, 0};
+  Buffer param(w.size()), velocity(w.size());
+  param.fill_random(rng);
+  velocity.fill_random(rng);
+  expect_no_alloc("sgd step", isa, threads,
+                  [&] { return rn_sgd_step(ctx, &sgd, int64_t(w.size()), param.data(), dw.data(), velocity.data()); });
+  expect_no_alloc("sgd step, unfused", isa, threads, [&] {
+    return rn_sgd_step_unfused(ctx, &sgd, int64_t(w.size()), param.data(), dw.data(), velocity.data());
+  });
+
   // Softmax cross-entropy: its per-thread partial sums.
   const int rows = 131, classes = 10;
   Buffer logits(size_t(rows) * classes), dlogits(logits.size());
@@ -127,6 +182,9 @@ void check_context(rn_context* ctx, const char* isa, int threads, std::mt19937_6
   expect_no_alloc("softmax xent backward", isa, threads, [&] {
     return rn_softmax_xent_backward(ctx, rows, classes, logits.data(), labels.data(), 1.0f, dlogits.data());
   });
+  int64_t correct = 0;
+  expect_no_alloc("top-5 count", isa, threads,
+                  [&] { return rn_topk_correct(ctx, rows, classes, logits.data(), labels.data(), 5, &correct); });
 }
 
 }  // namespace
