@@ -12,19 +12,24 @@
 #   3. runs the CUDA kernel benchmark (native/bench/bench_cuda.cu) at the ResNet-110
 #      batch-128 shapes: ms, GFLOP/s, GB/s per op against the card's copy bandwidth, and
 #      each conv beside cuDNN's fastest algorithm;
-#   4. times whole ResNet-110 training steps (batch 128, BN+ReLU / BN+CReLU, FP32 / TF32):
-#      resnorm eager and as one CUDA graph (native/bench/bench_resnet_cuda.cu), and the
-#      same network in PyTorch eager (scripts/pytorch_resnet_step.py), side by side.
+#   4. times whole ResNet-110 training steps (batch 128, BN+ReLU / BN+CReLU, FP32 / TF32,
+#      and FP32 with cuDNN's convs where cuDNN loads): resnorm eager and as one CUDA graph
+#      (native/bench/bench_resnet_cuda.cu), and the same network in PyTorch eager
+#      (scripts/pytorch_resnet_step.py), side by side;
+#   5. where a JDK exists and a jar built with -Dresnorm.cuda=ON was carried, the Java
+#      executor: bench --device cuda for ResNet-110 BN+CReLU with --profile, then --graph.
 # cuDNN is optional: libresnorm_cuda loads it at run time (no headers at build time) as
 # the conv reference and baseline. Before the tests the script looks for libcudnn.so.9
-# ($RESNORM_CUDNN_LIB, else the pip package nvidia-cudnn-cu13 that PyTorch brings, else
+# ($RESNORM_CUDNN_LIB, else a pip nvidia-cudnn package such as the one PyTorch brings, else
 # /usr and /opt), exports RESNORM_CUDNN_LIB and, when found, RESNORM_REQUIRE_CUDNN=1 (the
 # cuDNN comparison test then fails instead of skipping); not finding it fails nothing.
 # Results go under $OUT (or /tmp/gpu-check), at most 8 files (what the device tool brings
 # back): machine.txt, build.log (configure + build), ctest.log, gpu-bench.md (every
 # benchmark table), bench.log (the benchmarks' stderr), summary.txt. Exits non-zero when
-# the build, a test or a benchmark failed. Without a GPU it says so loudly, builds, runs the CPU tests
-# (the CUDA tests report "skipped") and skips the benchmark.
+# the build, ctest, bench_cuda or bench_resnet_cuda failed (2: target/openblas missing); a
+# failed PyTorch baseline or Java bench is reported, not counted. Without a GPU it says so
+# loudly, builds with the host emulation, runs the CPU tests and the emulated CUDA tests
+# (the device CUDA tests report "skipped") and skips the benchmarks.
 set -uo pipefail
 t0=$SECONDS
 out=${OUT:-/tmp/gpu-check}
@@ -90,7 +95,8 @@ run_env=(env)
 if [[ $gpu == no ]]; then
   echo "=================================================================="
   echo "gpu-check: NO GPU VISIBLE (nvidia-smi lists none): building and running"
-  echo "the CPU tests only; the CUDA tests will say 'skipped: no CUDA device'."
+  echo "the CPU tests and the host-emulated CUDA tests; the device CUDA tests"
+  echo "will say 'skipped: no CUDA device'."
   echo "=================================================================="
 fi
 
@@ -127,7 +133,7 @@ test_status=$?
 tail -25 "$out/ctest.log"
 echo "gpu-check: ctest $((SECONDS - t1)) s, status $test_status"
 
-# Benchmark (about a minute on an H100).
+# Benchmark (not yet timed on a GPU; limited to 240 s).
 bench_status=0
 if [[ $gpu == yes ]]; then
   t2=$SECONDS
