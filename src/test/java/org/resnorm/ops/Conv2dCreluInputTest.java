@@ -10,7 +10,9 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.resnorm.TestSupport;
 import org.resnorm.WithEngine;
+import org.resnorm.core.Isa;
 import org.resnorm.core.Tensor;
 import org.resnorm.ops.Reference.ConvShape;
 
@@ -55,11 +57,20 @@ class Conv2dCreluInputTest extends WithEngine {
           Tensor y = poisoned(g.output());
           Tensor dw = poisoned(g.weight());
           Tensor db = poisoned(g.k())) {
-        conv.forwardCreluInput(engine, tx, tw, tb, y);
-        assertClose(algo + " forward", y.toFloatArray(), Reference.conv2dForward(g, full, w, b), 1e-5);
-        conv.backwardFilterCreluInput(engine, tx, tdy, dw, db);
-        assertClose(algo + " dw", dw.toFloatArray(), Reference.conv2dBackwardFilter(g, full, dy), 1e-5);
-        assertClose(algo + " dbias", db.toFloatArray(), Reference.conv2dBackwardBias(g, dy), 1e-5);
+        double[] yRef = Reference.conv2dForward(g, full, w, b);
+        double[] dwRef = Reference.conv2dBackwardFilter(g, full, dy);
+        double[] dbRef = Reference.conv2dBackwardBias(g, dy);
+        for (Isa isa : TestSupport.supportedIsas()) {  // the expansion and the convs are per ISA level
+          engine.isa(isa);
+          for (Tensor out : new Tensor[] {y, dw, db}) {
+            out.fill(Float.NaN);
+          }
+          conv.forwardCreluInput(engine, tx, tw, tb, y);
+          assertClose(algo + " " + isa + " forward", y.toFloatArray(), yRef, 1e-5);
+          conv.backwardFilterCreluInput(engine, tx, tdy, dw, db);
+          assertClose(algo + " " + isa + " dw", dw.toFloatArray(), dwRef, 1e-5);
+          assertClose(algo + " " + isa + " dbias", db.toFloatArray(), dbRef, 1e-5);
+        }
       }
     }
   }
