@@ -288,7 +288,7 @@ public final class Conv2d implements AutoCloseable {
     int st = ResnormNative.rn_conv2d_check(desc);
     if (st != ResnormNative.RN_STATUS_OK) {
       // The Java checks above mirror the native ones; reaching this means they drifted apart.
-      throw new IllegalArgumentException("conv2d descriptor rejected by native check (status " + st + ") for input "
+      throw NativeStatus.nativeRejection("conv2d descriptor rejected by native check (status " + st + ") for input "
           + java.util.Arrays.toString(xs));
     }
   }
