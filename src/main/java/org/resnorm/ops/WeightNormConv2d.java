@@ -135,10 +135,10 @@ public final class WeightNormConv2d implements AutoCloseable {
     if (dgamma != null && !learnsGamma()) {
       throw new IllegalArgumentException(kind + " keeps gamma fixed: pass dgamma = null");
     }
+    // du may be dy itself (in place) when they have one shape: not with CReLU, whose dy has 2K
+    // channels (the shape checks above reject that).
     if (du != dy) {
       Checks.noOverlap("du", du, new String[] {"x", "v", "gamma", "y", "dy"}, x, v, gamma, y, dy);
-    } else if (act == Act.CRELU) {
-      throw new IllegalArgumentException("du cannot be dy with CReLU (dy has 2K channels)");
     }
     String[] inputs = {"x", "v", "gamma", "y", "dy", "du"};
     Checks.noOverlap("dx", dx, inputs, x, v, gamma, y, dy, du);

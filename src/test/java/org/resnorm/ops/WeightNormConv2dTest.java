@@ -334,8 +334,9 @@ class WeightNormConv2dTest extends WithEngine {
       assertThrows(IllegalArgumentException.class, () -> op.forward(engine, null, v, gamma, null, y));
       assertThrows(IllegalArgumentException.class,
           () -> op.backward(engine, x, v, gamma, y, y, du, null, dv, dgamma, null), "dgamma with NORMPROP3");
-      assertThrows(IllegalArgumentException.class,
+      IllegalArgumentException dyAsDu = assertThrows(IllegalArgumentException.class,
           () -> op.backward(engine, x, v, gamma, y, y, y, null, dv, null, null), "du == dy with CReLU");
+      assertTrue(dyAsDu.getMessage().startsWith("du "), dyAsDu.getMessage());  // du's K-channel shape
       assertThrows(IllegalArgumentException.class, () -> new WeightNormConv2d(null, Kind.NORMPROP, Act.RELU));
     }
   }
