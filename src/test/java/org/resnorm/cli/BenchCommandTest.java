@@ -59,10 +59,11 @@ class BenchCommandTest {
 
   @Test
   void badFlagsExitNonZero() {
-    assertEquals(1, Main.run("bench", "--steps", "0"));
-    assertEquals(1, Main.run("bench", "--depth", "21"));
-    assertEquals(1, Main.run("bench", "--arch", "alexnet"));
-    assertEquals(1, Main.run("bench", "--act", "tanh"));
-    assertEquals(2, Main.run("bench", "--batch", "lots"));
+    // exit code and a message naming what was wrong (not some other failure on the way)
+    assertTrue(captureErr(1, "bench", "--steps", "0").contains("--steps >= 1"));
+    assertTrue(captureErr(1, "bench", "--depth", "21").contains("got 21"));
+    assertTrue(captureErr(1, "bench", "--arch", "alexnet").contains("'alexnet'"));
+    assertTrue(captureErr(1, "bench", "--act", "tanh").contains("'tanh'"));
+    assertTrue(captureErr(2, "bench", "--batch", "lots").contains("'lots'"));
   }
 }

@@ -115,10 +115,13 @@ class EvalAndCheckStepTest {
     writeBatch(bad, 6, 3, 7);
     String[] base = {"check-step", "--depth", "8", "--widths", "4,6,8", "--norm", "batchnorm", "--act", "crelu",
         "--weights", weights.toString(), "--out", dir.resolve("o2.safetensors").toString(), "--batch"};
-    assertEquals(1, Main.run(TrainCommandTest.concat(base, bad.toString())));
-    assertEquals(1, Main.run(TrainCommandTest.concat(base, weights.toString())), "no x / y in the batch file");
+    String label = BenchCommandTest.captureErr(1, TrainCommandTest.concat(base, bad.toString()));
+    assertTrue(label.contains("y[5] = 7 is out of range"), label);
+    String noXy = BenchCommandTest.captureErr(1, TrainCommandTest.concat(base, weights.toString()));
+    assertTrue(noXy.contains("needs tensors 'x'"), "no x / y in the batch file: " + noXy);
     base[8] = "relu";
-    assertEquals(1, Main.run(TrainCommandTest.concat(base, batch.toString())), "relu weights differ in shape");
+    String relu = BenchCommandTest.captureErr(1, TrainCommandTest.concat(base, batch.toString()));
+    assertTrue(relu.contains("has shape [4, 8, 3, 3] but the destination has shape [4, 4, 3, 3]"), "relu weights differ in shape: " + relu);
     assertTrue(!Files.exists(dir.resolve("o2.safetensors")));
   }
 }

@@ -1,11 +1,13 @@
 package org.resnorm.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -175,16 +177,23 @@ class TrainCommandTest {
     writeIdx(dir, "train", 32, 1);
     writeIdx(dir, "t10k", 8, 2);
     String d = dir.toString();
-    assertEquals(1, Main.run("train", "--data", d, "--norm", "layernorm"));
-    assertEquals(1, Main.run("train", "--data", d, "--act", "gelu"));
-    assertEquals(1, Main.run("train", "--data", d, "--depth", "21"));
-    assertEquals(1, Main.run("train", "--data", d, "--lr", "-1"));
-    assertEquals(1, Main.run("train", "--data", d, "--schedule", "linear"));
-    assertEquals(1, Main.run("train", "--dataset", "cifar10"), "CIFAR needs --data");
-    assertEquals(1, Main.run("train", "--dataset", "imagenet", "--data", d));
-    assertEquals(2, Main.run("train", "--epochs", "many"));
-    assertEquals(1, Main.run("train", "--data", dir.resolve("missing").toString()));
+    // exit code and a message naming what was wrong (not some other failure on the way)
+    Map<String, String[]> cases = new java.util.LinkedHashMap<>();
+    cases.put("'layernorm'", new String[] {"train", "--data", d, "--norm", "layernorm"});
+    cases.put("'gelu'", new String[] {"train", "--data", d, "--act", "gelu"});
+    cases.put("got 21", new String[] {"train", "--data", d, "--depth", "21"});
+    cases.put("--lr", new String[] {"train", "--data", d, "--lr", "-1"});
+    cases.put("'linear'", new String[] {"train", "--data", d, "--schedule", "linear"});
+    cases.put("--data", new String[] {"train", "--dataset", "cifar10"});
+    cases.put(d, new String[] {"train", "--dataset", "imagenet", "--data", d});
+    cases.put("missing", new String[] {"train", "--data", dir.resolve("missing").toString()});
+    for (Map.Entry<String, String[]> c : cases.entrySet()) {
+      String err = BenchCommandTest.captureErr(1, c.getValue());
+      assertTrue(err.contains(c.getKey()), String.join(" ", c.getValue()) + " -> " + err);
+    }
+    assertTrue(BenchCommandTest.captureErr(2, "train", "--epochs", "many").contains("'many'"));
     Files.write(dir.resolve("train-labels-idx1-ubyte"), new byte[] {0, 0, 8, 1, 0, 0});  // truncated
-    assertEquals(1, Main.run("train", "--data", d));
+    String truncated = BenchCommandTest.captureErr(1, "train", "--data", d);
+    assertTrue(truncated.contains("train-labels-idx1-ubyte"), truncated);
   }
 }
