@@ -173,5 +173,24 @@ class ActivationTest extends WithEngine {
       org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
           () -> Activation.add(engine, ta, tb, shortY));
     }
+    // Long enough to split over the threads (more than 2 x 16384 elements) and odd.
+    int n = 40_009;
+    SplittableRandom rng = new SplittableRandom(3);
+    double[] ra = TestSupport.random(rng, n);
+    double[] rb = TestSupport.random(rng, n);
+    double[] sum = new double[n];
+    for (int i = 0; i < n; i++) {
+      sum[i] = (double) (float) ra[i] + (double) (float) rb[i];
+    }
+    try (Tensor ta = Tensor.of(TestSupport.toFloat(ra), n);
+        Tensor tb = Tensor.of(TestSupport.toFloat(rb), n);
+        Tensor y = TestSupport.poisoned(n)) {
+      for (Isa isa : TestSupport.supportedIsas()) {
+        engine.isa(isa);
+        y.fill(Float.NaN);
+        Activation.add(engine, ta, tb, y);
+        TestSupport.assertClose(isa + " add", y.toFloatArray(), sum, 1e-7);
+      }
+    }
   }
 }
