@@ -1,5 +1,6 @@
 package org.resnorm.model;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -41,7 +42,7 @@ class MemoryTest {
         net.step(sgd, 0.05f);
         net.evaluate(x, y, 1);
       }
-      long live0 = ResnormNative.rn_live_bytes();
+      long live0 = settledLiveBytes();
       long rss0 = residentBytes();
       for (int i = 0; i < 300; i++) {
         net.forwardBackward(x, y);
@@ -52,17 +53,40 @@ class MemoryTest {
       }
       long live1 = ResnormNative.rn_live_bytes();
       long rss1 = residentBytes();
-      // Other tests' unclosed tensors may be freed by the Cleaner meanwhile: the count may drop.
-      assertTrue(live1 <= live0, "native memory grew by " + (live1 - live0) + " bytes over 300 steps");
+      // Other tests' unclosed tensors were collected before the baseline (settledLiveBytes), and a
+      // step allocates nothing: the count must not move at all.
+      assertEquals(live0, live1, "native memory changed by " + (live1 - live0) + " bytes over 300 steps");
       // One step's activations here are ~6 MB: a per-step leak would pass 300 x that; the margin
       // covers the JVM's own heap and code cache.
       assertTrue(rss1 - rss0 < (48L << 20), "resident set grew by " + ((rss1 - rss0) >> 20) + " MiB over 300 steps");
     }
   }
 
+  /**
+   * rn_live_bytes once the garbage of earlier tests is gone: their unclosed tensors are freed by
+   * the Cleaner at some later GC, which would otherwise lower the count in the middle of a
+   * measurement and hide a leak of the same size.
+   */
+  static long settledLiveBytes() {
+    long last = -1;
+    for (int stable = 0, round = 0; stable < 3 && round < 50; round++) {
+      System.gc();
+      try {
+        Thread.sleep(20);  // the Cleaner's thread runs the frees
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+      long now = ResnormNative.rn_live_bytes();
+      stable = now == last ? stable + 1 : 0;
+      last = now;
+    }
+    return last;
+  }
+
   @Test
   void closingTheNetworkAndEngineFreesEverything() {
-    long before = ResnormNative.rn_live_bytes();
+    long before = settledLiveBytes();
     ResNetConfig config = new ResNetConfig(ResNetConfig.Arch.CIFAR, 8, new int[] {4, 8, 8}, Norm.NORMPROP2, Act.CRELU,
         Shortcut.B, 3, 5);
     long during;
@@ -77,6 +101,6 @@ class MemoryTest {
     }
     long after = ResnormNative.rn_live_bytes();
     assertTrue(during > before, "the counter sees the network's tensors");
-    assertTrue(after <= before, (after - before) + " bytes still allocated after close");
+    assertEquals(before, after, (after - before) + " bytes still allocated after close");
   }
 }
