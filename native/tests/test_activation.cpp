@@ -65,8 +65,10 @@ void check(rn_context* ctx, std::mt19937_64& rng, const char* isa, int threads) 
     Buffer x(5), y(5);
     for (int i = 0; i < 5; ++i) x[i] = float(i) - 2.0f;
     x[1] = std::nanf("");
+    for (int i = 0; i < 5; ++i) y[i] = 12345.0f;  // finite: the NaN must be the kernel's, not the poison
     RN_EXPECT_OK(rn_relu_forward(ctx, 5, x.data(), y.data()));
-    RN_EXPECT(std::isnan(y[1]) && y[0] == 0.0f && y[4] == 2.0f, "%s relu NaN propagation", isa);
+    RN_EXPECT(y[0] == 0.0f && std::isnan(y[1]) && y[2] == 0.0f && y[3] == 1.0f && y[4] == 2.0f,
+              "%s relu NaN propagation: %g %g %g %g %g", isa, y[0], y[1], y[2], y[3], y[4]);
   }
   struct S {
     int n, c, hw;

@@ -127,6 +127,7 @@ void conv_case(rn_context* cpu, std::mt19937_64& rng, const Case& cs) {
             dw[i] = float(s);
           }
           RN_EXPECT(partial.all_finite(), "%s split-K: a partial not written", l.c_str());
+          RN_EXPECT(partial.intact(), "%s split-K: wrote past the partial sums", l.c_str());
           check(l + " backward_filter split-K " + std::to_string(sk.splits) + " " + t, dw, dw_ref);
         });
   }

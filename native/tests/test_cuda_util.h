@@ -162,6 +162,18 @@ inline void expect_equal(rn_cuda_context* ctx, const std::string& what, const De
   RN_EXPECT(diff == 0, "%s: %zu of %zu entries differ", what.c_str(), diff, gpu.size());
 }
 
+// Exact equality of float outputs that select rather than compute (max pooling), NaN equal
+// to NaN: the output is filled with a finite sentinel first, so NaN poison left over cannot
+// stand in for a NaN the kernel should have written.
+inline void expect_same_floats(rn_cuda_context* ctx, const std::string& what, const DevBuffer& gpu, const float* cpu) {
+  expect_sync(ctx, what);
+  const std::vector<float> all = gpu.download_all();
+  RN_EXPECT(gpu.guard_intact(all), "%s: wrote past the end of its output", what.c_str());
+  size_t diff = 0;
+  for (size_t i = 0; i < gpu.size(); ++i) diff += !(all[i] == cpu[i] || (std::isnan(all[i]) && std::isnan(cpu[i])));
+  RN_EXPECT(diff == 0, "%s: %zu of %zu values differ", what.c_str(), diff, gpu.size());
+}
+
 inline std::vector<float> random_floats(std::mt19937_64& rng, size_t n, float lo = -1.0f, float hi = 1.0f) {
   std::uniform_real_distribution<float> u(lo, hi);
   std::vector<float> v(n);

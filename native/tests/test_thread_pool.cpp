@@ -13,25 +13,43 @@ int main() {
   src.fill_random(rng);
   rn_context* ctx = rn_context_create(4);
   RN_EXPECT(rn_context_num_threads(ctx) == 4, "thread count");
+  // dst poisoned before every call: each call must write its whole range (every thread's
+  // chunk), and nothing past it (the element after the range keeps its poison).
   for (int rep = 0; rep < 2000; ++rep) {
     int64_t len = (rep * 7919) % n + 1;
+    const int64_t poisoned = len < n ? len + 1 : n;
+    for (int64_t i = 0; i < poisoned; ++i) dst[i] = std::nanf("");
     RN_EXPECT_OK(rn_copy_floats(ctx, len, src.data(), dst.data()));
-    if (std::memcmp(src.data(), dst.data(), size_t(len) * 4) != 0) {
-      RN_EXPECT(false, "copy mismatch at rep %d", rep);
+    if (std::memcmp(src.data(), dst.data(), size_t(len) * 4) != 0 || (len < n && !std::isnan(dst[len]))) {
+      RN_EXPECT(false, "copy mismatch at rep %d (len %lld)", rep, (long long)len);
       break;
     }
   }
-  // One context shared by several caller threads: calls serialize, results stay right.
+  RN_EXPECT(dst.intact(), "copy wrote past the buffer");
+  // One context shared by several caller threads: calls serialize, and each caller's job
+  // copies its own source into its own destination (a job handed to the wrong caller's
+  // buffers would show).
   std::vector<std::thread> callers;
-  std::vector<Buffer*> outs;
-  for (int t = 0; t < 4; ++t) outs.push_back(new Buffer(n));
+  std::vector<Buffer*> ins, outs;
+  std::vector<int> failed_calls(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    ins.push_back(new Buffer(n));
+    ins[t]->fill_random(rng);
+    outs.push_back(new Buffer(n));
+  }
   for (int t = 0; t < 4; ++t)
     callers.emplace_back([&, t] {
-      for (int rep = 0; rep < 50; ++rep) rn_copy_floats(ctx, n, src.data(), outs[t]->data());
+      for (int rep = 0; rep < 50; ++rep) {
+        outs[t]->poison();
+        if (rn_copy_floats(ctx, n, ins[t]->data(), outs[t]->data()) != RN_STATUS_OK) ++failed_calls[t];
+        if (std::memcmp(ins[t]->data(), outs[t]->data(), size_t(n) * 4) != 0) ++failed_calls[t];
+      }
     });
   for (auto& c : callers) c.join();
   for (int t = 0; t < 4; ++t) {
-    RN_EXPECT(std::memcmp(src.data(), outs[t]->data(), size_t(n) * 4) == 0, "shared context copy %d", t);
+    RN_EXPECT(failed_calls[t] == 0, "shared context: caller %d had %d failed or wrong copies", t, failed_calls[t]);
+    RN_EXPECT(outs[t]->intact(), "shared context: caller %d's copy wrote past its buffer", t);
+    delete ins[t];
     delete outs[t];
   }
   rn_context_destroy(ctx);
