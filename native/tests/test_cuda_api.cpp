@@ -106,6 +106,19 @@ void with_device(rn_cuda_context* g) {
   RN_CUDA_EXPECT_OK(rn_cuda_workspace_reserve(g, 3 << 20));
   RN_EXPECT(rn_cuda_workspace_bytes(g) >= size_t(3) << 20, "workspace");
   RN_EXPECT(rn_cuda_synchronize(g) == RN_STATUS_OK, "synchronize");
+  // The argument checks with a working context (above, a NULL context alone refuses them):
+  // bad sizes are refused before anything is enqueued.
+  void* mem = nullptr;
+  RN_CUDA_EXPECT_OK(rn_cuda_malloc(g, 64 * sizeof(float), &mem));
+  float* dev = static_cast<float*>(mem);
+  RN_EXPECT(rn_cuda_relu_forward(g, -1, dev, dev) == RN_STATUS_BAD_ARGUMENT, "count < 0 with a context");
+  rn_conv2d_desc d{};
+  d.n = 1, d.c = 1, d.h = 3, d.w = 3, d.k = 1, d.r = 3, d.s = 3, d.stride_h = d.stride_w = 1, d.pad_h = d.pad_w = 1;
+  d.p = 4, d.q = 3;  // p inconsistent with h, r, stride and pad
+  RN_EXPECT(rn_cuda_conv2d_forward(g, &d, dev, dev, nullptr, dev) == RN_STATUS_BAD_ARGUMENT,
+            "inconsistent desc with a context");
+  RN_EXPECT(rn_cuda_synchronize(g) == RN_STATUS_OK, "refused calls leave no error behind");
+  rn_cuda_free(g, mem);
 }
 
 }  // namespace
