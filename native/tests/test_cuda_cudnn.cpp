@@ -214,6 +214,25 @@ void second_context(std::mt19937_64& rng) {
   rn_cuda_context_destroy(h);
 }
 
+// A context switched to cuDNN really runs cuDNN: a shape it never saw has no cuDNN algorithm
+// until a routed call (the native kernels would leave it without one).
+void routing_reaches_cudnn(rn_cuda_context* g, std::mt19937_64& rng) {
+  const rn_conv2d_desc d = make({2, 5, 6, 7, 3, 3, 3, 1, 1, 1, 1});  // in no other case here
+  rn_cudnn_algo_info info;
+  RN_EXPECT(rn_cudnn_conv2d_algo(g, &d, 0, &info) == RN_STATUS_UNSUPPORTED, "routing: the shape is new");
+  DevBuffer X(g, xsize(d)), W(g, wsize(d)), Y(g, ysize(d));
+  X.upload(random_floats(rng, xsize(d)));
+  W.upload(random_floats(rng, wsize(d)));
+  RN_CUDA_EXPECT_OK(rn_cuda_conv2d_forward(g, &d, X.data(), W.data(), nullptr, Y.data()));
+  expect_sync(g, "routing: native forward");
+  RN_EXPECT(rn_cudnn_conv2d_algo(g, &d, 0, &info) == RN_STATUS_UNSUPPORTED, "routing: the native path used cuDNN");
+  RN_CUDA_EXPECT_OK(rn_cuda_context_set_conv_impl(g, RN_CUDA_CONV_IMPL_CUDNN));
+  RN_CUDA_EXPECT_OK(rn_cuda_conv2d_forward(g, &d, X.data(), W.data(), nullptr, Y.data()));
+  expect_sync(g, "routing: routed forward");
+  RN_EXPECT(rn_cudnn_conv2d_algo(g, &d, 0, &info) == RN_STATUS_OK, "routing: the routed call did not reach cuDNN");
+  RN_CUDA_EXPECT_OK(rn_cuda_context_set_conv_impl(g, RN_CUDA_CONV_IMPL_NATIVE));
+}
+
 void bad_arguments_loaded(rn_cuda_context* g) {
   const rn_conv2d_desc d = make({2, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1});
   DevBuffer X(g, xsize(d)), W(g, wsize(d)), Y(g, ysize(d));
@@ -286,6 +305,7 @@ int main() {
   }
   RN_EXPECT(rn_cuda_context_set_math(g, RN_CUDA_MATH_FP32) == RN_STATUS_OK, "set_math back");
   second_context(rng);
+  routing_reaches_cudnn(g, rng);
   bad_arguments_loaded(g);
   if (failures() > 0) std::printf("cuda cudnn: last cuDNN error: %s\n", rn_cudnn_error());
   return finish_cuda("cuda cudnn", g, cpu);
