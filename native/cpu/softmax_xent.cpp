@@ -1,7 +1,7 @@
 // Softmax cross-entropy (mean over the batch) and top-k counts. Small (n x classes)
 // and not on any hot path, so plain code: rows in parallel, sums in double.
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 
 #include "context_impl.h"
 #include "resnorm/softmax_xent.h"
