@@ -40,12 +40,15 @@ class ReproduceCommandTest {
     String second = BenchCommandTest.captureOut(0, args);
     assertFalse(second.contains("training") || second.contains("resuming"), second);
     assertEquals(md, Files.readString(out.resolve("table2.md")));
-    assertEquals(1, Main.run("reproduce", "--table", "4", "--out", out.toString()));
-    assertEquals(1, Main.run("reproduce", "--table", "0", "--out", out.toString()));
-    assertEquals(1, Main.run("reproduce", "--table", "2", "--rows", "layernorm-relu", "--data", dir.toString(),
-        "--out", out.toString()));
-    assertEquals(1, Main.run("reproduce", "--table", "2", "--data", dir.resolve("missing").toString(), "--out",
-        out.toString()));
+    // bad input: the exit code and a message naming what was wrong
+    assertTrue(BenchCommandTest.captureErr(1, "reproduce", "--table", "4", "--out", out.toString())
+        .contains("--table must be 1, 2 or 3"));
+    assertTrue(BenchCommandTest.captureErr(1, "reproduce", "--table", "0", "--out", out.toString())
+        .contains("--table must be 1, 2 or 3"));
+    assertTrue(BenchCommandTest.captureErr(1, "reproduce", "--table", "2", "--rows", "layernorm-relu", "--data",
+        dir.toString(), "--out", out.toString()).contains("unknown row in --rows [layernorm-relu]"));
+    assertTrue(BenchCommandTest.captureErr(1, "reproduce", "--table", "2", "--data", dir.resolve("missing").toString(),
+        "--out", out.toString()).contains("missing: directory not found"));
   }
 
   @Test
