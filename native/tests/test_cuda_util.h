@@ -125,7 +125,12 @@ inline void expect_sync(rn_cuda_context* ctx, const std::string& what) {
 }
 
 // The device output against the CPU kernel's output (the reference): fully written
-// (no NaN poison left), nothing written past the end, ||gpu - cpu|| / ||cpu|| < tol.
+// (no NaN poison left), nothing written past the end, ||gpu - cpu|| / ||cpu|| < tol, and
+// no single element off by more than 20 * tol of the output's RMS: over a large output the
+// norm alone would let a few wrong values through (one of 65536 elements off by its own size
+// is a relative error of 0.004, inside the TF32 bound), while a wrong value is off by about
+// the RMS itself and rounding, even cuDNN's FFT and Winograd algorithms' in FP32, stays far
+// below 20 * tol.
 inline void expect_match(rn_cuda_context* ctx, const std::string& what, const DevBuffer& gpu, const float* cpu,
                          double tol) {
   expect_sync(ctx, what);
@@ -134,26 +139,17 @@ inline void expect_match(rn_cuda_context* ctx, const std::string& what, const De
   size_t bad = 0;
   for (size_t i = 0; i < gpu.size(); ++i) bad += !std::isfinite(all[i]) && std::isfinite(cpu[i]);
   RN_EXPECT(bad == 0, "%s: %zu element(s) not written or not finite", what.c_str(), bad);
-  double num = 0.0, den = 0.0;
+  double num = 0.0, den = 0.0, worst_err = 0.0;
+  size_t worst = 0;
   for (size_t i = 0; i < gpu.size(); ++i) {
     const double d = double(all[i]) - double(cpu[i]);
     num += d * d;
     den += double(cpu[i]) * cpu[i];
+    if (std::fabs(d) > worst_err) worst_err = std::fabs(d), worst = i;
   }
   const double err = den == 0.0 ? std::sqrt(num) : std::sqrt(num / den);
   RN_EXPECT(err < tol, "%s: relative error %.3g >= %.3g (n=%zu)", what.c_str(), err, tol, gpu.size());
-  // And element by element: over a large output the norm above would let a few wrong values
-  // through (one of 65536 elements off by its own size is a relative error of 0.004, inside the
-  // TF32 bound), so no single element may be off by more than 20 * tol of the output's RMS (a
-  // wrong value is off by about the RMS itself; rounding, even cuDNN's FFT and Winograd
-  // algorithms' in FP32, stays far below 20 * tol).
   const double rms = gpu.size() > 0 ? std::sqrt(den / double(gpu.size())) : 0.0;
-  size_t worst = 0;
-  double worst_err = 0.0;
-  for (size_t i = 0; i < gpu.size(); ++i) {
-    const double e = std::fabs(double(all[i]) - double(cpu[i]));
-    if (e > worst_err) worst_err = e, worst = i;
-  }
   RN_EXPECT(worst_err <= 20.0 * tol * rms + 1e-30, "%s: element %zu is %.9g, the CPU's %.9g (off by %.3g of the RMS %.3g)",
             what.c_str(), worst, double(all[worst]), double(cpu[worst]), rms > 0 ? worst_err / rms : worst_err, rms);
 }
