@@ -1,8 +1,11 @@
 // conv2d reading CReLU(x) from x: the consumer side of "CReLU never needs a 2C
-// tensor in memory". Images go through in chunks: each chunk's crelu(x) (2C
-// channels) is written to the context's staging scratch, sized to stay in cache,
-// and the ordinary conv (any algorithm) runs on it. Backward-filter sums the
-// chunks' filter gradients.
+// tensor in memory". Where the conv runs as Winograd on whole 16-channel blocks of
+// each half (the 3x3 convs after a CReLU in the ResNets: x has 16, 32, 64 ...
+// channels), the Winograd pack forms [relu(x), relu(-x)] tile row by tile row.
+// Elsewhere images go through in chunks: each chunk's crelu(x) (2C channels) is
+// written to the context's staging scratch, sized to stay in cache, and the
+// ordinary conv (any algorithm) runs on it; backward-filter sums the chunks'
+// filter gradients.
 #include <algorithm>
 #include <cstring>
 
@@ -38,6 +41,13 @@ void expand(rn_context* ctx, const rn_conv2d_desc& d, const float* x, int32_t n0
   });
 }
 
+// The conv's algorithm in this direction (0 forward, 2 backward-filter) is Winograd and
+// can form the CReLU in its pack.
+bool in_pack(const rn_conv2d_desc& d, int direction) {
+  return rn_conv2d_resolve_algo(&d, direction) == RN_CONV_ALGO_WINOGRAD &&
+         rn::conv::winograd_crelu_input_applicable(d);
+}
+
 int check(const rn_conv2d_desc* d) {
   if (int st = rn::conv::check(d); st != RN_STATUS_OK) return st;
   return d->c % 2 == 0 ? RN_STATUS_OK : RN_STATUS_BAD_ARGUMENT;
@@ -52,6 +62,7 @@ int rn_conv2d_forward_crelu_input(rn_context* ctx, const rn_conv2d_desc* d, cons
   if (int st = check(d); st != RN_STATUS_OK) return st;
   if (!x || !w || !y) return RN_STATUS_BAD_ARGUMENT;
   return rn_guarded(ctx, [&] {
+    if (in_pack(*d, 0)) return rn::conv::winograd_forward(ctx, *d, x, w, bias, y, nullptr, true);
     const int32_t chunk = chunk_images(ctx, *d);
     float* staged = static_cast<float*>(ctx->staging.require(sizeof(float) * chunk * d->c * in_plane(*d)));
     const int64_t y_image = int64_t(d->k) * d->p * d->q;
@@ -71,6 +82,7 @@ int rn_conv2d_backward_filter_crelu_input(rn_context* ctx, const rn_conv2d_desc*
   if (int st = check(d); st != RN_STATUS_OK) return st;
   if (!x || !dy || !dw) return RN_STATUS_BAD_ARGUMENT;
   return rn_guarded(ctx, [&] {
+    if (in_pack(*d, 2)) return rn::conv::winograd_backward_filter(ctx, *d, x, dy, dw, dbias, true);
     const int32_t chunk = chunk_images(ctx, *d);
     const int64_t staged_floats = int64_t(chunk) * d->c * in_plane(*d), wsize = filter_size(*d) * d->k;
     float* staged = static_cast<float*>(ctx->staging.require(sizeof(float) * (staged_floats + wsize)));

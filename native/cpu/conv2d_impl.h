@@ -73,13 +73,16 @@ int im2col_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
 int im2col_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy,
                            float* dw, float* dbias);
 
-// Winograd F(4x4,3x3): 3x3, stride 1 (winograd_applicable).
+// Winograd F(4x4,3x3): 3x3, stride 1 (winograd_applicable). With crelu_input, x holds
+// d.c/2 channels and the conv reads [relu(x), relu(-x)], formed as each tile row is
+// packed; only where winograd_crelu_input_applicable (d.c/2 a multiple of 16).
+bool winograd_crelu_input_applicable(const rn_conv2d_desc& d);
 int winograd_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w,
-                     const float* bias, float* y, const Epilogue* ep = nullptr);
+                     const float* bias, float* y, const Epilogue* ep = nullptr, bool crelu_input = false);
 int winograd_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w,
                            float* dx);
 int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy,
-                             float* dw, float* dbias);
+                             float* dw, float* dbias, bool crelu_input = false);
 
 // Direct convolution on channel-blocked data: every shape.
 int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w,

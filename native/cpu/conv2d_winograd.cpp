@@ -42,6 +42,10 @@ struct Plan {
   int64_t tiles;          // rows_per_block * tw: rows of V and M
   int64_t v_stride, m_stride;  // floats between the planes of V and of M (wino::plane_stride)
   int64_t u_plane;             // floats between the planes of U
+  // x holds cin/2 channels and the conv reads their CReLU [relu(x), relu(-x)] (cin/2 a
+  // multiple of 16, so the negative half starts on a channel block of its own)
+  bool crelu_input = false;
+  int32_t x_channels() const { return crelu_input ? cin / 2 : cin; }
   int64_t total_rows() const { return int64_t(n) * th; }
   int64_t blocks() const { return (total_rows() + rows_per_block - 1) / rows_per_block; }
 };
@@ -127,8 +131,12 @@ void input_block(const IsaKernels& kern, const Plan& pl, const float* x, int64_t
   for (int32_t ri = 0; ri < rows; ++ri) {
     const int64_t grow = row0 + ri, img = grow / pl.th;
     const int32_t a = int32_t(grow % pl.th);
-    kern.pack_c16(x + img * pl.cin * int64_t(pl.h) * pl.w, pl.cin, pl.h, pl.w, kTile * a - pl.pad_h, kPatch,
-                  -pl.pad_w, pl.wp, t.xt, PackStrides::block_major(kPatch, pl.wp));
+    const PackStrides st = PackStrides::block_major(kPatch, pl.wp);
+    kern.pack_c16(x + img * pl.x_channels() * int64_t(pl.h) * pl.w, pl.x_channels(), pl.h, pl.w,
+                  kTile * a - pl.pad_h, kPatch, -pl.pad_w, pl.wp, t.xt, st);
+    // CReLU input: the packed blocks of x become relu(x), the blocks after them relu(-x)
+    // (zero padding stays zero in both), here in cache instead of a 2C tensor in memory.
+    if (pl.crelu_input) kern.crelu_split(t.xt, int64_t(pl.cblocks / 2) * st.block);
     kern.wino4_input_row(t.xt, pl.cblocks, pl.wp, pl.tw, t.v, int64_t(ri) * pl.tw, pl.v_stride, pl.cin16);
   }
 }
@@ -202,9 +210,14 @@ int forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* w
 
 }  // namespace
 
+bool winograd_crelu_input_applicable(const rn_conv2d_desc& d) {
+  return winograd_applicable(d) && d.c % (2 * kLanes) == 0;
+}
+
 int winograd_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
-                     float* y, const Epilogue* ep) {
+                     float* y, const Epilogue* ep, bool crelu_input) {
   Plan pl = make_plan(d.n, d.c, d.h, d.w, d.k, d.p, d.q, d.pad_h, d.pad_w);
+  pl.crelu_input = crelu_input;
   return forward_form(ctx, pl, x, w, false, bias, y, ep ? ep->image(d) : int64_t(d.k) * d.p * d.q, ep);
 }
 
@@ -215,9 +228,10 @@ int winograd_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float
 }
 
 int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy, float* dw,
-                             float* dbias) {
+                             float* dbias, bool crelu_input) {
   const IsaKernels& kern = isa_kernels(ctx->isa);
-  const Plan pl = make_plan(d.n, d.c, d.h, d.w, d.k, d.p, d.q, d.pad_h, d.pad_w);
+  Plan pl = make_plan(d.n, d.c, d.h, d.w, d.k, d.p, d.q, d.pad_h, d.pad_w);
+  pl.crelu_input = crelu_input;
   const int64_t blocks = pl.blocks();
   const int threads = int(std::min<int64_t>(ctx->pool.size(), blocks));
   // Determinism (as direct_backward_filter): fixed contiguous groups of row blocks, one

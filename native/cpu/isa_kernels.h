@@ -30,6 +30,8 @@
                    int64_t plane_stride_out, int64_t row_stride_out, float* out);               \
   void unpack_c16(const float* in, const PackStrides& st, int32_t channels, int32_t rows,       \
                   int32_t cols, int32_t p, int32_t q, int32_t row0, float* y);                  \
+  /* CReLU of packed data in place: pos[i] = relu(pos[i]) and pos[count + i] = relu(-pos[i]) */ \
+  void crelu_split(float* pos, int64_t count);                                                  \
   /* winograd_kernels.cpp: see winograd.h */                                                    \
   /* xi_stride: floats from one transform position's plane to the next (winograd.h) */      \
   void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, float* v,       \
@@ -68,6 +70,7 @@ struct IsaKernels {
   decltype(&generic::pack_planar) pack_planar;
   decltype(&generic::interleave2) interleave2;
   decltype(&generic::unpack_c16) unpack_c16;
+  decltype(&generic::crelu_split) crelu_split;
   decltype(&generic::wino4_input_row) wino4_input_row;
   decltype(&generic::wino4_output_row) wino4_output_row;
   decltype(&generic::wino4_grad_row) wino4_grad_row;

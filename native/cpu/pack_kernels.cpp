@@ -6,6 +6,8 @@
 // both layouts in use: block-major [CB][rows][cols][16] (Winograd) and
 // pixel-major [rows][cols][CB*16] (direct convolution). pack_planar is the plain
 // row copy with zero padding, out[(r*C + c)*cols + j] = x[c][row0 + r][col0 + j];
+// crelu_split turns packed channel blocks into their CReLU in place, the negative
+// half written right after them (the conv of a CReLU reading its C-channel input);
 // interleave2 merges two stride phases of rows, out[2j] = even[j], out[2j+1] = odd[j] (planes x rows of them, the
 // inputs contiguous, the outputs at the given strides). Done a few rows at a time,
 // inside the kernels, so the data never leaves the cache: NCHW stays the layout
@@ -259,6 +261,17 @@ void unpack_c16(const float* in, const PackStrides& st, int32_t channels, int32_
         for (int32_t l = 0; l < lanes; ++l) dst[l * plane + c] = s[l];
       }
     }
+  }
+}
+
+void crelu_split(float* pos, int64_t count) {
+  float* neg = pos + count;
+  // !(v <= 0): NaN passes into both halves, as in the fused batch norm + CReLU
+  // (the compiler vectorizes this loop at each level's width)
+  for (int64_t i = 0; i < count; ++i) {
+    const float v = pos[i];
+    neg[i] = !(-v <= 0.0f) ? -v : 0.0f;
+    pos[i] = !(v <= 0.0f) ? v : 0.0f;
   }
 }
 

@@ -181,6 +181,8 @@ int main() {
       {2, 16, 8, 32, 16, 1, 1, 1, 0},   // 1x1 stride 1 on 32-wide rows (AUTO: direct, pixel lanes)
       {2, 13, 7, 64, 6, 3, 3, 2, 1},    // stride 2, 64-wide rows: both column phases in one tile, 2 blocks a row
       {2, 16, 9, 32, 16, 1, 1, 2, 0},   // 1x1 stride 2: the odd column phase has no taps (zeros)
+      {3, 64, 12, 10, 24, 3, 3, 1, 1},  // CReLU input formed in the Winograd pack (32 channels a half)
+      {5, 32, 9, 7, 8, 3, 3, 1, 2},     // ... padding 2, odd sizes, several row blocks
   };
   std::mt19937_64 rng(42);
   for (int threads : {1, 2, 3}) {
