@@ -3,10 +3,12 @@
 //   2C:  batch norm + CReLU writes [relu(u), relu(-u)] (2C channels); the conv and its
 //        backward-filter read that tensor;
 //   y:   batch norm writes u (C channels); the conv and its backward-filter read CReLU(u)
-//        from u (rn_conv2d_forward_crelu_input / rn_conv2d_backward_filter_crelu_input,
-//        expanding a few images at a time in cache).
+//        from u (rn_conv2d_forward_crelu_input / rn_conv2d_backward_filter_crelu_input:
+//        formed in the Winograd pack where C is a multiple of 16, else expanded a few
+//        images at a time in cache).
 // Backward-data and the batch norm backward are the same calls either way, so they are
-// left out. Prints the median ms of each call and each path's total.
+// left out. Prints the median ms of each call and each path's total, per round, after
+// one unprinted warm-up round (the first calls of a process run slow: clocks, page faults).
 //   bench_crelu_paths C HW K [threads=all] [reps=15] [rounds=3]
 #include <algorithm>
 #include <chrono>
@@ -65,7 +67,8 @@ int main(int argc, char** argv) {
   };
   std::printf("batch %d, BN over %d channels at %dx%d, conv 3x3 %d -> %d, %d threads (median of %d calls)\n", n, c, hw,
               hw, 2 * c, k, rn_context_num_threads(ctx), reps);
-  for (int round = 0; round < rounds; ++round) {
+  std::printf("CReLU formed in the conv's pack: %s\n", rn_conv2d_crelu_input_in_pack(&d) == 1 ? "yes" : "no (chunks)");
+  for (int round = -1; round < rounds; ++round) {
     const double bn2 = median_ms([&] { return bn(RN_ACT_CRELU, both.data()); }, reps);
     const double conv2 = median_ms([&] { return rn_conv2d_forward(ctx, &d, both.data(), w.data(), nullptr, y.data()); }, reps);
     const double filt2 = median_ms(
@@ -75,6 +78,7 @@ int main(int argc, char** argv) {
         [&] { return rn_conv2d_forward_crelu_input(ctx, &d, u.data(), w.data(), nullptr, y.data()); }, reps);
     const double filt1 = median_ms(
         [&] { return rn_conv2d_backward_filter_crelu_input(ctx, &d, u.data(), y.data(), dw.data(), nullptr); }, reps);
+    if (round < 0) continue;  // warm-up
     std::printf("2C: bn+crelu %.3f + conv %.3f + filter %.3f = %.3f ms | y: bn %.3f + conv %.3f + filter %.3f = %.3f ms"
                 " | y / 2C %.2f\n",
                 bn2, conv2, filt2, bn2 + conv2 + filt2, bn1, conv1, filt1, bn1 + conv1 + filt1,

@@ -77,6 +77,11 @@ int rn_conv2d_forward_crelu_input(rn_context* ctx, const rn_conv2d_desc* d, cons
   });
 }
 
+int rn_conv2d_crelu_input_in_pack(const rn_conv2d_desc* d) {
+  if (check(d) != RN_STATUS_OK) return -1;
+  return in_pack(*d, 0) && in_pack(*d, 2) ? 1 : 0;
+}
+
 int rn_conv2d_backward_filter_crelu_input(rn_context* ctx, const rn_conv2d_desc* d, const float* x, const float* dy,
                                           float* dw, float* dbias) {
   if (int st = check(d); st != RN_STATUS_OK) return st;

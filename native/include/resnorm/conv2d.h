@@ -65,7 +65,11 @@ RN_API int rn_conv2d_forward_epilogue(rn_context* ctx, const rn_conv2d_desc* d, 
 
 /* The conv of CReLU(x) without the 2C tensor in memory: x is [n, c/2, h, w] (the
  * pre-activation), the conv sees crelu(x) = [max(x, 0), max(-x, 0)] with d->c = 2 *
- * (x's channels), expanded a few images at a time into cache-sized scratch.
+ * (x's channels). Where AUTO (or d->algo) runs the conv as Winograd and c/2 is a
+ * multiple of 16, the CReLU is formed as the Winograd pack reads each tile row (no
+ * extra pass; rn_conv2d_crelu_input_in_pack says 1); otherwise crelu(x) is expanded a
+ * few images at a time into cache-sized scratch and the conv runs chunk by chunk,
+ * which is slower than the conv of a stored 2C tensor.
  * Backward-data needs nothing new: rn_conv2d_backward_data gives the gradient of
  * crelu(x) (2C channels), which rn_batchnorm_backward with RN_ACT_CRELU (or
  * rn_crelu_backward) folds onto x by the sign of the pre-activation. */
@@ -74,6 +78,10 @@ RN_API int rn_conv2d_forward_crelu_input(rn_context* ctx, const rn_conv2d_desc* 
 RN_API int rn_conv2d_backward_filter_crelu_input(rn_context* ctx, const rn_conv2d_desc* d,
                                                  const float* x, const float* dy, float* dw,
                                                  float* dbias);
+/* 1 where both CReLU-input calls above form the CReLU in the conv's pack for this
+ * descriptor (the fast case), 0 where they go through chunks, -1 for a bad descriptor
+ * (as rn_conv2d_check, or an odd d->c). */
+RN_API int rn_conv2d_crelu_input_in_pack(const rn_conv2d_desc* d);
 
 RN_API int rn_conv2d_backward_data(rn_context* ctx, const rn_conv2d_desc* d,
                                    const float* dy, const float* w, float* dx);

@@ -178,6 +178,8 @@ public final class ResnormNative {
   public static native int rn_conv2d_backward_filter_crelu_input(rn_context ctx, @Const rn_conv2d_desc d,
       @Const FloatPointer x, @Const FloatPointer dy, FloatPointer dw, FloatPointer dbias);
 
+  public static native int rn_conv2d_crelu_input_in_pack(@Const rn_conv2d_desc d);
+
   // ---------------------------------------------------------------- weightnorm_conv.h
   public static native int rn_wnconv_forward(rn_context ctx, @Const rn_conv2d_desc d, int act, float postScale,
       float postShift, @Const FloatPointer x, @Const FloatPointer v, @Const FloatPointer gamma,

@@ -16,6 +16,13 @@ import org.resnorm.ops.WeightNormConv2d;
  * input shape allocated once: N = BatchNorm (fused with its activation), a plain conv (bias or
  * not; separate activation op), or a weight-normalized conv (activation and NormProp's post map
  * in the conv's epilogue). Package-private: the network drives it.
+ *
+ * <p>A BatchNorm+CReLU unit may leave its CReLU to the next conv ({@code creluOut}): it then
+ * stores the C-channel pre-activation u instead of [relu(u), relu(-u)], and the next unit
+ * ({@code creluIn}) runs its conv and filter gradient on CReLU(u) formed inside the conv
+ * ({@link Conv2d#forwardCreluInput}). Its backward-data still yields the 2C gradient, which this
+ * unit's BatchNorm+CReLU backward folds onto u as before. Halves the CReLU layers' stored
+ * activations; {@link ResidualBlock} picks it where the conv forms the CReLU in its pack.
  */
 final class ConvUnit implements AutoCloseable {
   private final Engine engine;
@@ -25,9 +32,13 @@ final class ConvUnit implements AutoCloseable {
   private final ResNetSpec.ConvSpec cs;
   private final Conv2d conv;
   private final BatchNorm2d bn;
+  /** The BatchNorm forward: {@link #bn} itself, or its Act.NONE twin when the CReLU is left to the next conv. */
+  private final BatchNorm2d bnForward;
+  /** x is the previous unit's pre-activation; the conv reads CReLU(x). */
+  private final boolean creluIn;
   private final WeightNormConv2d wn;
   private final Params p;
-  /** Output y [N, act(K), P, Q]. */
+  /** Output y [N, act(K), P, Q]; [N, K, P, Q] (the pre-activation u) when the CReLU is left to the next conv. */
   final Tensor out;
   /** Pre-activation [N, K, P, Q] (BatchNorm's input, or the plain conv's output before its activation). */
   private final Tensor pre;
@@ -51,22 +62,34 @@ final class ConvUnit implements AutoCloseable {
    * @param transientOut whether y may live in the shared forward slot: only when y is read by the
    *     next op of the same block and never by backward (a BatchNorm or plain conv without a
    *     following conv); a weight-normalized conv's backward reads its y, so it always keeps it
+   * @param inShape the conv's input shape (with a CReLU input: the 2C channels the conv sees)
+   * @param creluIn x is the previous unit's C-channel pre-activation (its {@code creluOut})
+   * @param creluOut store u and leave the CReLU to the next conv (BatchNorm + CReLU only)
    */
   ConvUnit(Engine engine, ResNetSpec.ConvSpec cs, Norm norm, Act act, int[] inShape, Parameters params,
-      Parameters grads, SharedBuffers buffers, boolean transientOut, SharedBuffers.Slot... gradSlots) {
+      Parameters grads, SharedBuffers buffers, boolean transientOut, boolean creluIn, boolean creluOut,
+      SharedBuffers.Slot... gradSlots) {
+    if ((creluIn || creluOut) && norm != Norm.BATCHNORM) {
+      throw new IllegalArgumentException("only BatchNorm units pass a CReLU input on: " + norm);
+    }
+    if (creluOut && (act != Act.CRELU || transientOut)) {
+      throw new IllegalArgumentException("creluOut needs a CReLU unit whose output is kept");
+    }
     this.engine = engine;
+    this.creluIn = creluIn;
     this.norm = norm;
     this.act = act;
     this.name = cs.name();
     this.cs = cs;
     Conv2d geometry = new Conv2d(cs.inChannels(), cs.outChannels(), cs.kernel(), cs.stride(), cs.pad());
     int[] convOut = geometry.outputShape(inShape);
-    int[] actOut = {convOut[0], act.outputChannels(convOut[1]), convOut[2], convOut[3]};
+    int[] actOut = {convOut[0], creluOut ? convOut[1] : act.outputChannels(convOut[1]), convOut[2], convOut[3]};
     String n = cs.name();
     switch (norm) {
       case BATCHNORM -> {
         conv = geometry;
         bn = new BatchNorm2d(cs.outChannels(), act);
+        bnForward = creluOut ? new BatchNorm2d(cs.outChannels(), Act.NONE) : bn;
         wn = null;
         String b = cs.normName();
         p = new Params(params.get(n + ".weight"), null, params.get(b + ".weight"), params.get(b + ".bias"),
@@ -76,6 +99,7 @@ final class ConvUnit implements AutoCloseable {
       case PLAIN, PLAIN_NOBIAS -> {
         conv = geometry;
         bn = null;
+        bnForward = null;
         wn = null;
         boolean bias = norm == Norm.PLAIN;
         p = new Params(params.get(n + ".weight"), bias ? params.get(n + ".bias") : null, null, null, null, null,
@@ -84,6 +108,7 @@ final class ConvUnit implements AutoCloseable {
       default -> {
         conv = null;
         bn = null;
+        bnForward = null;
         WeightNormConv2d.Kind kind = switch (norm) {
           case NORMPROP -> WeightNormConv2d.Kind.NORMPROP;
           case NORMPROP2 -> WeightNormConv2d.Kind.NORMPROP2;
@@ -121,13 +146,17 @@ final class ConvUnit implements AutoCloseable {
     long t = StepProfile.start(profile);
     switch (norm) {
       case BATCHNORM -> {
-        conv.forward(engine, x, p.weight(), null, pre);
+        if (creluIn) {
+          conv.forwardCreluInput(engine, x, p.weight(), null, pre);
+        } else {
+          conv.forward(engine, x, p.weight(), null, pre);
+        }
         t = lap(Op.CONV_FORWARD, t);
         if (training) {
-          bn.forwardTraining(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), saveMean, saveInvstd,
-              out);
+          bnForward.forwardTraining(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), saveMean,
+              saveInvstd, out);
         } else {
-          bn.forwardInference(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), out);
+          bnForward.forwardInference(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), out);
         }
         lap(Op.NORM_FORWARD, t);
       }
@@ -197,7 +226,11 @@ final class ConvUnit implements AutoCloseable {
 
   private void convBackward(Tensor x, Tensor g) {
     long t = StepProfile.start(profile);
-    conv.backwardFilter(engine, x, g, p.dWeight(), p.dBias());
+    if (creluIn) {
+      conv.backwardFilterCreluInput(engine, x, g, p.dWeight(), p.dBias());
+    } else {
+      conv.backwardFilter(engine, x, g, p.dWeight(), p.dBias());
+    }
     t = lap(Op.CONV_BACKWARD_FILTER, t);
     if (dIn != null) {
       conv.backwardData(engine, g, p.weight(), dIn);

@@ -67,7 +67,7 @@ public final class ResNet implements AutoCloseable {
   private boolean velocityStarted;
   private StepProfile profile;
 
-  private ResNet(Engine engine, ResNetSpec spec, int batch, int height, int width, long seed) {
+  private ResNet(Engine engine, ResNetSpec spec, int batch, int height, int width, long seed, boolean creluInConv) {
     this.engine = engine;
     this.spec = spec;
     ResNetConfig c = spec.config();
@@ -77,8 +77,8 @@ public final class ResNet implements AutoCloseable {
     this.velocity = Parameters.zerosForLearned(spec, engine);
     this.buffers = new SharedBuffers(engine, largestActivation(spec, inputShape));
     // the stem's dOut arrives in GRAD_A (CIFAR: the first block's dx) or GRAD_C (the max pool's dx)
-    stem = new ConvUnit(engine, spec.stem(), c.norm(), Act.RELU, inputShape, params, grads, buffers, false,
-        SharedBuffers.Slot.GRAD_B);
+    stem = new ConvUnit(engine, spec.stem(), c.norm(), Act.RELU, inputShape, params, grads, buffers, false, false,
+        false, SharedBuffers.Slot.GRAD_B);
     maxPool = stemPool(spec);
     if (maxPool != null) {
       int[] poolShape = maxPool.outputShape(stem.out.shape());
@@ -92,7 +92,8 @@ public final class ResNet implements AutoCloseable {
     }
     int[] shape = blocksIn.shape();
     for (ResNetSpec.BlockSpec b : spec.blocks()) {
-      ResidualBlock block = new ResidualBlock(engine, b, c.norm(), c.act(), shape, params, grads, buffers);
+      ResidualBlock block = new ResidualBlock(engine, b, c.norm(), c.act(), shape, params, grads, buffers,
+          creluInConv);
       blocks.add(block);
       shape = block.out.shape();
     }
@@ -187,6 +188,15 @@ public final class ResNet implements AutoCloseable {
    * gives 7x7 features, 32 gives 1x1).
    */
   public static ResNet create(Engine engine, ResNetConfig config, int batch, int height, int width, long seed) {
+    return create(engine, config, batch, height, width, seed, true);
+  }
+
+  /**
+   * {@link #create}, with {@code creluInConv} false keeping every BatchNorm+CReLU's 2C output in
+   * memory even where the next conv could form the CReLU itself (tests compare the two executions).
+   */
+  static ResNet create(Engine engine, ResNetConfig config, int batch, int height, int width, long seed,
+      boolean creluInConv) {
     Checks.engine(engine);
     if (config == null) {
       throw new IllegalArgumentException("config must not be null");
@@ -198,8 +208,12 @@ public final class ResNet implements AutoCloseable {
     if (batch < 2 && config.norm() == Norm.BATCHNORM) {
       throw new IllegalArgumentException("training batch norm needs a batch of at least 2, got " + batch);
     }
-    ResNet net = new ResNet(engine, ResNetSpec.of(config), batch, height, width, seed);
-    return net;
+    return new ResNet(engine, ResNetSpec.of(config), batch, height, width, seed, creluInConv);
+  }
+
+  /** How many BatchNorm+CReLU outputs the next conv forms from the pre-activation (none stored as 2C). */
+  int creluInConvCount() {
+    return blocks.stream().mapToInt(ResidualBlock::creluInConvCount).sum();
   }
 
   public ResNetSpec spec() {

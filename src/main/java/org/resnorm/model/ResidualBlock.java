@@ -9,6 +9,7 @@ import org.resnorm.model.StepProfile.Op;
 import org.resnorm.ops.Act;
 import org.resnorm.ops.Activation;
 import org.resnorm.ops.BatchNorm2d;
+import org.resnorm.ops.Conv2d;
 import org.resnorm.ops.ShortcutA;
 
 /**
@@ -45,13 +46,18 @@ final class ResidualBlock implements AutoCloseable {
   final Tensor dIn;
   private final List<Tensor> owned = new ArrayList<>();
   private StepProfile profile;
+  private int creluInConvCount;
 
-  /** Buffers that die within the block come from {@code buffers}; see {@link SharedBuffers} for the plan. */
+  /**
+   * Buffers that die within the block come from {@code buffers}; see {@link SharedBuffers} for the
+   * plan. {@code creluInConv}: let a conv form its input's CReLU where {@link #defersCrelu} says it pays.
+   */
   ResidualBlock(Engine engine, ResNetSpec.BlockSpec b, Norm norm, Act act, int[] inShape, Parameters params,
-      Parameters grads, SharedBuffers buffers) {
+      Parameters grads, SharedBuffers buffers, boolean creluInConv) {
     this.engine = engine;
     int mainConvs = b.projection() ? b.convs().size() - 1 : b.convs().size();
     int[] shape = inShape;
+    boolean creluIn = false;
     for (int i = 0; i < mainConvs; i++) {
       boolean last = i == mainConvs - 1;
       // Backward runs the convs top down, each reading its dOut from one of GRAD_C / GRAD_D and
@@ -59,10 +65,19 @@ final class ResidualBlock implements AutoCloseable {
       // even convs write GRAD_C, odd ones GRAD_D. Only the last conv's output may be transient:
       // the others' outputs are the next conv's input, which its backward reads.
       Slot dx = (mainConvs - 1 - i) % 2 == 0 ? Slot.GRAD_C : Slot.GRAD_D;
-      ConvUnit u = new ConvUnit(engine, b.convs().get(i), norm, last ? Act.NONE : act, shape, params, grads, buffers,
-          last, Slot.GRAD_A, dx);
+      ResNetSpec.ConvSpec cs = b.convs().get(i);
+      int[] convOut;
+      try (Conv2d g = geometry(cs)) {
+        convOut = g.outputShape(shape);
+      }
+      int[] actOut = {convOut[0], (last ? Act.NONE : act).outputChannels(convOut[1]), convOut[2], convOut[3]};
+      boolean creluOut = creluInConv && !last && defersCrelu(engine, norm, act, b.convs().get(i + 1), actOut);
+      ConvUnit u = new ConvUnit(engine, cs, norm, last ? Act.NONE : act, shape, params, grads, buffers, last,
+          creluIn, creluOut, Slot.GRAD_A, dx);
       main.add(u);
-      shape = u.out.shape();
+      shape = actOut;  // the next conv's input as it sees it (2C with a CReLU, stored or not)
+      creluIn = creluOut;
+      creluInConvCount += creluOut ? 1 : 0;
     }
     // conv1's dx (the main path's dL/dx) is still live when the shortcut's dx is written: the
     // shortcut takes the other of GRAD_C / GRAD_D (GRAD_C for a basic block, GRAD_D for a bottleneck)
@@ -74,7 +89,7 @@ final class ResidualBlock implements AutoCloseable {
     if (b.projection()) {
       // its output is read with the last conv's (which may be in the FORWARD slot), so it keeps its own
       projection = new ConvUnit(engine, b.convs().get(mainConvs), norm, Act.NONE, inShape, params, grads, buffers,
-          false, Slot.GRAD_A, shortcutDx);
+          false, false, false, Slot.GRAD_A, shortcutDx);
       subsample = null;
       pad = null;
       identityNorm = null;
@@ -114,6 +129,31 @@ final class ResidualBlock implements AutoCloseable {
       identityNormParams = null;
       shortcut = sub = subNorm = subMean = subInvstd = dShortcutIn = dSub = null;
     }
+  }
+
+  private static Conv2d geometry(ResNetSpec.ConvSpec cs) {
+    return new Conv2d(cs.inChannels(), cs.outChannels(), cs.kernel(), cs.stride(), cs.pad());
+  }
+
+  /**
+   * Whether a BatchNorm+CReLU unit stores its pre-activation and leaves the CReLU to the next conv
+   * (whose input, as it sees it, is {@code nextIn}): on the CPU where that conv forms the CReLU in its
+   * Winograd pack, which measured faster than storing the 2C tensor and halves those activations
+   * (docs/ARCHITECTURE.md). The CUDA backend keeps the 2C tensor: its cuDNN route needs it, and the
+   * choice there awaits a GPU measurement.
+   */
+  private static boolean defersCrelu(Engine engine, Norm norm, Act act, ResNetSpec.ConvSpec next, int[] nextIn) {
+    if (norm != Norm.BATCHNORM || act != Act.CRELU || engine.isCuda()) {
+      return false;
+    }
+    try (Conv2d conv = geometry(next)) {
+      return conv.creluInputInPack(nextIn);
+    }
+  }
+
+  /** How many of the main path's CReLUs the next conv forms itself. */
+  int creluInConvCount() {
+    return creluInConvCount;
   }
 
   /** Conv FLOPs of one training step: forward, backward-data and backward-filter of every conv. */

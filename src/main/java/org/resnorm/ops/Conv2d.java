@@ -120,6 +120,20 @@ public final class Conv2d implements AutoCloseable {
     return ConvAlgo.of(ResnormNative.rn_conv2d_resolve_algo(desc, direction));
   }
 
+  /**
+   * Whether the CPU's {@link #forwardCreluInput} and {@link #backwardFilterCreluInput} form the CReLU
+   * inside the conv (3x3 stride-1 Winograd with C/2 a multiple of 16) for the conv input shape
+   * [N, C, H, W] (C = this conv's input channels), rather than in chunks: the case where reading the
+   * pre-activation beats storing the 2C tensor.
+   */
+  public boolean creluInputInPack(int[] inputShape) {
+    if (inChannels % 2 != 0) {
+      return false;
+    }
+    fill(inputShape, outputShape(inputShape));
+    return ResnormNative.rn_conv2d_crelu_input_in_pack(desc) == 1;
+  }
+
   /** y = conv(x, w) + bias. bias may be null. */
   public void forward(Engine engine, Tensor x, Tensor w, Tensor bias, Tensor y) {
     Checks.engine(engine);
@@ -174,8 +188,10 @@ public final class Conv2d implements AutoCloseable {
 
   /**
    * y = conv(CReLU(x), w) + bias, reading the pre-activation x [N, C/2, H, W] (C = this conv's
-   * input channels, even): CReLU(x) = [max(x, 0), max(-x, 0)] is formed a few images at a time in
-   * cache, never as a 2C tensor in memory. The gradient with respect to CReLU(x) is the plain
+   * input channels, even): CReLU(x) = [max(x, 0), max(-x, 0)] is never a 2C tensor in memory. On
+   * the CPU it is formed inside the conv's Winograd pack where {@link #creluInputInPack} says so
+   * (then this is at least as fast as the conv of a stored CReLU), otherwise a few images at a time
+   * in cache with the conv run chunk by chunk (slower). The gradient with respect to CReLU(x) is the plain
    * {@link #backwardData} (into a [N, C, H, W] tensor), which the fused BatchNorm+CReLU backward
    * folds onto x.
    */

@@ -213,6 +213,56 @@ class ResNetTest extends WithEngine {
     return net.loss(y);
   }
 
+  /** Widths whose CReLU convs form the CReLU in their Winograd pack (16 channels a half). */
+  static ResNetConfig creluInConvConfig() {
+    return new ResNetConfig(ResNetConfig.Arch.CIFAR, 8, new int[] {16, 16, 32}, Norm.BATCHNORM, Act.CRELU, Shortcut.A,
+        3, CLASSES);
+  }
+
+  /** The executor's CReLU-in-conv path (no 2C tensor stored) against finite differences. */
+  @Test
+  void creluFormedInTheConvHasTheRightGradients() {
+    try (ResNet net = ResNet.create(engine, creluInConvConfig(), BATCH, HW, HW, 7)) {
+      org.junit.jupiter.api.Assumptions.assumeFalse(engine.isCuda(), "the CUDA executor stores the 2C tensor");
+      assertEquals(3, net.creluInConvCount(), "every block's conv2 forms its CReLU");
+    }
+    checkGradients(creluInConvConfig());
+  }
+
+  /**
+   * The same network with the CReLU formed in the next conv and with the 2C tensor stored: the
+   * convs see the same values in the same order, so losses, logits, gradients and running
+   * statistics agree to the bit, through training steps and in eval mode.
+   */
+  @Test
+  void creluFormedInTheConvMatchesTheStoredTensor() {
+    org.junit.jupiter.api.Assumptions.assumeFalse(engine.isCuda(), "the CUDA executor stores the 2C tensor");
+    try (ResNet inConv = ResNet.create(engine, creluInConvConfig(), BATCH, HW, HW, 3, true);
+        ResNet stored = ResNet.create(engine, creluInConvConfig(), BATCH, HW, HW, 3, false);
+        Sgd sgdA = Sgd.paperRecipe(1e-4f);
+        Sgd sgdB = Sgd.paperRecipe(1e-4f);
+        Tensor x = images(8);
+        Tensor y = labels()) {
+      assertEquals(3, inConv.creluInConvCount());
+      assertEquals(0, stored.creluInConvCount());
+      for (int step = 0; step < 3; step++) {
+        assertEquals(stored.forwardBackward(x, y), inConv.forwardBackward(x, y), "loss at step " + step);
+        Map<String, Tensor> want = stored.gradients().all();
+        for (Map.Entry<String, Tensor> g : inConv.gradients().all().entrySet()) {
+          assertArrayEquals(want.get(g.getKey()).toFloatArray(), g.getValue().toFloatArray(),
+              g.getKey() + " at step " + step);
+        }
+        inConv.step(sgdA, 0.1f);
+        stored.step(sgdB, 0.1f);
+      }
+      Map<String, Tensor> want = stored.parameters().all();
+      inConv.parameters().all().forEach((name, p) ->
+          assertArrayEquals(want.get(name).toFloatArray(), p.toFloatArray(), name + " (running statistics included)"));
+      assertArrayEquals(stored.forward(x, false).toFloatArray(), inConv.forward(x, false).toFloatArray(),
+          "eval-mode logits");
+    }
+  }
+
   @Test
   void trainingOverfitsOneBatch() {
     try (ResNet net = ResNet.create(engine, tiny(Norm.BATCHNORM, Act.CRELU, Shortcut.A), BATCH, HW, HW, 1);

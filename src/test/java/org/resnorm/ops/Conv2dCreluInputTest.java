@@ -1,6 +1,8 @@
 package org.resnorm.ops;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.resnorm.TestSupport.assertClose;
 import static org.resnorm.TestSupport.poisoned;
 import static org.resnorm.TestSupport.random;
@@ -18,7 +20,8 @@ import org.resnorm.ops.Reference.ConvShape;
 
 /**
  * The conv that reads CReLU(x) from x (no 2C tensor in memory) against the plain reference on
- * the expanded input, for every algorithm; the images go through in several chunks.
+ * the expanded input, for every algorithm: formed in the Winograd pack (x's channels a multiple
+ * of 16), and expanded chunk by chunk otherwise (images in several chunks).
  */
 class Conv2dCreluInputTest extends WithEngine {
   static double[] crelu(int n, int half, int plane, double[] x) {
@@ -36,9 +39,11 @@ class Conv2dCreluInputTest extends WithEngine {
   @ParameterizedTest
   @EnumSource(ConvAlgo.class)
   void matchesConvOfExpandedInput(ConvAlgo algo) {
-    // 32 channels of 40x40 per image: about 200 KiB, so 7 images make several chunks.
+    // 16 or 32 channels of 40x40 per image: 100-200 KiB, so 7 images make several chunks where
+    // the CReLU is not formed in the pack (8 channels a half, or not Winograd).
     for (ConvShape g : new ConvShape[] {new ConvShape(3, 6, 7, 6, 5, 3, 3, 1, 1),
-        new ConvShape(7, 32, 40, 40, 3, 3, 3, 1, 1), new ConvShape(3, 8, 9, 9, 4, 3, 3, 2, 1)}) {
+        new ConvShape(7, 32, 40, 40, 3, 3, 3, 1, 1), new ConvShape(7, 16, 40, 40, 3, 3, 3, 1, 1),
+        new ConvShape(5, 64, 9, 7, 6, 3, 3, 1, 1), new ConvShape(3, 8, 9, 9, 4, 3, 3, 2, 1)}) {
       if (!algo.appliesTo(g.r(), g.s(), g.stride(), g.stride())) {
         continue;
       }
@@ -72,6 +77,21 @@ class Conv2dCreluInputTest extends WithEngine {
           assertClose(algo + " " + isa + " dbias", db.toFloatArray(), dbRef, 1e-5);
         }
       }
+    }
+  }
+
+  @Test
+  void saysWhereTheCreluIsFormedInThePack() {
+    try (Conv2d auto = new Conv2d(32, 16, 3, 1, 1);
+        Conv2d narrow = new Conv2d(16, 16, 3, 1, 1);
+        Conv2d strided = new Conv2d(32, 16, 3, 2, 1);
+        Conv2d im2col = new Conv2d(32, 16, 3, 3, 1, 1, 1, 1, ConvAlgo.IM2COL);
+        Conv2d odd = new Conv2d(33, 16, 3, 1, 1)) {
+      assertTrue(auto.creluInputInPack(new int[] {2, 32, 8, 8}), "3x3 stride 1, 16 channels a half: Winograd");
+      assertFalse(narrow.creluInputInPack(new int[] {2, 16, 8, 8}), "8 channels a half: chunks");
+      assertFalse(strided.creluInputInPack(new int[] {2, 32, 8, 8}), "stride 2: not Winograd");
+      assertFalse(im2col.creluInputInPack(new int[] {2, 32, 8, 8}), "im2col asked for");
+      assertFalse(odd.creluInputInPack(new int[] {2, 33, 8, 8}), "odd channels: no CReLU input at all");
     }
   }
 
