@@ -229,21 +229,35 @@ class ResNetTest extends WithEngine {
     checkGradients(creluInConvConfig());
   }
 
+  static Stream<Arguments> creluInConvNetworks() {
+    return Stream.of(
+        // every basic block's conv2
+        Arguments.of(creluInConvConfig(), HW, 3),
+        // ImageNet basic blocks: conv2 of all eight (stride 1 each)
+        Arguments.of(new ResNetConfig(ResNetConfig.Arch.IMAGENET, 18, new int[] {16, 16, 16, 32}, Norm.BATCHNORM,
+            Act.CRELU, Shortcut.B, 3, CLASSES), 32, 8),
+        // bottlenecks: conv1's CReLU into the 3x3 conv2 where it has stride 1 (13 of 16 blocks), never
+        // conv2's into the 1x1 conv3 (not Winograd: its 2C tensor stays)
+        Arguments.of(new ResNetConfig(ResNetConfig.Arch.IMAGENET, 50, new int[] {16, 16, 16, 16}, Norm.BATCHNORM,
+            Act.CRELU, Shortcut.B, 3, CLASSES), 32, 13));
+  }
+
   /**
    * The same network with the CReLU formed in the next conv and with the 2C tensor stored: the
    * convs see the same values in the same order, so losses, logits, gradients and running
    * statistics agree to the bit, through training steps and in eval mode.
    */
-  @Test
-  void creluFormedInTheConvMatchesTheStoredTensor() {
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("creluInConvNetworks")
+  void creluFormedInTheConvMatchesTheStoredTensor(ResNetConfig config, int hw, int formedInConv) {
     org.junit.jupiter.api.Assumptions.assumeFalse(engine.isCuda(), "the CUDA executor stores the 2C tensor");
-    try (ResNet inConv = ResNet.create(engine, creluInConvConfig(), BATCH, HW, HW, 3, true);
-        ResNet stored = ResNet.create(engine, creluInConvConfig(), BATCH, HW, HW, 3, false);
+    try (ResNet inConv = ResNet.create(engine, config, BATCH, hw, hw, 3, true);
+        ResNet stored = ResNet.create(engine, config, BATCH, hw, hw, 3, false);
         Sgd sgdA = Sgd.paperRecipe(1e-4f);
         Sgd sgdB = Sgd.paperRecipe(1e-4f);
-        Tensor x = images(8);
+        Tensor x = images(8, BATCH, hw, hw);
         Tensor y = labels()) {
-      assertEquals(3, inConv.creluInConvCount());
+      assertEquals(formedInConv, inConv.creluInConvCount());
       assertEquals(0, stored.creluInConvCount());
       for (int step = 0; step < 3; step++) {
         assertEquals(stored.forwardBackward(x, y), inConv.forwardBackward(x, y), "loss at step " + step);
