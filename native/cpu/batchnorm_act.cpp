@@ -195,6 +195,23 @@ int rn_batchnorm_forward_inference(rn_context* ctx, int32_t n, int32_t c, int32_
   });
 }
 
+int rn_batchnorm_inference_affine(rn_context* ctx, int32_t c, float eps, const float* gamma, const float* beta,
+                                  const float* running_mean, const float* running_var, float* scale, float* shift) {
+  if (c <= 0 || !running_mean || !running_var || !scale || !shift) return RN_STATUS_BAD_ARGUMENT;
+  if ((gamma == nullptr) != (beta == nullptr)) return RN_STATUS_BAD_ARGUMENT;
+  if (!(eps >= 0.0f) || !std::isfinite(eps)) return RN_STATUS_BAD_ARGUMENT;
+  return rn_guarded(ctx, [&] {
+    for (int32_t ch = 0; ch < c; ++ch) {
+      // the scale exactly as rn_batchnorm_forward_inference's; the shift in double, rounded once
+      const float invstd = float(1.0 / std::sqrt(double(running_var[ch]) + double(eps)));
+      const BnChannel bc = channel_affine(running_mean[ch], invstd, gamma, beta, ch);
+      scale[ch] = bc.scale;
+      shift[ch] = float(double(bc.beta) - double(bc.mean) * double(bc.scale));
+    }
+    return int(RN_STATUS_OK);
+  });
+}
+
 int rn_batchnorm_backward(rn_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act, const float* x,
                           const float* gamma, const float* beta, const float* save_mean, const float* save_invstd,
                           const float* dy, float* dx, float* dgamma, float* dbeta) {

@@ -94,9 +94,14 @@ int backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, co
 
 int forward_epilogue(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w,
                      const rn_conv2d_epilogue& e, float* y) {
+  Epilogue ep;
+  if (!prepare_epilogue(ctx, d, e, &ep)) return forward(ctx, d, x, w, e.bias, y, nullptr);
+  return forward(ctx, d, x, w, nullptr, y, &ep);
+}
+
+bool prepare_epilogue(rn_context* ctx, const rn_conv2d_desc& d, const rn_conv2d_epilogue& e, Epilogue* out) {
   // Only a bias: the plain conv adds it already.
-  if (!e.scale && e.act == RN_ACT_NONE && e.post_scale == 1.0f && e.post_shift == 0.0f)
-    return forward(ctx, d, x, w, e.bias, y, nullptr);
+  if (!e.scale && e.act == RN_ACT_NONE && e.post_scale == 1.0f && e.post_shift == 0.0f) return false;
   // Lane-padded copies for the channel-blocked epilogue (k floats: a few KiB), zero in the
   // padding lanes, from the context's channel_params block (the conv takes `workspace`).
   const int32_t k16 = lane_blocks(d.k) * kLanes;
@@ -109,7 +114,7 @@ int forward_epilogue(rn_context* ctx, const rn_conv2d_desc& d, const float* x, c
   std::fill(bias16, bias16 + k16, 0.0f);
   if (e.scale) std::copy(e.scale, e.scale + d.k, scale16);
   if (e.bias) std::copy(e.bias, e.bias + d.k, bias16);
-  Epilogue ep;
+  Epilogue& ep = *out;
   ep.args.scale16 = e.scale ? scale16 : nullptr;
   ep.args.bias16 = e.bias ? bias16 : nullptr;
   ep.args.act = e.act;
@@ -117,7 +122,7 @@ int forward_epilogue(rn_context* ctx, const rn_conv2d_desc& d, const float* x, c
   ep.args.post_shift = e.post_shift;
   ep.scale = e.scale;
   ep.bias = e.bias;
-  return forward(ctx, d, x, w, nullptr, y, &ep);
+  return true;
 }
 
 void epilogue_planes(const rn_conv2d_desc& d, const Epilogue& ep, float* y) {

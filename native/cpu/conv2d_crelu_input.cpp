@@ -53,6 +53,22 @@ int check(const rn_conv2d_desc* d) {
   return d->c % 2 == 0 ? RN_STATUS_OK : RN_STATUS_BAD_ARGUMENT;
 }
 
+// The forward, inside rn_guarded: in the pack, or chunk by chunk (ep: null or prepared).
+int crelu_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
+                  float* y, const rn::conv::Epilogue* ep) {
+  if (in_pack(d, 0)) return rn::conv::winograd_forward(ctx, d, x, w, bias, y, ep, true);
+  const int32_t chunk = chunk_images(ctx, d);
+  float* staged = static_cast<float*>(ctx->staging.require(sizeof(float) * chunk * d.c * in_plane(d)));
+  const int64_t y_image = ep ? ep->image(d) : int64_t(d.k) * d.p * d.q;
+  for (int32_t n0 = 0; n0 < d.n; n0 += chunk) {
+    rn_conv2d_desc part = d;
+    part.n = std::min(chunk, d.n - n0);
+    expand(ctx, d, x, n0, part.n, staged);
+    if (int st = rn::conv::forward(ctx, part, staged, w, bias, y + n0 * y_image, ep); st != RN_STATUS_OK) return st;
+  }
+  return RN_STATUS_OK;
+}
+
 }  // namespace
 
 extern "C" {
@@ -61,19 +77,18 @@ int rn_conv2d_forward_crelu_input(rn_context* ctx, const rn_conv2d_desc* d, cons
                                   const float* bias, float* y) {
   if (int st = check(d); st != RN_STATUS_OK) return st;
   if (!x || !w || !y) return RN_STATUS_BAD_ARGUMENT;
+  return rn_guarded(ctx, [&] { return crelu_forward(ctx, *d, x, w, bias, y, nullptr); });
+}
+
+int rn_conv2d_forward_crelu_input_epilogue(rn_context* ctx, const rn_conv2d_desc* d, const float* x, const float* w,
+                                           const rn_conv2d_epilogue* e, float* y) {
+  if (int st = check(d); st != RN_STATUS_OK) return st;
+  if (!x || !w || !y || !e) return RN_STATUS_BAD_ARGUMENT;
+  if (e->act < RN_ACT_NONE || e->act > RN_ACT_CRELU) return RN_STATUS_BAD_ARGUMENT;
   return rn_guarded(ctx, [&] {
-    if (in_pack(*d, 0)) return rn::conv::winograd_forward(ctx, *d, x, w, bias, y, nullptr, true);
-    const int32_t chunk = chunk_images(ctx, *d);
-    float* staged = static_cast<float*>(ctx->staging.require(sizeof(float) * chunk * d->c * in_plane(*d)));
-    const int64_t y_image = int64_t(d->k) * d->p * d->q;
-    for (int32_t n0 = 0; n0 < d->n; n0 += chunk) {
-      rn_conv2d_desc part = *d;
-      part.n = std::min(chunk, d->n - n0);
-      expand(ctx, *d, x, n0, part.n, staged);
-      if (int st = rn::conv::forward(ctx, part, staged, w, bias, y + n0 * y_image, nullptr); st != RN_STATUS_OK)
-        return st;
-    }
-    return int(RN_STATUS_OK);
+    rn::conv::Epilogue ep;
+    if (!rn::conv::prepare_epilogue(ctx, *d, *e, &ep)) return crelu_forward(ctx, *d, x, w, e->bias, y, nullptr);
+    return crelu_forward(ctx, *d, x, w, nullptr, y, &ep);
   });
 }
 

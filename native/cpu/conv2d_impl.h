@@ -32,6 +32,10 @@ int forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const floa
             const Epilogue* ep);
 int forward_epilogue(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w,
                      const rn_conv2d_epilogue& e, float* y);
+// The algorithms' form of e in *ep (lane-padded copies of scale and bias in the context's
+// channel_params block, valid until the next call that takes it); false when e is only a
+// bias, which the plain conv adds (pass e.bias as the conv's bias, no epilogue).
+bool prepare_epilogue(rn_context* ctx, const rn_conv2d_desc& d, const rn_conv2d_epilogue& e, Epilogue* ep);
 int backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx);
 int backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy, float* dw,
                     float* dbias);

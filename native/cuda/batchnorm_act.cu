@@ -148,6 +148,18 @@ __global__ void inference_consts(int32_t c, float eps, const float* running_mean
   consts[ch] = Channel{running_mean[ch], __fmul_rn(g, invstd), beta ? beta[ch] : 0.0f, 0.0f, 0.0f, 0.0f};
 }
 
+// The inference forward as u = scale*x + shift (rn_cuda_batchnorm_inference_affine): the
+// same invstd and scale as inference_consts, the shift in double before its one rounding.
+__global__ void inference_affine(int32_t c, float eps, const float* running_mean, const float* running_var,
+                                 const float* gamma, const float* beta, float* scale, float* shift) {
+  const int32_t ch = blockIdx.x * blockDim.x + threadIdx.x;
+  if (ch >= c) return;
+  const float invstd = float(1.0 / sqrt(double(running_var[ch]) + double(eps)));
+  const float g = gamma ? gamma[ch] : 1.0f, sc = __fmul_rn(g, invstd);
+  scale[ch] = sc;
+  shift[ch] = float(double(beta ? beta[ch] : 0.0f) - double(running_mean[ch]) * double(sc));
+}
+
 __global__ void finish_backward(const double2* partial, int32_t c, int32_t splits, int64_t m, const float* save_mean,
                                 const float* save_invstd, const float* gamma, const float* beta, float* dgamma,
                                 float* dbeta, Channel* consts) {
@@ -337,6 +349,20 @@ RN_API int rn_cuda_batchnorm_forward_inference(rn_cuda_context* ctx, int32_t n, 
               consts);
     RN_CUDA_CHECK_LAUNCH();
     return apply(ctx, n, c, hw, act, x, y, consts);
+  });
+}
+
+RN_API int rn_cuda_batchnorm_inference_affine(rn_cuda_context* ctx, int32_t c, float eps, const float* gamma,
+                                              const float* beta, const float* running_mean,
+                                              const float* running_var, float* scale, float* shift) {
+  if (c <= 0 || !running_mean || !running_var || !scale || !shift) return RN_STATUS_BAD_ARGUMENT;
+  if ((gamma == nullptr) != (beta == nullptr)) return RN_STATUS_BAD_ARGUMENT;
+  if (!(eps >= 0.0f) || !std::isfinite(eps)) return RN_STATUS_BAD_ARGUMENT;
+  return guarded(ctx, [&] {
+    RN_LAUNCH(inference_affine, blocks_for(c, 128), 128, ctx->stream, c, eps, running_mean, running_var, gamma, beta,
+              scale, shift);
+    RN_CUDA_CHECK_LAUNCH();
+    return int(RN_STATUS_OK);
   });
 }
 

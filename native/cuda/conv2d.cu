@@ -150,6 +150,15 @@ RN_API int rn_cuda_conv2d_forward_crelu_input(rn_cuda_context* ctx, const rn_con
   return guarded(ctx, [&] { return conv::forward(ctx, *d, x, w, bias, nullptr, true, y); });
 }
 
+RN_API int rn_cuda_conv2d_forward_crelu_input_epilogue(rn_cuda_context* ctx, const rn_conv2d_desc* d,
+                                                       const float* x, const float* w,
+                                                       const rn_conv2d_epilogue* ep, float* y) {
+  if (int st = check_crelu_input(d); st != RN_STATUS_OK) return st;
+  if (!x || !w || !y || !ep) return RN_STATUS_BAD_ARGUMENT;
+  if (ep->act < RN_ACT_NONE || ep->act > RN_ACT_CRELU) return RN_STATUS_BAD_ARGUMENT;
+  return guarded(ctx, [&] { return conv::forward(ctx, *d, x, w, nullptr, ep, true, y); });
+}
+
 RN_API int rn_cuda_conv2d_backward_data(rn_cuda_context* ctx, const rn_conv2d_desc* d, const float* dy,
                                         const float* w, float* dx) {
   if (int st = conv::check(d); st != RN_STATUS_OK) return st;

@@ -210,6 +210,18 @@ void check_shape(rn_context* ctx, std::mt19937_64& rng, const Shape& s, int act,
                                                 yi.data()));
     Ref ri = reference_forward(s, act, eps, x.data(), g, b, rm.data(), rv.data());
     expect_close((l + " inference y").c_str(), yi, ri.y, 1e-5);
+    // The same map as per-channel scale and shift (for folding into the conv before it):
+    // u = scale*x + shift against the float64 inference u, every element.
+    Buffer scale(s.c), shift(s.c);
+    RN_EXPECT_OK(rn_batchnorm_inference_affine(ctx, s.c, eps, g, b, rm.data(), rv.data(), scale.data(),
+                                               shift.data()));
+    Ref u_ref = reference_forward(s, RN_ACT_NONE, eps, x.data(), g, b, rm.data(), rv.data());
+    Buffer folded(size_t(s.n) * s.c * s.hw);
+    for (size_t i = 0; i < size_t(s.n) * s.c * s.hw; ++i) {
+      const size_t ch = (i / s.hw) % s.c;
+      folded[i] = scale[ch] * x[i] + shift[ch];  // in float, as a conv epilogue evaluates it
+    }
+    expect_close((l + " inference affine").c_str(), folded, u_ref.y, 1e-5);
   }
 
   // In place (y == x, dx == dy) for NONE and RELU gives the same bits as out of place.
@@ -255,6 +267,18 @@ void check_bad_arguments(rn_context* ctx) {
                                            y.data()) == BAD, "inference without running stats");
   RN_EXPECT(rn_batchnorm_forward_inference(ctx, 2, 2, 2, 0, 1e-5f, x.data(), nullptr, nullptr, p.data(), q.data(),
                                            y.data()) == RN_STATUS_OK, "inference valid (m=... any)");
+  RN_EXPECT(rn_batchnorm_inference_affine(ctx, 2, 1e-5f, p.data(), q.data(), r.data(), t.data(), dx.data(),
+                                         dy.data()) == RN_STATUS_OK, "inference affine valid");
+  RN_EXPECT(rn_batchnorm_inference_affine(ctx, 0, 1e-5f, p.data(), q.data(), r.data(), t.data(), dx.data(),
+                                         dy.data()) == BAD, "inference affine c=0");
+  RN_EXPECT(rn_batchnorm_inference_affine(ctx, 2, 1e-5f, p.data(), nullptr, r.data(), t.data(), dx.data(),
+                                         dy.data()) == BAD, "inference affine gamma without beta");
+  RN_EXPECT(rn_batchnorm_inference_affine(ctx, 2, 1e-5f, nullptr, nullptr, nullptr, t.data(), dx.data(),
+                                         dy.data()) == BAD, "inference affine without running mean");
+  RN_EXPECT(rn_batchnorm_inference_affine(ctx, 2, -1.0f, nullptr, nullptr, r.data(), t.data(), dx.data(),
+                                         dy.data()) == BAD, "inference affine eps<0");
+  RN_EXPECT(rn_batchnorm_inference_affine(ctx, 2, 1e-5f, nullptr, nullptr, r.data(), t.data(), nullptr,
+                                         dy.data()) == BAD, "inference affine without scale");
   RN_EXPECT(rn_batchnorm_backward(ctx, 2, 2, 2, 0, x.data(), p.data(), q.data(), p.data(), q.data(), dy.data(),
                                   dx.data(), nullptr, nullptr) == BAD, "affine without dgamma");
   RN_EXPECT(rn_batchnorm_backward(ctx, 2, 2, 2, 0, x.data(), nullptr, nullptr, p.data(), q.data(), dy.data(),

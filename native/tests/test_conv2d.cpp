@@ -141,6 +141,26 @@ void run_crelu_input(const rn_conv2d_desc& d, rn_context* ctx, std::mt19937_64& 
   std::string name = label + " forward_crelu_input";
   RN_EXPECT_OK(rn_conv2d_forward_crelu_input(ctx, &d, x.data(), w.data(), b.data(), y.data()));
   expect_close(name.c_str(), y, y_ref, 1e-5);
+  // With an epilogue (inference batch norm folded in: scale, bias, then each activation).
+  Buffer scale(d.k);
+  scale.fill_random(rng, 0.25f, 2.0f);
+  const size_t pq = size_t(d.p) * d.q;
+  for (int act : {RN_ACT_NONE, RN_ACT_RELU, RN_ACT_CRELU}) {
+    const bool crelu = act == RN_ACT_CRELU;
+    rn_conv2d_epilogue ep{scale.data(), b.data(), act, 1.0f, 0.0f};
+    std::vector<double> ref(ysize(d) * (crelu ? 2 : 1));
+    for (size_t i = 0; i < ysize(d); ++i) {
+      const size_t n = i / (size_t(d.k) * pq), k = (i / pq) % d.k, j = i % pq;
+      const double u = (y_ref[i] - b[k]) * scale[k] + b[k];
+      const size_t at = crelu ? (n * 2 * d.k + k) * pq + j : i;
+      ref[at] = act == RN_ACT_NONE ? u : std::max(u, 0.0);
+      if (crelu) ref[at + size_t(d.k) * pq] = std::max(-u, 0.0);
+    }
+    Buffer ye(ref.size());
+    name = label + " forward_crelu_input_epilogue act=" + std::to_string(act);
+    RN_EXPECT_OK(rn_conv2d_forward_crelu_input_epilogue(ctx, &d, x.data(), w.data(), &ep, ye.data()));
+    expect_close(name.c_str(), ye, ref, 1e-5);
+  }
   name = label + " backward_filter_crelu_input";
   RN_EXPECT_OK(rn_conv2d_backward_filter_crelu_input(ctx, &d, x.data(), dy.data(), dw.data(), db.data()));
   expect_close(name.c_str(), dw, dw_ref, 1e-5);

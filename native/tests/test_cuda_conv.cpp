@@ -89,6 +89,16 @@ void conv_case(rn_cuda_context* g, rn_context* cpu, std::mt19937_64& rng, const 
     RN_EXPECT_OK(rn_conv2d_forward_crelu_input(cpu, &d2, x.data(), w2.data(), b.data(), y.data()));
     RN_CUDA_EXPECT_OK(rn_cuda_conv2d_forward_crelu_input(g, &d2, X.data(), W2.data(), B.data(), Y.data()));
     expect_match(g, l + " forward_crelu_input", Y, y, tol);
+    for (int act : {RN_ACT_NONE, RN_ACT_CRELU}) {  // a folded inference batch norm, then its activation
+      const size_t yn = ysize(d2) * (act == RN_ACT_CRELU ? 2 : 1);
+      const rn_conv2d_epilogue ep_cpu{scale.data(), b.data(), act, 1.0f, 0.0f};
+      const rn_conv2d_epilogue ep_gpu{SCALE.data(), B.data(), act, 1.0f, 0.0f};
+      Buffer ye(yn);
+      DevBuffer YE(g, yn);
+      RN_EXPECT_OK(rn_conv2d_forward_crelu_input_epilogue(cpu, &d2, x.data(), w2.data(), &ep_cpu, ye.data()));
+      RN_CUDA_EXPECT_OK(rn_cuda_conv2d_forward_crelu_input_epilogue(g, &d2, X.data(), W2.data(), &ep_gpu, YE.data()));
+      expect_match(g, l + " forward_crelu_input_epilogue act=" + std::to_string(act), YE, ye, tol);
+    }
     RN_EXPECT_OK(rn_conv2d_backward_filter_crelu_input(cpu, &d2, x.data(), dy.data(), dw.data(), db.data()));
     RN_CUDA_EXPECT_OK(rn_cuda_conv2d_backward_filter_crelu_input(g, &d2, X.data(), DY.data(), DW.data(), DB.data()));
     expect_match(g, l + " backward_filter_crelu_input", DW, dw, tol);

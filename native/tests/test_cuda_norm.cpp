@@ -101,6 +101,14 @@ void bn_case(rn_cuda_context* g, rn_context* cpu, std::mt19937_64& rng, const Sh
     RN_CUDA_EXPECT_OK(rn_cuda_batchnorm_forward_inference(g, s.n, s.c, s.hw, act, eps, X.data(), dgm, dbt,
                                                           RMC.data(), RVC.data(), YI.data()));
     expect_match(g, l + " inference y", YI, yi, tol);
+    // The inference map as per-channel scale and shift (folded into a conv's epilogue).
+    Buffer sc(s.c), sh(s.c);
+    DevBuffer SC(g, s.c), SH(g, s.c);
+    RN_EXPECT_OK(rn_batchnorm_inference_affine(cpu, s.c, eps, gm, bt, rm.data(), rv.data(), sc.data(), sh.data()));
+    RN_CUDA_EXPECT_OK(rn_cuda_batchnorm_inference_affine(g, s.c, eps, dgm, dbt, RMC.data(), RVC.data(), SC.data(),
+                                                         SH.data()));
+    expect_match(g, l + " inference scale", SC, sc, tol);
+    expect_match(g, l + " inference shift", SH, sh, tol);
   }
 
   // In place: y == x (NONE, RELU) and dx == dy.
@@ -211,6 +219,12 @@ void bad_arguments(rn_cuda_context* g) {
   RN_EXPECT(rn_cuda_batchnorm_forward_inference(g, 2, 4, 8, RN_ACT_NONE, -1.0f, X.data(), nullptr, nullptr, S.data(),
                                                 T.data(), Y.data()) == RN_STATUS_BAD_ARGUMENT,
             "eps < 0");
+  RN_EXPECT(rn_cuda_batchnorm_inference_affine(g, 4, 1e-5f, nullptr, nullptr, nullptr, T.data(), S.data(),
+                                               Y.data()) == RN_STATUS_BAD_ARGUMENT,
+            "inference affine without running mean");
+  RN_EXPECT(rn_cuda_batchnorm_inference_affine(g, 0, 1e-5f, nullptr, nullptr, S.data(), T.data(), X.data(),
+                                               Y.data()) == RN_STATUS_BAD_ARGUMENT,
+            "inference affine c = 0");
   RN_EXPECT(rn_cuda_relu_forward(g, -1, X.data(), Y.data()) == RN_STATUS_BAD_ARGUMENT, "count < 0");
   RN_EXPECT(rn_cuda_relu_forward(g, 0, nullptr, nullptr) == RN_STATUS_OK, "count 0");
   RN_EXPECT(rn_cuda_crelu_forward(g, 0, 4, 8, X.data(), Y.data()) == RN_STATUS_BAD_ARGUMENT, "n 0");

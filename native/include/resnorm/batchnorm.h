@@ -45,6 +45,16 @@ RN_API int rn_batchnorm_forward_inference(rn_context* ctx, int32_t n, int32_t c,
                                           float eps, const float* x, const float* gamma, const float* beta,
                                           const float* running_mean, const float* running_var, float* y);
 
+/* The inference forward as a per-channel affine map, for folding into the conv that
+ * feeds the batch norm (rn_conv2d_forward_epilogue's scale and bias): u = scale*x + shift
+ * with scale = gamma/sqrt(running_var + eps) (gamma = 1 when NULL) and shift = beta -
+ * running_mean*scale (beta = 0 when NULL), c floats each. Rounds differently from
+ * rn_batchnorm_forward_inference, which evaluates (x - mean)*scale + beta: equal to within
+ * float32 rounding of the larger of |u| and |mean*scale|. */
+RN_API int rn_batchnorm_inference_affine(rn_context* ctx, int32_t c, float eps, const float* gamma,
+                                         const float* beta, const float* running_mean,
+                                         const float* running_var, float* scale, float* shift);
+
 /* Gradients of the training forward. dy has the shape of y ([N, 2C, HW] for CRELU); dx is
  * [N, C, HW]; dgamma/dbeta [C] are overwritten (both NULL when gamma/beta are NULL).
  *   du = dy (NONE), dy*[u>0] (RELU), dy[:, c]*[u>0] - dy[:, C+c]*[u<0] (CRELU)

@@ -78,6 +78,10 @@ RN_API int rn_conv2d_forward_crelu_input(rn_context* ctx, const rn_conv2d_desc* 
 RN_API int rn_conv2d_backward_filter_crelu_input(rn_context* ctx, const rn_conv2d_desc* d,
                                                  const float* x, const float* dy, float* dw,
                                                  float* dbias);
+/* rn_conv2d_forward_crelu_input with rn_conv2d_forward_epilogue's epilogue (y has 2K
+ * channels for an RN_ACT_CRELU epilogue). */
+RN_API int rn_conv2d_forward_crelu_input_epilogue(rn_context* ctx, const rn_conv2d_desc* d, const float* x,
+                                                  const float* w, const rn_conv2d_epilogue* ep, float* y);
 /* 1 where both CReLU-input calls above form the CReLU in the conv's pack for this
  * descriptor (the fast case), 0 where they go through chunks, -1 for a bad descriptor
  * (as rn_conv2d_check, or an odd d->c). */

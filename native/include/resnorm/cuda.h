@@ -146,6 +146,9 @@ RN_API int rn_cuda_conv2d_forward_epilogue(rn_cuda_context* ctx, const rn_conv2d
                                            const float* w, const rn_conv2d_epilogue* ep, float* y);
 RN_API int rn_cuda_conv2d_forward_crelu_input(rn_cuda_context* ctx, const rn_conv2d_desc* d, const float* x,
                                               const float* w, const float* bias, float* y);
+RN_API int rn_cuda_conv2d_forward_crelu_input_epilogue(rn_cuda_context* ctx, const rn_conv2d_desc* d,
+                                                       const float* x, const float* w,
+                                                       const rn_conv2d_epilogue* ep, float* y);
 RN_API int rn_cuda_conv2d_backward_data(rn_cuda_context* ctx, const rn_conv2d_desc* d, const float* dy,
                                         const float* w, float* dx);
 RN_API int rn_cuda_conv2d_backward_filter(rn_cuda_context* ctx, const rn_conv2d_desc* d, const float* x,
@@ -170,6 +173,9 @@ RN_API int rn_cuda_batchnorm_forward_training(rn_cuda_context* ctx, int32_t n, i
 RN_API int rn_cuda_batchnorm_forward_inference(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act,
                                                float eps, const float* x, const float* gamma, const float* beta,
                                                const float* running_mean, const float* running_var, float* y);
+RN_API int rn_cuda_batchnorm_inference_affine(rn_cuda_context* ctx, int32_t c, float eps, const float* gamma,
+                                              const float* beta, const float* running_mean,
+                                              const float* running_var, float* scale, float* shift);
 RN_API int rn_cuda_batchnorm_backward(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act,
                                       const float* x, const float* gamma, const float* beta, const float* save_mean,
                                       const float* save_invstd, const float* dy, float* dx, float* dgamma,
