@@ -113,6 +113,9 @@ public final class CudaNative {
   public static native int rn_cuda_conv2d_forward_crelu_input(rn_cuda_context ctx, @Const rn_conv2d_desc d,
       @Const FloatPointer x, @Const FloatPointer w, @Const FloatPointer bias, FloatPointer y);
 
+  public static native int rn_cuda_conv2d_forward_crelu_input_epilogue(rn_cuda_context ctx, @Const rn_conv2d_desc d,
+      @Const FloatPointer x, @Const FloatPointer w, @Const rn_conv2d_epilogue ep, FloatPointer y);
+
   public static native int rn_cuda_conv2d_backward_filter_crelu_input(rn_cuda_context ctx, @Const rn_conv2d_desc d,
       @Const FloatPointer x, @Const FloatPointer dy, FloatPointer dw, FloatPointer dbias);
 
@@ -175,6 +178,10 @@ public final class CudaNative {
   public static native int rn_cuda_batchnorm_forward_inference(rn_cuda_context ctx, int n, int c, int hw, int act,
       float eps, @Const FloatPointer x, @Const FloatPointer gamma, @Const FloatPointer beta,
       @Const FloatPointer runningMean, @Const FloatPointer runningVar, FloatPointer y);
+
+  public static native int rn_cuda_batchnorm_inference_affine(rn_cuda_context ctx, int c, float eps,
+      @Const FloatPointer gamma, @Const FloatPointer beta, @Const FloatPointer runningMean,
+      @Const FloatPointer runningVar, FloatPointer scale, FloatPointer shift);
 
   public static native int rn_cuda_batchnorm_backward(rn_cuda_context ctx, int n, int c, int hw, int act,
       @Const FloatPointer x, @Const FloatPointer gamma, @Const FloatPointer beta, @Const FloatPointer saveMean,

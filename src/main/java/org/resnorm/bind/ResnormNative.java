@@ -180,6 +180,9 @@ public final class ResnormNative {
 
   public static native int rn_conv2d_crelu_input_in_pack(@Const rn_conv2d_desc d);
 
+  public static native int rn_conv2d_forward_crelu_input_epilogue(rn_context ctx, @Const rn_conv2d_desc d,
+      @Const FloatPointer x, @Const FloatPointer w, @Const rn_conv2d_epilogue ep, FloatPointer y);
+
   // ---------------------------------------------------------------- weightnorm_conv.h
   public static native int rn_wnconv_forward(rn_context ctx, @Const rn_conv2d_desc d, int act, float postScale,
       float postShift, @Const FloatPointer x, @Const FloatPointer v, @Const FloatPointer gamma,
@@ -271,6 +274,10 @@ public final class ResnormNative {
   public static native int rn_batchnorm_forward_inference(rn_context ctx, int n, int c, int hw, int act, float eps,
       @Const FloatPointer x, @Const FloatPointer gamma, @Const FloatPointer beta, @Const FloatPointer runningMean,
       @Const FloatPointer runningVar, FloatPointer y);
+
+  public static native int rn_batchnorm_inference_affine(rn_context ctx, int c, float eps, @Const FloatPointer gamma,
+      @Const FloatPointer beta, @Const FloatPointer runningMean, @Const FloatPointer runningVar, FloatPointer scale,
+      FloatPointer shift);
 
   public static native int rn_batchnorm_backward(rn_context ctx, int n, int c, int hw, int act,
       @Const FloatPointer x, @Const FloatPointer gamma, @Const FloatPointer beta, @Const FloatPointer saveMean,

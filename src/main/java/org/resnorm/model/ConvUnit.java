@@ -48,6 +48,9 @@ final class ConvUnit implements AutoCloseable {
   final Tensor dIn;
   private final Tensor saveMean;
   private final Tensor saveInvstd;
+  /** Eval mode: the batch norm as a per-channel scale and shift, folded into the conv's epilogue. */
+  private final Tensor foldScale;
+  private final Tensor foldShift;
   private final List<Tensor> owned = new ArrayList<>();
   /** Where op times go (null: not profiling). */
   StepProfile profile;
@@ -128,6 +131,8 @@ final class ConvUnit implements AutoCloseable {
     dIn = gradSlots.length > 1 ? buffers.view(gradSlots[1], inShape) : null;
     saveMean = bn != null ? own(Tensor.empty(engine, cs.outChannels())) : null;
     saveInvstd = bn != null ? own(Tensor.empty(engine, cs.outChannels())) : null;
+    foldScale = bn != null ? own(Tensor.empty(engine, cs.outChannels())) : null;
+    foldShift = bn != null ? own(Tensor.empty(engine, cs.outChannels())) : null;
   }
 
   /** Multiply-adds x 2 of the forward conv (backward-data and backward-filter cost the same each). */
@@ -146,18 +151,27 @@ final class ConvUnit implements AutoCloseable {
     long t = StepProfile.start(profile);
     switch (norm) {
       case BATCHNORM -> {
+        if (!training) {
+          // The inference batch norm is a per-channel affine map: folded into the conv's epilogue
+          // with the activation, no pass of its own (and pre is not written).
+          bn.inferenceAffine(engine, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), foldScale, foldShift);
+          t = lap(Op.NORM_FORWARD, t);
+          if (creluIn) {
+            conv.forwardCreluInputFused(engine, x, p.weight(), foldScale, foldShift, bnForward.act(), 1f, 0f, out);
+          } else {
+            conv.forwardFused(engine, x, p.weight(), foldScale, foldShift, bnForward.act(), 1f, 0f, out);
+          }
+          lap(Op.CONV_FORWARD, t);
+          return out;
+        }
         if (creluIn) {
           conv.forwardCreluInput(engine, x, p.weight(), null, pre);
         } else {
           conv.forward(engine, x, p.weight(), null, pre);
         }
         t = lap(Op.CONV_FORWARD, t);
-        if (training) {
-          bnForward.forwardTraining(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), saveMean,
-              saveInvstd, out);
-        } else {
-          bnForward.forwardInference(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), out);
-        }
+        bnForward.forwardTraining(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), saveMean,
+            saveInvstd, out);
         lap(Op.NORM_FORWARD, t);
       }
       case PLAIN, PLAIN_NOBIAS -> {

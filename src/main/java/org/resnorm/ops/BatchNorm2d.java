@@ -143,6 +143,33 @@ public final class BatchNorm2d {
   }
 
   /**
+   * The inference forward as a per-channel affine map u = scale * x + shift ([C] each, overwritten),
+   * for folding into the conv before the batch norm ({@link Conv2d#forwardFused} with this scale as
+   * its scale and shift as its bias, and this norm's activation): scale = gamma / sqrt(runningVar +
+   * eps), shift = beta - runningMean * scale. Equal to {@link #forwardInference} within float32
+   * rounding (it evaluates (x - mean) * scale + beta).
+   */
+  public void inferenceAffine(Engine engine, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+      Tensor scale, Tensor shift) {
+    Checks.engine(engine);
+    affine(gamma, beta);
+    Checks.floatTensor("runningMean", runningMean, channels);
+    Checks.floatTensor("runningVar", runningVar, channels);
+    Checks.floatTensor("scale", scale, channels);
+    Checks.floatTensor("shift", shift, channels);
+    Checks.noOverlap("scale", scale, new String[] {"gamma", "beta", "runningMean", "runningVar", "shift"}, gamma, beta,
+        runningMean, runningVar, shift);
+    Checks.noOverlap("shift", shift, new String[] {"gamma", "beta", "runningMean", "runningVar"}, gamma, beta,
+        runningMean, runningVar);
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_batchnorm_inference_affine(engine.cudaHandle(), channels, eps, engine.ptr(gamma),
+        engine.ptr(beta), engine.ptr(runningMean), engine.ptr(runningVar), engine.ptr(scale), engine.ptr(shift))
+        : ResnormNative.rn_batchnorm_inference_affine(engine.handle(), channels, eps, engine.ptr(gamma),
+        engine.ptr(beta), engine.ptr(runningMean), engine.ptr(runningVar), engine.ptr(scale), engine.ptr(shift)),
+        "batchnorm inference affine");
+  }
+
+  /**
    * Gradients of the training forward: dx [N, C, H, W] from dy (y's shape); dgamma and dbeta
    * [C] are given exactly when gamma and beta are. Everything is overwritten.
    */

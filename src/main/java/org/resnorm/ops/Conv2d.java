@@ -211,6 +211,40 @@ public final class Conv2d implements AutoCloseable {
         engine.ptr(w), bias == null ? null : engine.ptr(bias), engine.ptr(y)), "conv2d forward (CReLU input)");
   }
 
+  /**
+   * {@link #forwardCreluInput} with {@link #forwardFused}'s epilogue: {@code u = scale[k] *
+   * conv(CReLU(x), w) + bias[k]}, then act, then {@code y = postScale * act(u) + postShift}
+   * (y [N, 2K, P, Q] for {@link Act#CRELU}). scale and bias may be null.
+   */
+  public void forwardCreluInputFused(Engine engine, Tensor x, Tensor w, Tensor scale, Tensor bias, Act act,
+      float postScale, float postShift, Tensor y) {
+    Checks.engine(engine);
+    if (act == null) {
+      throw new IllegalArgumentException("act must not be null");
+    }
+    if (!Float.isFinite(postScale) || !Float.isFinite(postShift)) {
+      throw new IllegalArgumentException("postScale and postShift must be finite, got " + postScale + ", " + postShift);
+    }
+    int[] xs = creluInputShape(x);
+    int[] ys = outputShape(xs);
+    int[] fusedShape = {ys[0], act.outputChannels(ys[1]), ys[2], ys[3]};
+    Checks.floatTensor("w", w, weightShape());
+    Checks.optionalFloatTensor("scale", scale, outChannels);
+    Checks.optionalFloatTensor("bias", bias, outChannels);
+    Checks.floatTensor("y", y, fusedShape);
+    Checks.noOverlap("y", y, new String[] {"x", "w", "scale", "bias"}, x, w, scale, bias);
+    fill(xs, ys);
+    try (ResnormNative.rn_conv2d_epilogue ep = new ResnormNative.rn_conv2d_epilogue()) {
+      ep.scale(scale == null ? null : engine.ptr(scale)).bias(bias == null ? null : engine.ptr(bias))
+          .act(act.code).post_scale(postScale).post_shift(postShift);
+      NativeStatus.check(engine.isCuda()
+          ? CudaNative.rn_cuda_conv2d_forward_crelu_input_epilogue(engine.cudaHandle(), desc, engine.ptr(x),
+          engine.ptr(w), ep, engine.ptr(y))
+          : ResnormNative.rn_conv2d_forward_crelu_input_epilogue(engine.handle(), desc, engine.ptr(x),
+          engine.ptr(w), ep, engine.ptr(y)), "conv2d forward (CReLU input, fused epilogue)");
+    }
+  }
+
   /** dw and dbias (may be null) of {@link #forwardCreluInput}, from the pre-activation x [N, C/2, H, W]. */
   public void backwardFilterCreluInput(Engine engine, Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
     Checks.engine(engine);

@@ -156,8 +156,35 @@ class ResNetImageNetTest extends WithEngine {
         Tensor x = ResNetTest.images(8, n, h, w)) {
       damp(depth >= 50 ? ".bn3.weight" : ".bn2.weight").accept(net.parameters());
       float[] logits = net.forward(x, true).toFloatArray();
-      double[] expected = new PaperNet(net.parameters(), norm, act).logits(depth, toDoubles(x.toFloatArray()), n, h,
-          w);
+      double[] expected = new PaperNet(net.parameters(), norm, act, true).logits(depth, toDoubles(x.toFloatArray()),
+          n, h, w);
+      assertEquals(expected.length, logits.length);
+      for (int i = 0; i < logits.length; i++) {
+        assertEquals(expected[i], logits[i], 1e-3 * (1 + Math.abs(expected[i])), "logit " + i);
+      }
+    }
+  }
+
+  /**
+   * Eval mode against the same written-out network with each batch norm normalizing by its running
+   * statistics (here moved off their 0 / 1 start by two training passes): the executor folds each
+   * inference batch norm into the conv before it as a per-channel scale and shift.
+   */
+  @ParameterizedTest(name = "ResNet-{0} {1}")
+  @CsvSource({"18, CRELU", "50, RELU", "50, CRELU"})
+  void evalForwardMatchesThePaperWrittenOut(int depth, Act act) {
+    int n = 2;
+    int h = 23;
+    int w = 18;
+    try (ResNet net = ResNet.create(engine, imagenet(depth, Norm.BATCHNORM, act, Shortcut.B), n, h, w, 5);
+        Tensor x = ResNetTest.images(8, n, h, w);
+        Tensor x2 = ResNetTest.images(9, n, h, w)) {
+      damp(depth >= 50 ? ".bn3.weight" : ".bn2.weight").accept(net.parameters());
+      net.forward(x2, true);
+      net.forward(x, true);
+      float[] logits = net.forward(x, false).toFloatArray();
+      double[] expected = new PaperNet(net.parameters(), Norm.BATCHNORM, act, false).logits(depth,
+          toDoubles(x.toFloatArray()), n, h, w);
       assertEquals(expected.length, logits.length);
       for (int i = 0; i < logits.length; i++) {
         assertEquals(expected[i], logits[i], 1e-3 * (1 + Math.abs(expected[i])), "logit " + i);
@@ -173,8 +200,8 @@ class ResNetImageNetTest extends WithEngine {
     return d;
   }
 
-  /** The ImageNet ResNet forward pass in training mode, plain or BatchNorm, from the references. */
-  private record PaperNet(Parameters p, Norm norm, Act act) {
+  /** The ImageNet ResNet forward pass, plain or BatchNorm (batch or running statistics), from the references. */
+  private record PaperNet(Parameters p, Norm norm, Act act, boolean training) {
     /** An activation [c, h, w] per image, n images. */
     private record Planes(double[] v, int n, int c, int h, int w) {}
 
@@ -220,9 +247,15 @@ class ResNetImageNetTest extends WithEngine {
       double[] y = Reference.conv2dForward(g, x.v, get(conv + ".weight"),
           norm == Norm.PLAIN ? get(conv + ".bias") : null);
       int hw = g.p() * g.q();
-      double[] out = norm == Norm.BATCHNORM
-          ? NormReference.batchNormTraining(x.n, ws[0], hw, a, 1e-5, y, get(bn + ".weight"), get(bn + ".bias")).y()
-          : NormReference.activate(x.n, ws[0], hw, a, y);
+      double[] out;
+      if (norm != Norm.BATCHNORM) {
+        out = NormReference.activate(x.n, ws[0], hw, a, y);
+      } else if (training) {
+        out = NormReference.batchNormTraining(x.n, ws[0], hw, a, 1e-5, y, get(bn + ".weight"), get(bn + ".bias")).y();
+      } else {
+        out = NormReference.batchNormInference(x.n, ws[0], hw, a, 1e-5, y, get(bn + ".weight"), get(bn + ".bias"),
+            get(bn + ".running_mean"), get(bn + ".running_var")).y();
+      }
       return new Planes(out, x.n, a.outputChannels(ws[0]), g.p(), g.q());
     }
 

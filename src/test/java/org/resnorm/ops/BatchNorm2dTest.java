@@ -135,6 +135,19 @@ class BatchNorm2dTest extends WithEngine {
       double[] rvNow = toDouble(trv.toFloatArray());
       assertClose("inference y", yi.toFloatArray(),
           NormReference.batchNormInference(s.n(), c, s.hw(), act, EPS, x, gamma, beta, rmNow, rvNow).y(), 1e-5);
+      // The same map as a per-channel scale and shift (what the executor folds into the conv).
+      try (Tensor scale = poisoned(c); Tensor shift = poisoned(c)) {
+        bn.inferenceAffine(engine, tg, tb, trm, trv, scale, shift);
+        float[] sc = scale.toFloatArray();
+        float[] sh = shift.toFloatArray();
+        float[] folded = new float[x.length];  // in float, as the conv's epilogue evaluates it
+        for (int i = 0; i < x.length; i++) {
+          int ch = i / s.hw() % c;
+          folded[i] = sc[ch] * (float) x[i] + sh[ch];
+        }
+        assertClose("inference affine", folded,
+            NormReference.batchNormInference(s.n(), c, s.hw(), Act.NONE, EPS, x, gamma, beta, rmNow, rvNow).y(), 1e-5);
+      }
 
       // Backward vs finite differences of L = <y(x, gamma, beta), dy> through the reference.
       bn.backward(engine, tx, tg, tb, sm, si, tdy, dx, dg, db);
@@ -269,6 +282,12 @@ class BatchNorm2dTest extends WithEngine {
       assertThrows(IllegalArgumentException.class,
           () -> bn.forwardTraining(engine, one, g, b, null, null, sm, si, yOne)); // one value per channel
       assertThrows(IllegalArgumentException.class, () -> bn.forwardInference(engine, x, g, b, null, null, y));
+      assertThrows(IllegalArgumentException.class, () -> bn.inferenceAffine(engine, g, b, sm, si, dg, c4),
+          "shift of the wrong size");
+      assertThrows(IllegalArgumentException.class, () -> bn.inferenceAffine(engine, g, b, sm, si, dg, sm),
+          "shift over the running mean");
+      assertThrows(IllegalArgumentException.class, () -> bn.inferenceAffine(engine, g, null, sm, si, dg, db),
+          "gamma without beta");
       assertThrows(IllegalArgumentException.class, () -> bn.backward(engine, x, g, b, sm, si, y, dx, null, null));
       assertThrows(IllegalArgumentException.class, () -> bn.backward(engine, x, null, null, sm, si, y, dx, dg, db));
       assertThrows(IllegalArgumentException.class, () -> bn.backward(engine, x, g, b, sm, si, yWrong, dx, dg, db));

@@ -72,6 +72,23 @@ class Conv2dCreluInputTest extends WithEngine {
           }
           conv.forwardCreluInput(engine, tx, tw, tb, y);
           assertClose(algo + " " + isa + " forward", y.toFloatArray(), yRef, 1e-5);
+          // with an epilogue (a folded inference batch norm): u = scale * conv + bias, then CReLU
+          try (Tensor scale = Tensor.of(toFloat(random(rng, g.k())), g.k());
+              Tensor ye = poisoned(g.n(), 2 * g.k(), g.p(), g.q())) {
+            conv.forwardCreluInputFused(engine, tx, tw, scale, tb, Act.CRELU, 1f, 0f, ye);
+            float[] sc = scale.toFloatArray();
+            int pq = g.p() * g.q();
+            double[] want = new double[2 * yRef.length];
+            for (int i = 0; i < yRef.length; i++) {
+              int img = i / (g.k() * pq);
+              int k = i / pq % g.k();
+              double u = (yRef[i] - b[k]) * sc[k] + (float) b[k];
+              int at = (img * 2 * g.k() + k) * pq + i % pq;
+              want[at] = Math.max(u, 0);
+              want[at + g.k() * pq] = Math.max(-u, 0);
+            }
+            assertClose(algo + " " + isa + " forward with epilogue", ye.toFloatArray(), want, 1e-5);
+          }
           conv.backwardFilterCreluInput(engine, tx, tdy, dw, db);
           assertClose(algo + " " + isa + " dw", dw.toFloatArray(), dwRef, 1e-5);
           assertClose(algo + " " + isa + " dbias", db.toFloatArray(), dbRef, 1e-5);
