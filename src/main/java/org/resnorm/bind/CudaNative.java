@@ -222,4 +222,6 @@ public final class CudaNative {
 
   /** Routes the context's plain convs to cuDNN (RN_STATUS_UNSUPPORTED while cuDNN is not loaded) or back. */
   public static native int rn_cuda_context_set_conv_impl(rn_cuda_context ctx, int impl);
+
+  public static native int rn_cuda_context_conv_impl(@Const rn_cuda_context ctx);
 }

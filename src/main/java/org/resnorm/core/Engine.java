@@ -220,7 +220,9 @@ public final class Engine implements AutoCloseable {
   /**
    * CUDA engines: run the plain convolutions (forward, backward-data, backward-filter) with
    * cuDNN's fastest algorithm per shape ({@code cudnn}) or resnorm's kernels ({@code native}, the
-   * default); the fused, CReLU-input and weight-normalized convs stay resnorm's. cuDNN 9 is
+   * default); the fused, CReLU-input and weight-normalized convs stay resnorm's (so with cuDNN, the
+   * network's eval mode keeps its batch norms as passes of their own instead of folding them into
+   * resnorm's epilogue convs). cuDNN 9 is
    * loaded at run time ({@code RESNORM_CUDNN_LIB}, else libcudnn.so.9): where it cannot be, this
    * throws IllegalStateException with the reason.
    */
@@ -240,6 +242,11 @@ public final class Engine implements AutoCloseable {
     NativeStatus.check(CudaNative.rn_cuda_context_set_conv_impl(c, CudaNative.RN_CUDA_CONV_IMPL_CUDNN),
         "cuDNN convs");
     return this;
+  }
+
+  /** Whether this is a CUDA engine whose plain convs run through cuDNN ({@link #convImpl}). */
+  public boolean usesCudnnConvs() {
+    return isCuda() && CudaNative.rn_cuda_context_conv_impl(cudaHandle()) == CudaNative.RN_CUDA_CONV_IMPL_CUDNN;
   }
 
   /**

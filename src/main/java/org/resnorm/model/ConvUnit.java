@@ -151,9 +151,10 @@ final class ConvUnit implements AutoCloseable {
     long t = StepProfile.start(profile);
     switch (norm) {
       case BATCHNORM -> {
-        if (!training) {
+        if (!training && !engine.usesCudnnConvs()) {
           // The inference batch norm is a per-channel affine map: folded into the conv's epilogue
-          // with the activation, no pass of its own (and pre is not written).
+          // with the activation, no pass of its own (and pre is not written). Not where the user
+          // asked for cuDNN's convs: an epilogue conv is always resnorm's own.
           bn.inferenceAffine(engine, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), foldScale, foldShift);
           t = lap(Op.NORM_FORWARD, t);
           if (creluIn) {
@@ -170,8 +171,12 @@ final class ConvUnit implements AutoCloseable {
           conv.forward(engine, x, p.weight(), null, pre);
         }
         t = lap(Op.CONV_FORWARD, t);
-        bnForward.forwardTraining(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), saveMean,
-            saveInvstd, out);
+        if (training) {
+          bnForward.forwardTraining(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), saveMean,
+              saveInvstd, out);
+        } else {
+          bnForward.forwardInference(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), out);
+        }
         lap(Op.NORM_FORWARD, t);
       }
       case PLAIN, PLAIN_NOBIAS -> {

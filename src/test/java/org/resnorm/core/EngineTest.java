@@ -20,6 +20,7 @@ class EngineTest {
         }
       }
       assertThrows(IllegalArgumentException.class, () -> e.isa(null));
+      assertTrue(!e.usesCudnnConvs(), "a CPU engine has no cuDNN convs");
     }
   }
 

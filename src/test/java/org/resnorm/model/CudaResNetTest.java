@@ -220,6 +220,19 @@ class CudaResNetTest {
   }
 
   @Test
+  void convImplIsReported() {
+    assertTrue(!gpu.usesCudnnConvs(), "native convs by default");
+    if (org.resnorm.bind.CudaNative.rn_cudnn_load(null) == org.resnorm.bind.ResnormNative.RN_STATUS_OK) {
+      try {
+        assertTrue(gpu.convImpl("cudnn").usesCudnnConvs());
+      } finally {
+        gpu.convImpl("native");
+      }
+      assertTrue(!gpu.usesCudnnConvs());
+    }
+  }
+
+  @Test
   void deviceTensors() {
     float[] v = {1, 2, 3, 4, 5, 6};
     try (Tensor host = Tensor.of(v, 2, 3); Tensor dev = host.to(gpu)) {
