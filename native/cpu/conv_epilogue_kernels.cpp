@@ -43,21 +43,38 @@ void epilogue_c16(float* data, float* neg, const PackStrides& st, int32_t blocks
     }
 }
 
-void epilogue_grad(int32_t act, float post_scale, float post_shift, int64_t count, const float* y_pos,
-                   const float* y_neg, const float* dy_pos, const float* dy_neg, float* du) {
+double epilogue_grad(int32_t act, float post_scale, float post_shift, int64_t count, const float* y_pos,
+                     const float* y_neg, const float* dy_pos, const float* dy_neg, float* du) {
+  // The sum of du (for dbeta) rides along: float vector partials, flushed into double every
+  // kFlush vectors (at most kFlush values per lane in float), so the caller needs no second
+  // pass over du.
+  constexpr int kFlush = 64;
   const Vec a = vset1(post_scale), t = vset1(post_shift);
+  Vec part = vzero();
+  double sum = 0.0;
+  int flush = 0;
   int64_t i = 0;
   for (; i + kWidth <= count; i += kWidth) {
     Vec g = vload(dy_pos + i);
     if (act != 0) g = vkeep_gt(g, vload(y_pos + i), t);
     if (act == 2) g = vsub(g, vkeep_gt(vload(dy_neg + i), vload(y_neg + i), t));
-    vstore(du + i, vmul(a, g));
+    const Vec d = vmul(a, g);
+    vstore(du + i, d);
+    part = vadd(part, d);
+    if (++flush == kFlush) {
+      sum += vhsum(part);
+      part = vzero();
+      flush = 0;
+    }
   }
+  sum += vhsum(part);
   for (; i < count; ++i) {
     float g = act == 0 || y_pos[i] > post_shift ? dy_pos[i] : 0.0f;
     if (act == 2 && y_neg[i] > post_shift) g -= dy_neg[i];
     du[i] = post_scale * g;
+    sum += du[i];
   }
+  return sum;
 }
 
 }  // namespace rn::RN_ISA_NS

@@ -51,7 +51,8 @@
   /* conv_epilogue_kernels.cpp */                                                               \
   void epilogue_c16(float* data, float* neg, const PackStrides& st, int32_t blocks, int32_t rows, \
                     int32_t cols, const EpilogueArgs& ep);                                      \
-  void epilogue_grad(int32_t act, float post_scale, float post_shift, int64_t count,            \
+  /* returns the sum of the du it writes (float partial sums combined in double) */           \
+  double epilogue_grad(int32_t act, float post_scale, float post_shift, int64_t count,          \
                      const float* y_pos, const float* y_neg, const float* dy_pos,               \
                      const float* dy_neg, float* du);
 

@@ -16,15 +16,26 @@ using rn::ScratchPlan;
 using rn::conv::filter_size;
 using rn::conv::out_plane;
 
-// ||v_k|| for every filter into norms[k], in double; false if one is zero or not finite.
-bool filter_norms(const rn_conv2d_desc& d, const float* v, double* norms) {
+// Sum of v[i]^2 in double over eight interleaved partial sums (independent chains instead
+// of one long dependent one), combined in a fixed order.
+double sum_squares(const float* v, int64_t count) {
+  double part[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8)
+    for (int l = 0; l < 8; ++l) part[l] += double(v[i + l]) * v[i + l];
+  for (; i < count; ++i) part[0] += double(v[i]) * v[i];
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
+// ||v_k|| for every filter into norms[k], in double, the filters split over the pool;
+// false if one is zero or not finite.
+bool filter_norms(rn_context* ctx, const rn_conv2d_desc& d, const float* v, double* norms) {
   const int64_t crs = filter_size(d);
-  for (int32_t k = 0; k < d.k; ++k) {
-    double sum = 0.0;
-    for (int64_t i = 0; i < crs; ++i) sum += double(v[k * crs + i]) * v[k * crs + i];
-    norms[k] = std::sqrt(sum);
-    if (!(sum > 0.0) || !std::isfinite(sum)) return false;
-  }
+  ctx->pool.parallel_for(d.k, 8, [&](int64_t b, int64_t e, int) {
+    for (int64_t k = b; k < e; ++k) norms[k] = std::sqrt(sum_squares(v + k * crs, crs));
+  });
+  for (int32_t k = 0; k < d.k; ++k)
+    if (!(norms[k] > 0.0) || !std::isfinite(norms[k])) return false;
   return true;
 }
 
@@ -45,7 +56,7 @@ int rn_wnconv_forward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, flo
     void* base = ctx->staging.require(plan.total());
     double* norms = at_offset<double>(base, norms_at);
     float* scale = at_offset<float>(base, scale_at);
-    if (!filter_norms(*d, v, norms)) return int(RN_STATUS_BAD_ARGUMENT);
+    if (!filter_norms(ctx, *d, v, norms)) return int(RN_STATUS_BAD_ARGUMENT);
     for (int32_t k = 0; k < d->k; ++k) scale[k] = float(gamma[k] / norms[k]);
     const rn_conv2d_epilogue ep{scale, beta, act, post_scale, post_shift};
     return rn::conv::forward_epilogue(ctx, *d, x, v, ep, y);
@@ -74,7 +85,7 @@ int rn_wnconv_backward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, fl
     double* plane_sums = at_offset<double>(base, sums_at);
     float* vhat = at_offset<float>(base, vhat_at);
     float* w_eff = at_offset<float>(base, weff_at);
-    if (!filter_norms(desc, v, norms)) return int(RN_STATUS_BAD_ARGUMENT);
+    if (!filter_norms(ctx, desc, v, norms)) return int(RN_STATUS_BAD_ARGUMENT);
 
     // 1. du and the per-plane sums for dbeta (summed in a fixed order: deterministic).
     const int32_t halves = act == RN_ACT_CRELU ? 2 : 1;
@@ -82,8 +93,8 @@ int rn_wnconv_backward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, fl
       for (int64_t plane = b; plane < e; ++plane) {
         const int64_t n = plane / desc.k, k = plane % desc.k;
         const int64_t pos = (n * halves * desc.k + k) * pq, neg = pos + desc.k * pq;
-        kern.epilogue_grad(act, post_scale, post_shift, pq, y + pos, y + neg, dy + pos, dy + neg, du + plane * pq);
-        plane_sums[plane] = rn::conv::plane_sum(du + plane * pq, pq);  // while the plane is in L1
+        plane_sums[plane] =
+            kern.epilogue_grad(act, post_scale, post_shift, pq, y + pos, y + neg, dy + pos, dy + neg, du + plane * pq);
       }
     });
     if (dbeta)
@@ -93,27 +104,36 @@ int rn_wnconv_backward(rn_context* ctx, const rn_conv2d_desc* d, int32_t act, fl
         dbeta[k] = float(sum);
       }
 
-    // 2. dx through the effective filters gamma_k vhat_k.
-    for (int32_t k = 0; k < desc.k; ++k)
-      for (int64_t i = 0; i < crs; ++i) {
-        vhat[k * crs + i] = float(v[k * crs + i] / norms[k]);
-        if (dx) w_eff[k * crs + i] = float(gamma[k] * (v[k * crs + i] / norms[k]));
+    // 2. dx through the effective filters gamma_k vhat_k (filters split over the pool).
+    ctx->pool.parallel_for(desc.k, 8, [&](int64_t b, int64_t e, int) {
+      for (int64_t k = b; k < e; ++k) {
+        const double inv = 1.0 / norms[k], g_inv = gamma[k] * inv;
+        for (int64_t i = 0; i < crs; ++i) vhat[k * crs + i] = float(v[k * crs + i] * inv);
+        if (dx)
+          for (int64_t i = 0; i < crs; ++i) w_eff[k * crs + i] = float(v[k * crs + i] * g_inv);
       }
+    });
     if (dx) {
       if (int st = rn::conv::backward_data(ctx, desc, du, w_eff, dx); st != RN_STATUS_OK) return st;
     }
 
     // 3. G = dL/d(effective filters), into dv; then the projection, in place.
     if (int st = rn::conv::backward_filter(ctx, desc, x, du, dv, nullptr); st != RN_STATUS_OK) return st;
-    for (int32_t k = 0; k < desc.k; ++k) {
-      float* g = dv + k * crs;
-      const float* vh = vhat + k * crs;
-      double dot = 0.0;
-      for (int64_t i = 0; i < crs; ++i) dot += double(g[i]) * vh[i];
-      if (dgamma) dgamma[k] = float(dot);
-      const double factor = gamma[k] / norms[k];
-      for (int64_t i = 0; i < crs; ++i) g[i] = float(factor * (g[i] - dot * vh[i]));
-    }
+    ctx->pool.parallel_for(desc.k, 8, [&](int64_t b, int64_t e, int) {
+      for (int64_t k = b; k < e; ++k) {
+        float* g = dv + k * crs;
+        const float* vh = vhat + k * crs;
+        double part[4] = {};  // independent chains, combined in a fixed order
+        int64_t i = 0;
+        for (; i + 4 <= crs; i += 4)
+          for (int l = 0; l < 4; ++l) part[l] += double(g[i + l]) * vh[i + l];
+        for (; i < crs; ++i) part[0] += double(g[i]) * vh[i];
+        const double dot = (part[0] + part[1]) + (part[2] + part[3]);
+        if (dgamma) dgamma[k] = float(dot);
+        const double factor = gamma[k] / norms[k];
+        for (i = 0; i < crs; ++i) g[i] = float(factor * (g[i] - dot * vh[i]));
+      }
+    });
     return int(RN_STATUS_OK);
   });
 }
