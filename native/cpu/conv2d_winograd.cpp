@@ -173,10 +173,11 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
       for (int32_t ri = 0; ri < rows; ++ri) {
         const int64_t grow = row0 + ri, img = grow / pl.th;
         const int32_t a = int32_t(grow % pl.th);
-        kern.wino4_output_row(t.m, int64_t(ri) * pl.tw, pl.m_stride, pl.kblocks, pl.tw, bias16, t.yt);
+        // the epilogue (if any) applied as the output transform stores each value
+        kern.wino4_output_row(t.m, int64_t(ri) * pl.tw, pl.m_stride, pl.kblocks, pl.tw, bias16,
+                              ep ? &ep->args : nullptr, t.yt, t.yt_neg);
         const PackStrides st = PackStrides::block_major(kTile, kTile * pl.tw);
         float* y_img = y + img * y_image;
-        if (ep) kern.epilogue_c16(t.yt, t.yt_neg, st, pl.kblocks, kTile, kTile * pl.tw, ep->args);
         kern.unpack_c16(t.yt, st, pl.cout, kTile, kTile * pl.tw, pl.p, pl.q, kTile * a, y_img);
         if (ep && ep->crelu())
           kern.unpack_c16(t.yt_neg, st, pl.cout, kTile, kTile * pl.tw, pl.p, pl.q, kTile * a,

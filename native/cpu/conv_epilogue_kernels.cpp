@@ -16,29 +16,18 @@
 namespace rn::RN_ISA_NS {
 
 #include "simd.h"
+#include "epilogue_simd.h"
 
 void epilogue_c16(float* data, float* neg, const PackStrides& st, int32_t blocks, int32_t rows, int32_t cols,
                   const EpilogueArgs& ep) {
   constexpr int kSub = kLanes / kWidth;
-  const Vec post_scale = vset1(ep.post_scale), post_shift = vset1(ep.post_shift);
-  const bool post = ep.post_scale != 1.0f || ep.post_shift != 0.0f;
   for (int32_t kb = 0; kb < blocks; ++kb)
     for (int sub = 0; sub < kSub; ++sub) {
-      const int32_t lane0 = kb * kLanes + sub * kWidth;
-      const Vec scale = ep.scale16 ? vload(ep.scale16 + lane0) : vset1(1.0f);
-      const Vec bias = ep.bias16 ? vload(ep.bias16 + lane0) : vzero();
+      const LaneEpilogue lanes(ep, kb * kLanes + sub * kWidth);
       for (int32_t r = 0; r < rows; ++r)
         for (int32_t c = 0; c < cols; ++c) {
           const int64_t at = kb * st.block + r * st.row + c * st.col + sub * kWidth;
-          const Vec u = vfmadd(vload(data + at), scale, bias);
-          Vec out = ep.act == 0 ? u : vrelu(u);
-          if (post) out = vfmadd(out, post_scale, post_shift);
-          vstore(data + at, out);
-          if (ep.act == 2) {
-            Vec n = vrelu(vsub(vzero(), u));
-            if (post) n = vfmadd(n, post_scale, post_shift);
-            vstore(neg + at, n);
-          }
+          lanes.store(vload(data + at), data + at, neg + at);
         }
     }
 }

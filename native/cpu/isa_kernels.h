@@ -36,8 +36,11 @@
   /* xi_stride: floats from one transform position's plane to the next (winograd.h) */      \
   void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, float* v,       \
                        int64_t t0, int64_t xi_stride, int32_t lanes_total);                     \
+  /* ep: null, or the fused epilogue applied as the values are stored (CReLU's negative half   \
+     into yt_neg, laid out as yt) */                                                            \
   void wino4_output_row(const float* m, int64_t t0, int64_t xi_stride, int32_t blocks,          \
-                        int32_t tw, const float* bias, float* yt);                              \
+                        int32_t tw, const float* bias, const EpilogueArgs* ep, float* yt,       \
+                        float* yt_neg);                                                         \
   void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0,       \
                       int64_t xi_stride);                                                       \
   /* u[xi * u_plane + i * cout16 + o] = (G g_io G^T)[xi] for i in [i0, i1), all o < cout16,     \
