@@ -34,6 +34,7 @@ public final class Report {
         .include(SgdBenchmark.class.getSimpleName())
         .include(BatchNormBenchmark.class.getSimpleName())
         .include(WeightNormBenchmark.class.getSimpleName())
+        .include(CreluChainBenchmark.class.getSimpleName())
         .jvmArgsAppend("--enable-native-access=ALL-UNNAMED");
     if (!cli.getForkCount().hasValue()) {
       opts.forks(1);
@@ -59,6 +60,7 @@ public final class Report {
     List<RunResult> sgd = new ArrayList<>();
     List<RunResult> bn = new ArrayList<>();
     List<RunResult> wn = new ArrayList<>();
+    List<RunResult> chain = new ArrayList<>();
     for (RunResult r : results) {
       String name = r.getParams().getBenchmark();
       if (name.endsWith("sgemm2048")) {
@@ -71,6 +73,8 @@ public final class Report {
         bn.add(r);
       } else if (name.contains("WeightNormBenchmark")) {
         wn.add(r);
+      } else if (name.contains("CreluChainBenchmark")) {
+        chain.add(r);
       } else {
         conv.add(r);
       }
@@ -109,6 +113,33 @@ public final class Report {
     }
     if (!wn.isEmpty()) {
       printWeightNorm(wn);
+    }
+    if (!chain.isEmpty()) {
+      printCreluChain(chain);
+    }
+  }
+
+  /** Batch norm + CReLU feeding the next conv, three ways, against unfused (CreluChainBenchmark). */
+  private static void printCreluChain(List<RunResult> chain) {
+    java.util.Map<String, Double> unfusedMs = new java.util.HashMap<>();
+    for (RunResult r : chain) {
+      if (r.getParams().getParam("variant").equals("unfused")) {
+        unfusedMs.put(r.getParams().getBenchmark() + "/" + r.getParams().getParam("tensor"),
+            r.getPrimaryResult().getScore());
+      }
+    }
+    System.out.println();
+    System.out.println("| BN + CReLU -> conv 3x3 2C->C | u | variant | ms (±err) | speedup over unfused |");
+    System.out.println("|---|---|---|---|---|");
+    for (RunResult r : chain) {
+      String method = r.getParams().getBenchmark();
+      String key = method + "/" + r.getParams().getParam("tensor");
+      method = method.substring(method.lastIndexOf('.') + 1);
+      double ms = r.getPrimaryResult().getScore();
+      Double base = unfusedMs.get(key);
+      System.out.printf("| %s | %s | %s | %.3f (±%.3f) | %s |%n", method, r.getParams().getParam("tensor"),
+          r.getParams().getParam("variant"), ms, r.getPrimaryResult().getScoreError(),
+          base == null ? "" : String.format("%.2fx", base / ms));
     }
   }
 
