@@ -108,14 +108,11 @@ Partials take_partials(rn_context* ctx, int32_t c, size_t extra_floats, float** 
   return p;
 }
 
-}  // namespace
-
-extern "C" {
-
-int rn_batchnorm_forward_training(rn_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act, float eps,
-                                  float momentum, const float* x, const float* gamma, const float* beta,
-                                  float* running_mean, float* running_var, float* save_mean, float* save_invstd,
-                                  float* y) {
+// The training forward; with a residual (act NONE): y = max(u + residual, 0), residual laid
+// out as y, in the normalize pass.
+int training_forward(rn_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act, float eps, float momentum,
+                     const float* x, const float* gamma, const float* beta, float* running_mean, float* running_var,
+                     float* save_mean, float* save_invstd, const float* residual, float* y) {
   if (int st = check_common(n, c, hw, act, x, y, gamma, beta); st != RN_STATUS_OK) return st;
   if (!(eps >= 0.0f) || !std::isfinite(eps) || !std::isfinite(momentum)) return RN_STATUS_BAD_ARGUMENT;
   if (save_mean == nullptr || save_invstd == nullptr) return RN_STATUS_BAD_ARGUMENT;
@@ -125,6 +122,13 @@ int rn_batchnorm_forward_training(rn_context* ctx, int32_t n, int32_t c, int32_t
   return rn_guarded(ctx, [&] {
     const auto& k = rn::norm_kernels(ctx->isa);
     const Plan plan = make_plan(ctx, n, c, hw, act);
+    // The normalize pass: the activation, or the residual addition and ReLU.
+    auto apply = [&](const BnRuns& r, const BnChannel& bc, int64_t at) {
+      if (residual)
+        k.bn_apply_add_relu(r, bc, residual + at, y + at);
+      else
+        k.bn_apply(act, r, bc, y + at);
+    };
     const double inv_m = 1.0 / double(m), unbias = double(m) / double(m - 1), mom = momentum;
     // Sums of (x - shift) -> saved and running statistics -> the channel's affine constants.
     auto finish = [&](int64_t ch, float shift, double s1, double s2) {
@@ -145,7 +149,7 @@ int rn_batchnorm_forward_training(rn_context* ctx, int32_t n, int32_t c, int32_t
         double s1 = 0.0, s2 = 0.0;
         k.bn_stats(r, shift, &s1, &s2);
         const BnChannel bc = finish(ch, shift, s1, s2);
-        k.bn_apply(act, r, bc, y + ch * hw);
+        apply(r, bc, ch * hw);
       });
       return RN_STATUS_OK;
     }
@@ -165,10 +169,31 @@ int rn_batchnorm_forward_training(rn_context* ctx, int32_t n, int32_t c, int32_t
     }
     for_each_segment(ctx, planes, hw, plan.threads, [&](int, int64_t p, int64_t off, int64_t len) {
       const float* q = consts + c + 3 * (p % c);
-      k.bn_apply(act, plan.segment(x, p, off, len), BnChannel{q[0], q[1], q[2], 0, 0, 0}, y + plan.out_at(p, off));
+      apply(plan.segment(x, p, off, len), BnChannel{q[0], q[1], q[2], 0, 0, 0}, plan.out_at(p, off));
     });
     return RN_STATUS_OK;
   });
+}
+
+}  // namespace
+
+extern "C" {
+
+int rn_batchnorm_forward_training(rn_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act, float eps,
+                                  float momentum, const float* x, const float* gamma, const float* beta,
+                                  float* running_mean, float* running_var, float* save_mean, float* save_invstd,
+                                  float* y) {
+  return training_forward(ctx, n, c, hw, act, eps, momentum, x, gamma, beta, running_mean, running_var, save_mean,
+                          save_invstd, nullptr, y);
+}
+
+int rn_batchnorm_forward_training_add_relu(rn_context* ctx, int32_t n, int32_t c, int32_t hw, float eps,
+                                           float momentum, const float* x, const float* gamma, const float* beta,
+                                           float* running_mean, float* running_var, float* save_mean,
+                                           float* save_invstd, const float* residual, float* y) {
+  if (residual == nullptr) return RN_STATUS_BAD_ARGUMENT;
+  return training_forward(ctx, n, c, hw, RN_ACT_NONE, eps, momentum, x, gamma, beta, running_mean, running_var,
+                          save_mean, save_invstd, residual, y);
 }
 
 int rn_batchnorm_forward_inference(rn_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act, float eps,

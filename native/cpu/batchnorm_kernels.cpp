@@ -68,6 +68,28 @@ void apply_t(const BnRuns& r, const BnChannel& ch, float* y) {
   }
 }
 
+// y = max(u + res, 0): the batch norm of a block's last conv, the shortcut added and the
+// block's ReLU in the normalize pass (the same bits as bn_apply NONE, then add_relu_forward).
+void apply_add_relu_t(const BnRuns& r, const BnChannel& ch, const float* res, float* y) {
+  const Vec mean = vset1(ch.mean), scale = vset1(ch.scale), beta = vset1(ch.beta);
+  for (int64_t p = 0; p < r.planes; ++p) {
+    const float* x = r.x + p * r.x_stride;
+    const float* rp = res + p * r.other_stride;
+    float* yp = y + p * r.other_stride;
+    int64_t i = 0;
+    for (; i + kWidth <= r.len; i += kWidth)
+      vstore(yp + i, vrelu(vadd(affine(vload(x + i), mean, scale, beta), vload(rp + i))));
+    if (i < r.len) {
+      const int64_t rem = r.len - i;
+      float xb[kWidth] = {}, rb[kWidth] = {}, yb[kWidth];
+      std::memcpy(xb, x + i, sizeof(float) * rem);
+      std::memcpy(rb, rp + i, sizeof(float) * rem);
+      vstore(yb, vrelu(vadd(affine(vload(xb), mean, scale, beta), vload(rb))));
+      std::memcpy(yp + i, yb, sizeof(float) * rem);
+    }
+  }
+}
+
 // du of one vector: the activation's gradient gate applied to dy.
 template <int kAct>
 inline Vec grad_u(Vec x, const float* dy, const float* dyneg, Vec mean, Vec scale, Vec beta) {
@@ -216,6 +238,10 @@ void bn_apply(int act, const BnRuns& r, const BnChannel& ch, float* y) {
     case RN_ACT_CRELU: return apply_t<RN_ACT_CRELU>(r, ch, y);
     default: return apply_t<RN_ACT_NONE>(r, ch, y);
   }
+}
+
+void bn_apply_add_relu(const BnRuns& r, const BnChannel& ch, const float* res, float* y) {
+  apply_add_relu_t(r, ch, res, y);
 }
 
 void bn_backward_reduce(int act, const BnRuns& r, const BnChannel& ch, const float* dy, double* sdu, double* sdux) {

@@ -7,7 +7,7 @@ namespace rn {
 
 #define RN_NORM_TABLE(ns)                                                                          \
   NormKernels {                                                                                    \
-    &ns::bn_stats, &ns::bn_apply, &ns::bn_backward_reduce, &ns::bn_backward_dx, &ns::relu_forward, \
+    &ns::bn_stats, &ns::bn_apply, &ns::bn_apply_add_relu, &ns::bn_backward_reduce, &ns::bn_backward_dx, &ns::relu_forward, \
         &ns::relu_backward, &ns::crelu_forward, &ns::crelu_backward, &ns::add_relu_forward,        \
         &ns::add_relu_backward                                                                     \
   }

@@ -34,6 +34,8 @@ struct BnChannel {
   /* batchnorm_kernels.cpp */                                                                     \
   void bn_stats(const BnRuns& r, float shift, double* s1, double* s2);                            \
   void bn_apply(int act, const BnRuns& r, const BnChannel& ch, float* y);                         \
+  /* y = max(u + res, 0), res laid out as y (act NONE's layout) */                                \
+  void bn_apply_add_relu(const BnRuns& r, const BnChannel& ch, const float* res, float* y);       \
   void bn_backward_reduce(int act, const BnRuns& r, const BnChannel& ch, const float* dy,         \
                           double* sdu, double* sdux);                                             \
   void bn_backward_dx(int act, const BnRuns& r, const BnChannel& ch, const float* dy, float* dx); \
@@ -54,6 +56,7 @@ namespace avx512 { RN_NORM_KERNEL_DECLARATIONS }
 struct NormKernels {
   decltype(&generic::bn_stats) bn_stats;
   decltype(&generic::bn_apply) bn_apply;
+  decltype(&generic::bn_apply_add_relu) bn_apply_add_relu;
   decltype(&generic::bn_backward_reduce) bn_backward_reduce;
   decltype(&generic::bn_backward_dx) bn_backward_dx;
   decltype(&generic::relu_forward) relu_forward;

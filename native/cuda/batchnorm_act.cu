@@ -207,6 +207,27 @@ struct ApplyOp {
   }
 };
 
+// y = max(u + res, 0): a block's last batch norm with the shortcut and ReLU fused in (the
+// same arithmetic as ApplyOp NONE, then rn_cuda_add_relu_forward).
+template <int V>
+struct ApplyAddReluOp {
+  const float* x;
+  const float* res;
+  float* y;
+  const Channel* consts;
+  int32_t c, hw;
+  __device__ void operator()(int32_t, int32_t ch, int32_t, uint32_t flat) const {
+    const Channel k = consts[ch];
+    float xv[V], rv[V], out[V];
+    load_v<V>(x + flat, xv);
+    load_v<V>(res + flat, rv);
+#pragma unroll
+    for (int j = 0; j < V; ++j)
+      out[j] = relu_nan(__fadd_rn(__fmaf_rn(__fsub_rn(xv[j], k.mean), k.scale, k.beta), rv[j]));
+    store_v<V>(y + flat, out);
+  }
+};
+
 template <int V, int ACT>
 struct DxOp {
   const float* x;
@@ -246,6 +267,13 @@ int apply(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act, c
           const Channel* consts) {
   if (hw % 4 == 0 && aligned16(x, y)) return apply_v<4>(ctx, n, c, hw, act, x, y, consts);
   return apply_v<1>(ctx, n, c, hw, act, x, y, consts);
+}
+
+int apply_add_relu(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, const float* x, const float* res, float* y,
+                   const Channel* consts) {
+  if (hw % 4 == 0 && aligned16(x, y) && aligned16(res))
+    return launch_planes<4>(ctx, ApplyAddReluOp<4>{x, res, y, consts, c, hw}, n, c, hw);
+  return launch_planes<1>(ctx, ApplyAddReluOp<1>{x, res, y, consts, c, hw}, n, c, hw);
 }
 
 template <int V, int ACT>
@@ -303,12 +331,12 @@ int take_scratch(rn_cuda_context* ctx, int32_t c, int64_t m, Scratch* s) {
 
 using namespace rn::cuda;
 
-extern "C" {
+namespace {
 
-RN_API int rn_cuda_batchnorm_forward_training(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act,
-                                              float eps, float momentum, const float* x, const float* gamma,
-                                              const float* beta, float* running_mean, float* running_var,
-                                              float* save_mean, float* save_invstd, float* y) {
+// The training forward; with a residual (act NONE), y = max(u + residual, 0).
+int training_forward(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act, float eps, float momentum,
+                     const float* x, const float* gamma, const float* beta, float* running_mean, float* running_var,
+                     float* save_mean, float* save_invstd, const float* residual, float* y) {
   if (int st = check_common(n, c, hw, act, x, y, gamma, beta); st != RN_STATUS_OK) return st;
   if (!(eps >= 0.0f) || !std::isfinite(eps) || !std::isfinite(momentum)) return RN_STATUS_BAD_ARGUMENT;
   if (save_mean == nullptr || save_invstd == nullptr) return RN_STATUS_BAD_ARGUMENT;
@@ -331,8 +359,31 @@ RN_API int rn_cuda_batchnorm_forward_training(rn_cuda_context* ctx, int32_t n, i
     RN_LAUNCH(finish_stats, blocks_for(c, 128), 128, ctx->stream, s.partial, c, sp.splits, m, x, hw, eps, momentum,
               gamma, beta, running_mean, running_var, save_mean, save_invstd, s.consts);
     RN_CUDA_CHECK_LAUNCH();
+    if (residual) return apply_add_relu(ctx, n, c, hw, x, residual, y, s.consts);
     return apply(ctx, n, c, hw, act, x, y, s.consts);
   });
+}
+
+}  // namespace
+
+extern "C" {
+
+RN_API int rn_cuda_batchnorm_forward_training(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act,
+                                              float eps, float momentum, const float* x, const float* gamma,
+                                              const float* beta, float* running_mean, float* running_var,
+                                              float* save_mean, float* save_invstd, float* y) {
+  return training_forward(ctx, n, c, hw, act, eps, momentum, x, gamma, beta, running_mean, running_var, save_mean,
+                          save_invstd, nullptr, y);
+}
+
+RN_API int rn_cuda_batchnorm_forward_training_add_relu(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw,
+                                                       float eps, float momentum, const float* x, const float* gamma,
+                                                       const float* beta, float* running_mean, float* running_var,
+                                                       float* save_mean, float* save_invstd, const float* residual,
+                                                       float* y) {
+  if (residual == nullptr) return RN_STATUS_BAD_ARGUMENT;
+  return training_forward(ctx, n, c, hw, RN_ACT_NONE, eps, momentum, x, gamma, beta, running_mean, running_var,
+                          save_mean, save_invstd, residual, y);
 }
 
 RN_API int rn_cuda_batchnorm_forward_inference(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act,

@@ -237,6 +237,34 @@ void check_shape(rn_context* ctx, std::mt19937_64& rng, const Shape& s, int act,
                                        affine ? db3.data() : nullptr));
     RN_EXPECT(std::memcmp(dd.data(), dx.data(), sizeof(float) * xn) == 0, "%s: in-place backward differs", label);
   }
+
+  // The residual block's last batch norm with the shortcut and ReLU fused in: the same bits as
+  // the batch norm (NONE), then add_relu; the same statistics; in place over the residual too.
+  if (act == RN_ACT_NONE) {
+    Buffer res(xn), u(xn), want(xn), got(xn), sm4(s.c), si4(s.c), sm5(s.c), si5(s.c);
+    Buffer rm4(s.c), rv4(s.c), rm5(s.c), rv5(s.c);  // the same running statistics before each call
+    res.fill_random(rng, -1.0f, 1.0f);
+    copy(rm4, rm);
+    copy(rv4, rv);
+    copy(rm5, rm);
+    copy(rv5, rv);
+    RN_EXPECT_OK(rn_batchnorm_forward_training(ctx, s.n, s.c, s.hw, RN_ACT_NONE, eps, momentum, x.data(), g, b,
+                                               track ? rm4.data() : nullptr, track ? rv4.data() : nullptr,
+                                               sm4.data(), si4.data(), u.data()));
+    RN_EXPECT_OK(rn_add_relu_forward(ctx, int64_t(xn), u.data(), res.data(), want.data()));
+    RN_EXPECT_OK(rn_batchnorm_forward_training_add_relu(ctx, s.n, s.c, s.hw, eps, momentum, x.data(), g, b,
+                                                        track ? rm5.data() : nullptr, track ? rv5.data() : nullptr,
+                                                        sm5.data(), si5.data(), res.data(), got.data()));
+    RN_EXPECT(std::memcmp(got.data(), want.data(), sizeof(float) * xn) == 0, "%s: BN + add + ReLU differs", label);
+    RN_EXPECT(std::memcmp(sm5.data(), sm4.data(), sizeof(float) * s.c) == 0 &&
+                  std::memcmp(si5.data(), si4.data(), sizeof(float) * s.c) == 0 &&
+                  std::memcmp(rm5.data(), rm4.data(), sizeof(float) * s.c) == 0 &&
+                  std::memcmp(rv5.data(), rv4.data(), sizeof(float) * s.c) == 0,
+              "%s: BN + add + ReLU statistics differ", label);
+    RN_EXPECT_OK(rn_batchnorm_forward_training_add_relu(ctx, s.n, s.c, s.hw, eps, momentum, x.data(), g, b, nullptr,
+                                                        nullptr, sm5.data(), si5.data(), res.data(), res.data()));
+    RN_EXPECT(std::memcmp(res.data(), want.data(), sizeof(float) * xn) == 0, "%s: in place over the residual", label);
+  }
 }
 
 void check_bad_arguments(rn_context* ctx) {
@@ -267,6 +295,12 @@ void check_bad_arguments(rn_context* ctx) {
                                            y.data()) == BAD, "inference without running stats");
   RN_EXPECT(rn_batchnorm_forward_inference(ctx, 2, 2, 2, 0, 1e-5f, x.data(), nullptr, nullptr, p.data(), q.data(),
                                            y.data()) == RN_STATUS_OK, "inference valid (m=... any)");
+  RN_EXPECT(rn_batchnorm_forward_training_add_relu(ctx, 2, 2, 2, 1e-5f, 0.1f, x.data(), nullptr, nullptr, nullptr,
+                                                   nullptr, p.data(), q.data(), nullptr, dx.data()) == BAD,
+            "add_relu without a residual");
+  RN_EXPECT(rn_batchnorm_forward_training_add_relu(ctx, 1, 2, 1, 1e-5f, 0.1f, x.data(), nullptr, nullptr, nullptr,
+                                                   nullptr, p.data(), q.data(), x.data(), dx.data()) == BAD,
+            "add_relu with m = 1");
   RN_EXPECT(rn_batchnorm_inference_affine(ctx, 2, 1e-5f, p.data(), q.data(), r.data(), t.data(), dx.data(),
                                          dy.data()) == RN_STATUS_OK, "inference affine valid");
   RN_EXPECT(rn_batchnorm_inference_affine(ctx, 0, 1e-5f, p.data(), q.data(), r.data(), t.data(), dx.data(),

@@ -75,6 +75,21 @@ void bn_case(rn_cuda_context* g, rn_context* cpu, std::mt19937_64& rng, const Sh
     expect_match(g, l + " running_var", RV, rv, kFp32Tol);
   }
 
+  // A block's last batch norm with the shortcut and ReLU fused in (no running statistics).
+  if (act == RN_ACT_NONE) {
+    Buffer res(xn), ya(xn), sma(s.c), sia(s.c);
+    res.fill_random(rng);
+    DevBuffer RES(g, xn), YA(g, xn), SMA(g, s.c), SIA(g, s.c);
+    RES.upload(res);
+    RN_EXPECT_OK(rn_batchnorm_forward_training_add_relu(cpu, s.n, s.c, s.hw, eps, momentum, x.data(), gm, bt, nullptr,
+                                                        nullptr, sma.data(), sia.data(), res.data(), ya.data()));
+    RN_CUDA_EXPECT_OK(rn_cuda_batchnorm_forward_training_add_relu(g, s.n, s.c, s.hw, eps, momentum, X.data(), dgm,
+                                                                  dbt, nullptr, nullptr, SMA.data(), SIA.data(),
+                                                                  RES.data(), YA.data()));
+    expect_match(g, l + " add_relu y", YA, ya, tol);
+    expect_match(g, l + " add_relu save_mean", SMA, sma, tol);
+  }
+
   // Backward from the CPU's saved statistics (the same u on both sides).
   Buffer dy(yn), dx(xn), dg(s.c), db(s.c);
   dy.fill_random(rng);
@@ -219,6 +234,10 @@ void bad_arguments(rn_cuda_context* g) {
   RN_EXPECT(rn_cuda_batchnorm_forward_inference(g, 2, 4, 8, RN_ACT_NONE, -1.0f, X.data(), nullptr, nullptr, S.data(),
                                                 T.data(), Y.data()) == RN_STATUS_BAD_ARGUMENT,
             "eps < 0");
+  RN_EXPECT(rn_cuda_batchnorm_forward_training_add_relu(g, 2, 4, 8, 1e-5f, 0.1f, X.data(), nullptr, nullptr, nullptr,
+                                                        nullptr, S.data(), T.data(), nullptr, Y.data()) ==
+                RN_STATUS_BAD_ARGUMENT,
+            "add_relu without a residual");
   RN_EXPECT(rn_cuda_batchnorm_inference_affine(g, 4, 1e-5f, nullptr, nullptr, nullptr, T.data(), S.data(),
                                                Y.data()) == RN_STATUS_BAD_ARGUMENT,
             "inference affine without running mean");

@@ -45,6 +45,18 @@ RN_API int rn_batchnorm_forward_inference(rn_context* ctx, int32_t n, int32_t c,
                                           float eps, const float* x, const float* gamma, const float* beta,
                                           const float* running_mean, const float* running_var, float* y);
 
+/* The training forward of a residual block's last batch norm with the shortcut added and the
+ * block's ReLU, in the normalize pass: y = max(u + residual, 0) (u as RN_ACT_NONE's; residual
+ * and y [N, C, HW]). The same values as rn_batchnorm_forward_training with RN_ACT_NONE
+ * followed by rn_add_relu_forward, without writing and re-reading u. y may be x or residual
+ * itself; other overlaps are not allowed. Backward: rn_add_relu_backward on y, then
+ * rn_batchnorm_backward with RN_ACT_NONE. */
+RN_API int rn_batchnorm_forward_training_add_relu(rn_context* ctx, int32_t n, int32_t c, int32_t hw, float eps,
+                                                  float momentum, const float* x, const float* gamma,
+                                                  const float* beta, float* running_mean, float* running_var,
+                                                  float* save_mean, float* save_invstd, const float* residual,
+                                                  float* y);
+
 /* The inference forward as a per-channel affine map, for folding into the conv that
  * feeds the batch norm (rn_conv2d_forward_epilogue's scale and bias): u = scale*x + shift
  * with scale = gamma/sqrt(running_var + eps) (gamma = 1 when NULL) and shift = beta -

@@ -170,6 +170,11 @@ RN_API int rn_cuda_batchnorm_forward_training(rn_cuda_context* ctx, int32_t n, i
                                               float eps, float momentum, const float* x, const float* gamma,
                                               const float* beta, float* running_mean, float* running_var,
                                               float* save_mean, float* save_invstd, float* y);
+RN_API int rn_cuda_batchnorm_forward_training_add_relu(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw,
+                                                       float eps, float momentum, const float* x, const float* gamma,
+                                                       const float* beta, float* running_mean, float* running_var,
+                                                       float* save_mean, float* save_invstd, const float* residual,
+                                                       float* y);
 RN_API int rn_cuda_batchnorm_forward_inference(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, int32_t act,
                                                float eps, const float* x, const float* gamma, const float* beta,
                                                const float* running_mean, const float* running_var, float* y);
