@@ -86,6 +86,9 @@ void check_context(rn_context* ctx, const char* isa, int threads, std::mt19937_6
   const rn_conv2d_desc d2 = conv_desc(n, 2 * c, hw, k, 1, RN_CONV_ALGO_AUTO);  // reads CReLU of c channels
   expect_no_alloc("conv forward, CReLU input", isa, threads,
                   [&] { return rn_conv2d_forward_crelu_input(ctx, &d2, x.data(), w.data(), bias.data(), y.data()); });
+  const rn_conv2d_epilogue ep2{scale.data(), bias.data(), RN_ACT_RELU, 1.0f, 0.0f};
+  expect_no_alloc("conv forward, CReLU input + epilogue", isa, threads,
+                  [&] { return rn_conv2d_forward_crelu_input_epilogue(ctx, &d2, x.data(), w.data(), &ep2, y.data()); });
   expect_no_alloc("conv backward-filter, CReLU input", isa, threads, [&] {
     return rn_conv2d_backward_filter_crelu_input(ctx, &d2, x.data(), dy.data(), dw.data(), dbias.data());
   });
@@ -116,7 +119,17 @@ void check_context(rn_context* ctx, const char* isa, int threads, std::mt19937_6
                                  invstd.data(), dy.data(), dx.data(), dg.data(), db.data());
   });
 
-  // Batch norm in eval mode, the standalone activations, residual add.
+  expect_no_alloc("batchnorm + add + relu forward", isa, threads, [&] {
+    return rn_batchnorm_forward_training_add_relu(ctx, n, c, hw * hw, 1e-5f, 0.1f, x.data(), gamma.data(), beta.data(),
+                                                  rmean.data(), rvar.data(), mean.data(), invstd.data(), dx.data(),
+                                                  y.data());
+  });
+
+  // Batch norm in eval mode (and as a scale and shift), the standalone activations, residual add.
+  expect_no_alloc("batchnorm inference affine", isa, threads, [&] {
+    return rn_batchnorm_inference_affine(ctx, c, 1e-5f, gamma.data(), beta.data(), rmean.data(), rvar.data(),
+                                         dg.data(), db.data());
+  });
   expect_no_alloc("batchnorm inference", isa, threads, [&] {
     return rn_batchnorm_forward_inference(ctx, n, c, hw * hw, RN_ACT_RELU, 1e-5f, x.data(), gamma.data(), beta.data(),
                                           rmean.data(), rvar.data(), y.data());

@@ -271,6 +271,11 @@ public final class ResnormNative {
       FloatPointer runningMean, FloatPointer runningVar, FloatPointer saveMean, FloatPointer saveInvstd,
       FloatPointer y);
 
+  public static native int rn_batchnorm_forward_training_add_relu(rn_context ctx, int n, int c, int hw, float eps,
+      float momentum, @Const FloatPointer x, @Const FloatPointer gamma, @Const FloatPointer beta,
+      FloatPointer runningMean, FloatPointer runningVar, FloatPointer saveMean, FloatPointer saveInvstd,
+      @Const FloatPointer residual, FloatPointer y);
+
   public static native int rn_batchnorm_forward_inference(rn_context ctx, int n, int c, int hw, int act, float eps,
       @Const FloatPointer x, @Const FloatPointer gamma, @Const FloatPointer beta, @Const FloatPointer runningMean,
       @Const FloatPointer runningVar, FloatPointer y);

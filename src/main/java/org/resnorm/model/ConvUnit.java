@@ -202,6 +202,29 @@ final class ConvUnit implements AutoCloseable {
     return out;
   }
 
+  /** Whether {@link #forwardTrainingAddRelu} applies: a BatchNorm unit without activation (a block's last). */
+  boolean addsResidual() {
+    return norm == Norm.BATCHNORM && act == Act.NONE;
+  }
+
+  /**
+   * The training forward of a block's last unit with the block's shortcut added and its ReLU:
+   * blockOut = relu(BN(conv(x)) + residual), in the batch norm's normalize pass ({@link #out} is
+   * not written; backward reads only pre and the saved statistics, as after {@link #forward}).
+   */
+  void forwardTrainingAddRelu(Tensor x, Tensor residual, Tensor blockOut) {
+    long t = StepProfile.start(profile);
+    if (creluIn) {
+      conv.forwardCreluInput(engine, x, p.weight(), null, pre);
+    } else {
+      conv.forward(engine, x, p.weight(), null, pre);
+    }
+    t = lap(Op.CONV_FORWARD, t);
+    bn.forwardTrainingAddRelu(engine, pre, p.gamma(), p.beta(), p.runningMean(), p.runningVar(), saveMean, saveInvstd,
+        residual, blockOut);
+    lap(Op.NORM_FORWARD, t);
+  }
+
   /** Books the time since t0 to op; returns the new start time. */
   private long lap(Op op, long t0) {
     StepProfile.stop(profile, op, t0);

@@ -67,7 +67,7 @@ public final class ResNet implements AutoCloseable {
   private boolean velocityStarted;
   private StepProfile profile;
 
-  private ResNet(Engine engine, ResNetSpec spec, int batch, int height, int width, long seed, boolean creluInConv) {
+  private ResNet(Engine engine, ResNetSpec spec, int batch, int height, int width, long seed, boolean fuseAcrossOps) {
     this.engine = engine;
     this.spec = spec;
     ResNetConfig c = spec.config();
@@ -93,7 +93,7 @@ public final class ResNet implements AutoCloseable {
     int[] shape = blocksIn.shape();
     for (ResNetSpec.BlockSpec b : spec.blocks()) {
       ResidualBlock block = new ResidualBlock(engine, b, c.norm(), c.act(), shape, params, grads, buffers,
-          creluInConv);
+          fuseAcrossOps);
       blocks.add(block);
       shape = block.out.shape();
     }
@@ -192,11 +192,12 @@ public final class ResNet implements AutoCloseable {
   }
 
   /**
-   * {@link #create}, with {@code creluInConv} false keeping every BatchNorm+CReLU's 2C output in
-   * memory even where the next conv could form the CReLU itself (tests compare the two executions).
+   * {@link #create}; {@code fuseAcrossOps} false runs every op on its own: each BatchNorm+CReLU
+   * stores its 2C output even where the next conv could form the CReLU itself, and the residual
+   * addition + ReLU is a pass of its own (tests compare the two executions, which agree bit for bit).
    */
   static ResNet create(Engine engine, ResNetConfig config, int batch, int height, int width, long seed,
-      boolean creluInConv) {
+      boolean fuseAcrossOps) {
     Checks.engine(engine);
     if (config == null) {
       throw new IllegalArgumentException("config must not be null");
@@ -208,7 +209,7 @@ public final class ResNet implements AutoCloseable {
     if (batch < 2 && config.norm() == Norm.BATCHNORM) {
       throw new IllegalArgumentException("training batch norm needs a batch of at least 2, got " + batch);
     }
-    return new ResNet(engine, ResNetSpec.of(config), batch, height, width, seed, creluInConv);
+    return new ResNet(engine, ResNetSpec.of(config), batch, height, width, seed, fuseAcrossOps);
   }
 
   /** How many BatchNorm+CReLU outputs the next conv forms from the pre-activation (none stored as 2C). */

@@ -47,14 +47,18 @@ final class ResidualBlock implements AutoCloseable {
   private final List<Tensor> owned = new ArrayList<>();
   private StepProfile profile;
   private int creluInConvCount;
+  private final boolean fuseAcrossOps;
 
   /**
    * Buffers that die within the block come from {@code buffers}; see {@link SharedBuffers} for the
-   * plan. {@code creluInConv}: let a conv form its input's CReLU where {@link #defersCrelu} says it pays.
+   * plan. {@code fuseAcrossOps}: let a conv form its input's CReLU where {@link #defersCrelu} says it
+   * pays, and (training) let the last batch norm add the shortcut and apply the block's ReLU. Both
+   * compute the same floats as the separate ops (ResNetTest compares the two executions bit for bit).
    */
   ResidualBlock(Engine engine, ResNetSpec.BlockSpec b, Norm norm, Act act, int[] inShape, Parameters params,
-      Parameters grads, SharedBuffers buffers, boolean creluInConv) {
+      Parameters grads, SharedBuffers buffers, boolean fuseAcrossOps) {
     this.engine = engine;
+    this.fuseAcrossOps = fuseAcrossOps;
     int mainConvs = b.projection() ? b.convs().size() - 1 : b.convs().size();
     int[] shape = inShape;
     boolean creluIn = false;
@@ -71,7 +75,7 @@ final class ResidualBlock implements AutoCloseable {
         convOut = g.outputShape(shape);
       }
       int[] actOut = {convOut[0], (last ? Act.NONE : act).outputChannels(convOut[1]), convOut[2], convOut[3]};
-      boolean creluOut = creluInConv && !last && defersCrelu(engine, norm, act, b.convs().get(i + 1), actOut);
+      boolean creluOut = fuseAcrossOps && !last && defersCrelu(engine, norm, act, b.convs().get(i + 1), actOut);
       ConvUnit u = new ConvUnit(engine, cs, norm, last ? Act.NONE : act, shape, params, grads, buffers, last,
           creluIn, creluOut, Slot.GRAD_A, dx);
       main.add(u);
@@ -184,10 +188,28 @@ final class ResidualBlock implements AutoCloseable {
   }
 
   Tensor forward(Tensor x, boolean training) {
+    // The shortcut first (it does not depend on the main path), so that in training the last
+    // unit's batch norm can add it and apply the block's ReLU in its own pass.
+    Tensor skip = shortcut(x, training);
     Tensor h = x;
-    for (ConvUnit u : main) {
-      h = u.forward(h, training);
+    int lastUnit = main.size() - 1;
+    for (int i = 0; i < lastUnit; i++) {
+      h = main.get(i).forward(h, training);
     }
+    ConvUnit last = main.get(lastUnit);
+    if (training && fuseAcrossOps && last.addsResidual()) {
+      last.forwardTrainingAddRelu(h, skip, out);
+      return out;
+    }
+    h = last.forward(h, training);
+    long t = StepProfile.start(profile);
+    Activation.addRelu(engine, h, skip, out);
+    lap(Op.RESIDUAL_ADD, t, true);
+    return out;
+  }
+
+  /** The shortcut branch's output for block input x (x itself for an identity shortcut). */
+  private Tensor shortcut(Tensor x, boolean training) {
     Tensor skip;
     long t = StepProfile.start(profile);
     if (projection != null) {
@@ -209,10 +231,8 @@ final class ResidualBlock implements AutoCloseable {
       pad.forward(engine, subNorm, shortcut);
       skip = shortcut;
     }
-    t = lap(Op.SHORTCUT, t, skip != x && projection == null);
-    Activation.addRelu(engine, h, skip, out);
-    lap(Op.RESIDUAL_ADD, t, true);
-    return out;
+    lap(Op.SHORTCUT, t, skip != x && projection == null);
+    return skip;
   }
 
   /** Books the time since t0 to op when {@code book}; returns the new start time. */

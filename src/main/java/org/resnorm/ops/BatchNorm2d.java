@@ -122,6 +122,55 @@ public final class BatchNorm2d {
         "batchnorm forward (training)");
   }
 
+  /**
+   * The training forward of a residual block's last batch norm with the shortcut added and the
+   * block's ReLU applied in the same pass: {@code y = max(u + residual, 0)} (residual and y [N, C, H,
+   * W]; y may be x or residual itself). The same values as {@link #forwardTraining} followed by
+   * {@link Activation#addRelu}, without writing u. Only for a batch norm with {@link Act#NONE}.
+   */
+  public void forwardTrainingAddRelu(Engine engine, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+      Tensor runningVar, Tensor saveMean, Tensor saveInvstd, Tensor residual, Tensor y) {
+    if (act != Act.NONE) {
+      throw new IllegalStateException("the residual addition follows a batch norm without activation, not " + act);
+    }
+    Checks.engine(engine);
+    int[] s = input("x", x);
+    affine(gamma, beta);
+    pair("runningMean", runningMean, "runningVar", runningVar);
+    Checks.floatTensor("saveMean", saveMean, channels);
+    Checks.floatTensor("saveInvstd", saveInvstd, channels);
+    Checks.floatTensor("residual", residual, s);
+    Checks.floatTensor("y", y, s);
+    if ((long) s[0] * s[2] * s[3] < 2) {
+      throw new IllegalArgumentException("training batch norm needs at least 2 values per channel (N*H*W >= 2), got x "
+          + x.shapeString());
+    }
+    String[] names = {"x", "gamma", "beta", "runningMean", "runningVar", "saveMean", "saveInvstd", "residual"};
+    Tensor[] all = {x, gamma, beta, runningMean, runningVar, saveMean, saveInvstd, residual};
+    for (int i = 0; i < all.length; i++) {  // y may be x or the residual exactly, nothing else
+      if (all[i] == x || all[i] == residual) {
+        Activation.overlapUnlessSame("y", y, names[i], all[i]);
+      } else {
+        Checks.noOverlap("y", y, new String[] {names[i]}, all[i]);
+      }
+    }
+    for (int i = 3; i < 7; i++) {  // the [C] outputs must not alias anything else
+      for (int j = 0; j < all.length; j++) {
+        if (i != j && all[i] != null && all[j] != null && all[i].overlaps(all[j])) {
+          throw new IllegalArgumentException(names[i] + " overlaps " + names[j]);
+        }
+      }
+    }
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_batchnorm_forward_training_add_relu(engine.cudaHandle(), s[0], channels,
+        Activation.hw(s), eps, momentum, engine.ptr(x), engine.ptr(gamma), engine.ptr(beta), engine.ptr(runningMean),
+        engine.ptr(runningVar), engine.ptr(saveMean), engine.ptr(saveInvstd), engine.ptr(residual), engine.ptr(y))
+        : ResnormNative.rn_batchnorm_forward_training_add_relu(engine.handle(), s[0], channels,
+        Activation.hw(s), eps, momentum, engine.ptr(x), engine.ptr(gamma), engine.ptr(beta), engine.ptr(runningMean),
+        engine.ptr(runningVar), engine.ptr(saveMean), engine.ptr(saveInvstd), engine.ptr(residual), engine.ptr(y)),
+        "batchnorm forward (training) + add + relu");
+  }
+
   /** Inference forward: normalizes with the running statistics. */
   public void forwardInference(Engine engine, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
       Tensor runningVar, Tensor y) {

@@ -243,9 +243,10 @@ class ResNetTest extends WithEngine {
   }
 
   /**
-   * The same network with the CReLU formed in the next conv and with the 2C tensor stored: the
-   * convs see the same values in the same order, so losses, logits, gradients and running
-   * statistics agree to the bit, through training steps and in eval mode.
+   * The same network with the fusions across ops (the CReLU formed in the next conv, the residual
+   * addition + ReLU in the last batch norm's pass) and with every op on its own: the same values
+   * in the same order, so losses, logits, gradients and running statistics agree to the bit,
+   * through training steps and in eval mode.
    */
   @ParameterizedTest(name = "{0}")
   @MethodSource("creluInConvNetworks")

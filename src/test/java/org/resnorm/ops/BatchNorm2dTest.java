@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -239,6 +240,40 @@ class BatchNorm2dTest extends WithEngine {
         assertClose(isa + " mean", sm.toFloatArray(), ref.mean(), 1e-7);
         assertClose(isa + " y", y.toFloatArray(), ref.y(), 1e-4); // x itself has only ~1e-5 of precision here
       }
+    }
+  }
+
+  /** A block's last batch norm with the shortcut and ReLU fused: the same bits as the two ops. */
+  @Test
+  void addReluFusedMatchesTheTwoOps() {
+    int n = 3;
+    int c = 5;
+    BatchNorm2d bn = new BatchNorm2d(c, Act.NONE);
+    SplittableRandom rng = new SplittableRandom(17);
+    try (Tensor x = Tensor.of(toFloat(TestSupport.random(rng, n * c * 7 * 9)), n, c, 7, 9);
+        Tensor res = Tensor.of(toFloat(TestSupport.random(rng, n * c * 7 * 9)), n, c, 7, 9);
+        Tensor g = Tensor.of(toFloat(uniform(rng, c, 0.5, 1.5)), c);
+        Tensor b = Tensor.of(toFloat(uniform(rng, c, -0.5, 0.5)), c);
+        Tensor rm1 = Tensor.zeros(c); Tensor rv1 = Tensor.full(1f, c); Tensor rm2 = Tensor.zeros(c);
+        Tensor rv2 = Tensor.full(1f, c); Tensor sm1 = poisoned(c); Tensor si1 = poisoned(c); Tensor sm2 = poisoned(c);
+        Tensor si2 = poisoned(c); Tensor u = poisoned(n, c, 7, 9); Tensor want = poisoned(n, c, 7, 9);
+        Tensor got = poisoned(n, c, 7, 9)) {
+      for (Isa isa : TestSupport.supportedIsas()) {
+        engine.isa(isa);
+        bn.forwardTraining(engine, x, g, b, rm1, rv1, sm1, si1, u);
+        Activation.addRelu(engine, u, res, want);
+        bn.forwardTrainingAddRelu(engine, x, g, b, rm2, rv2, sm2, si2, res, got);
+        assertArrayEquals(want.toFloatArray(), got.toFloatArray(), isa + " y");
+        assertArrayEquals(rm1.toFloatArray(), rm2.toFloatArray(), isa + " running mean");
+        assertArrayEquals(si1.toFloatArray(), si2.toFloatArray(), isa + " saveInvstd");
+      }
+      BatchNorm2d withAct = new BatchNorm2d(c, Act.RELU);
+      assertThrows(IllegalStateException.class,
+          () -> withAct.forwardTrainingAddRelu(engine, x, g, b, null, null, sm1, si1, res, got));
+      assertThrows(IllegalArgumentException.class,
+          () -> bn.forwardTrainingAddRelu(engine, x, g, b, null, null, sm1, si1, sm2, got), "residual of the wrong shape");
+      assertThrows(IllegalArgumentException.class,
+          () -> bn.forwardTrainingAddRelu(engine, x, g, b, null, null, sm1, si1, res, u.slice(0, 2)), "y too small");
     }
   }
 
