@@ -83,21 +83,25 @@ inline void gt6(const Vec y[6], Vec x[3]) {
   x[2] = vadd(y[5], vfmadd(sixth, p34, neg_p12));
 }
 
-// wino4_output_row with the fused epilogue applied as each value is stored (the same
-// instructions as epilogue_c16 on the stored row: u from acc + bias, see epilogue_simd.h).
-void wino4_output_row_epilogue(const float* m, int64_t t0, int64_t xi_stride, int32_t blocks, int32_t tw,
-                               const float* bias, const EpilogueArgs& ep, float* yt, float* yt_neg) {
-  const int32_t lanes_total = blocks * kLanes;
+// The output transform of one tile row, each value stored as acc + bias; with kEpilogue,
+// through the fused epilogue as it is stored (the same instructions as epilogue_c16 on the
+// stored row, see epilogue_simd.h; CReLU's negative half into yt_neg).
+template <bool kEpilogue>
+void output_row(const float* m, int64_t t0, int64_t xi_stride, int32_t blocks, int32_t tw, const float* bias,
+                const EpilogueArgs* ep, float* yt, float* yt_neg) {
+  const int32_t lanes_total = blocks * kLanes;  // m[xi * xi_stride + t * lanes_total + k]
   const int64_t cols = 4 * int64_t(tw);
   for (int32_t kb = 0; kb < blocks; ++kb) {
     float* rows = yt + int64_t(kb) * 4 * cols * kLanes;
-    float* neg_rows = yt_neg + int64_t(kb) * 4 * cols * kLanes;
+    float* neg_rows = kEpilogue ? yt_neg + int64_t(kb) * 4 * cols * kLanes : nullptr;
     for (int32_t b = 0; b < tw; ++b) {
       const float* in = m + (t0 + b) * lanes_total + int64_t(kb) * kLanes;
       for (int sub = 0; sub < kSub; ++sub) {
-        const Vec bv = bias ? vload(bias + kb * kLanes + sub * kWidth) : vzero();
-        const LaneEpilogue lanes(ep, kb * kLanes + sub * kWidth);
-        Vec tmp[6][4];
+        const int32_t lane0 = kb * kLanes + sub * kWidth;
+        const Vec bv = bias ? vload(bias + lane0) : vzero();
+        const EpilogueArgs none;
+        const LaneEpilogue lanes(kEpilogue ? *ep : none, lane0);
+        Vec tmp[6][4];  // tmp[i][j'] = (M A)[i][j']
         for (int i = 0; i < 6; ++i) {
           Vec row[6];
           for (int j = 0; j < 6; ++j) row[j] = vload(in + (i * 6 + j) * xi_stride + sub * kWidth);
@@ -109,7 +113,10 @@ void wino4_output_row_epilogue(const float* m, int64_t t0, int64_t xi_stride, in
           at6(col, s);
           for (int i = 0; i < 4; ++i) {
             const int64_t at = (int64_t(i) * cols + 4 * b + j) * kLanes + sub * kWidth;
-            lanes.store(vadd(s[i], bv), rows + at, neg_rows + at);
+            if (kEpilogue)
+              lanes.store(vadd(s[i], bv), rows + at, neg_rows + at);
+            else
+              vstore(rows + at, vadd(s[i], bv));
           }
         }
       }
@@ -194,34 +201,10 @@ void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, fl
 
 void wino4_output_row(const float* m, int64_t t0, int64_t xi_stride, int32_t blocks, int32_t tw, const float* bias,
                       const EpilogueArgs* ep, float* yt, float* yt_neg) {
-  const int32_t lanes_total = blocks * kLanes;  // m[xi * xi_stride + t * lanes_total + k]
-  const int64_t cols = 4 * int64_t(tw);
-  if (ep) {
-    wino4_output_row_epilogue(m, t0, xi_stride, blocks, tw, bias, *ep, yt, yt_neg);
-    return;
-  }
-  for (int32_t kb = 0; kb < blocks; ++kb) {
-    float* rows = yt + int64_t(kb) * 4 * cols * kLanes;
-    for (int32_t b = 0; b < tw; ++b) {
-      const float* in = m + (t0 + b) * lanes_total + int64_t(kb) * kLanes;
-      for (int sub = 0; sub < kSub; ++sub) {
-        const Vec bv = bias ? vload(bias + kb * kLanes + sub * kWidth) : vzero();
-        Vec tmp[6][4];  // tmp[i][j'] = (M A)[i][j']
-        for (int i = 0; i < 6; ++i) {
-          Vec row[6];
-          for (int j = 0; j < 6; ++j) row[j] = vload(in + (i * 6 + j) * xi_stride + sub * kWidth);
-          at6(row, tmp[i]);
-        }
-        for (int j = 0; j < 4; ++j) {
-          Vec col[6], s[4];
-          for (int i = 0; i < 6; ++i) col[i] = tmp[i][j];
-          at6(col, s);
-          for (int i = 0; i < 4; ++i)
-            vstore(rows + (int64_t(i) * cols + 4 * b + j) * kLanes + sub * kWidth, vadd(s[i], bv));
-        }
-      }
-    }
-  }
+  if (ep)
+    output_row<true>(m, t0, xi_stride, blocks, tw, bias, ep, yt, yt_neg);
+  else
+    output_row<false>(m, t0, xi_stride, blocks, tw, bias, nullptr, yt, yt_neg);
 }
 
 void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0, int64_t xi_stride) {

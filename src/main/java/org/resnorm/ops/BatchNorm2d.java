@@ -91,27 +91,12 @@ public final class BatchNorm2d {
   /** Training forward: normalizes with the batch statistics, updates the running ones. */
   public void forwardTraining(Engine engine, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
       Tensor runningVar, Tensor saveMean, Tensor saveInvstd, Tensor y) {
-    Checks.engine(engine);
-    int[] s = input("x", x);
-    affine(gamma, beta);
-    pair("runningMean", runningMean, "runningVar", runningVar);
-    Checks.floatTensor("saveMean", saveMean, channels);
-    Checks.floatTensor("saveInvstd", saveInvstd, channels);
+    int[] s = trainingInput(engine, x, gamma, beta, runningMean, runningVar, saveMean, saveInvstd);
     Checks.floatTensor("y", y, outputShape(s[0], s[2], s[3]));
-    if ((long) s[0] * s[2] * s[3] < 2) {
-      throw new IllegalArgumentException("training batch norm needs at least 2 values per channel (N*H*W >= 2), got x "
-          + x.shapeString());
-    }
     String[] names = {"x", "gamma", "beta", "runningMean", "runningVar", "saveMean", "saveInvstd"};
     Tensor[] all = {x, gamma, beta, runningMean, runningVar, saveMean, saveInvstd};
     output("y", y, x, names, all);
-    for (int i = 3; i < all.length; i++) {  // the [C] outputs must not alias anything else
-      for (int j = 0; j < all.length; j++) {
-        if (i != j && all[i] != null && all[j] != null && all[i].overlaps(all[j])) {
-          throw new IllegalArgumentException(names[i] + " overlaps " + names[j]);
-        }
-      }
-    }
+    statisticsAliasNothing(names, all);
     NativeStatus.check(engine.isCuda()
         ? CudaNative.rn_cuda_batchnorm_forward_training(engine.cudaHandle(), s[0], channels,
         Activation.hw(s), act.code, eps, momentum, engine.ptr(x), engine.ptr(gamma), engine.ptr(beta), engine.ptr(runningMean),
@@ -133,18 +118,9 @@ public final class BatchNorm2d {
     if (act != Act.NONE) {
       throw new IllegalStateException("the residual addition follows a batch norm without activation, not " + act);
     }
-    Checks.engine(engine);
-    int[] s = input("x", x);
-    affine(gamma, beta);
-    pair("runningMean", runningMean, "runningVar", runningVar);
-    Checks.floatTensor("saveMean", saveMean, channels);
-    Checks.floatTensor("saveInvstd", saveInvstd, channels);
+    int[] s = trainingInput(engine, x, gamma, beta, runningMean, runningVar, saveMean, saveInvstd);
     Checks.floatTensor("residual", residual, s);
     Checks.floatTensor("y", y, s);
-    if ((long) s[0] * s[2] * s[3] < 2) {
-      throw new IllegalArgumentException("training batch norm needs at least 2 values per channel (N*H*W >= 2), got x "
-          + x.shapeString());
-    }
     String[] names = {"x", "gamma", "beta", "runningMean", "runningVar", "saveMean", "saveInvstd", "residual"};
     Tensor[] all = {x, gamma, beta, runningMean, runningVar, saveMean, saveInvstd, residual};
     for (int i = 0; i < all.length; i++) {  // y may be x or the residual exactly, nothing else
@@ -154,13 +130,7 @@ public final class BatchNorm2d {
         Checks.noOverlap("y", y, new String[] {names[i]}, all[i]);
       }
     }
-    for (int i = 3; i < 7; i++) {  // the [C] outputs must not alias anything else
-      for (int j = 0; j < all.length; j++) {
-        if (i != j && all[i] != null && all[j] != null && all[i].overlaps(all[j])) {
-          throw new IllegalArgumentException(names[i] + " overlaps " + names[j]);
-        }
-      }
-    }
+    statisticsAliasNothing(names, all);
     NativeStatus.check(engine.isCuda()
         ? CudaNative.rn_cuda_batchnorm_forward_training_add_relu(engine.cudaHandle(), s[0], channels,
         Activation.hw(s), eps, momentum, engine.ptr(x), engine.ptr(gamma), engine.ptr(beta), engine.ptr(runningMean),
@@ -261,6 +231,33 @@ public final class BatchNorm2d {
         : ResnormNative.rn_batchnorm_backward(engine.handle(), s[0], channels, Activation.hw(s),
         act.code, engine.ptr(x), engine.ptr(gamma), engine.ptr(beta), engine.ptr(saveMean), engine.ptr(saveInvstd),
         engine.ptr(dy), engine.ptr(dx), engine.ptr(dgamma), engine.ptr(dbeta)), "batchnorm backward");
+  }
+
+  /** The training forward's checks of its inputs and [C] outputs; returns x's shape. */
+  private int[] trainingInput(Engine engine, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean,
+      Tensor runningVar, Tensor saveMean, Tensor saveInvstd) {
+    Checks.engine(engine);
+    int[] s = input("x", x);
+    affine(gamma, beta);
+    pair("runningMean", runningMean, "runningVar", runningVar);
+    Checks.floatTensor("saveMean", saveMean, channels);
+    Checks.floatTensor("saveInvstd", saveInvstd, channels);
+    if ((long) s[0] * s[2] * s[3] < 2) {
+      throw new IllegalArgumentException("training batch norm needs at least 2 values per channel (N*H*W >= 2), got x "
+          + x.shapeString());
+    }
+    return s;
+  }
+
+  /** The [C] outputs (names[3..6]: running mean and variance, saved mean and invstd) alias nothing in all. */
+  private static void statisticsAliasNothing(String[] names, Tensor[] all) {
+    for (int i = 3; i < 7; i++) {
+      for (int j = 0; j < all.length; j++) {
+        if (i != j && all[i] != null && all[j] != null && all[i].overlaps(all[j])) {
+          throw new IllegalArgumentException(names[i] + " overlaps " + names[j]);
+        }
+      }
+    }
   }
 
   private int[] input(String name, Tensor x) {

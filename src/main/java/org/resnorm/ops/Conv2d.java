@@ -160,13 +160,21 @@ public final class Conv2d implements AutoCloseable {
   public void forwardFused(Engine engine, Tensor x, Tensor w, Tensor scale, Tensor bias, Act act, float postScale,
       float postShift, Tensor y) {
     Checks.engine(engine);
+    epilogueForward(engine, inputShapeOf("x", x), false, x, w, scale, bias, act, postScale, postShift, y);
+  }
+
+  /**
+   * forwardFused (creluInput false, xs x's shape) or forwardCreluInputFused (xs the 2C shape the
+   * conv sees): the epilogue's checks, then the native call.
+   */
+  private void epilogueForward(Engine engine, int[] xs, boolean creluInput, Tensor x, Tensor w, Tensor scale,
+      Tensor bias, Act act, float postScale, float postShift, Tensor y) {
     if (act == null) {
       throw new IllegalArgumentException("act must not be null");
     }
     if (!Float.isFinite(postScale) || !Float.isFinite(postShift)) {
       throw new IllegalArgumentException("postScale and postShift must be finite, got " + postScale + ", " + postShift);
     }
-    int[] xs = inputShapeOf("x", x);
     int[] ys = outputShape(xs);
     int[] fusedShape = {ys[0], act.outputChannels(ys[1]), ys[2], ys[3]};
     Checks.floatTensor("w", w, weightShape());
@@ -178,11 +186,22 @@ public final class Conv2d implements AutoCloseable {
     try (ResnormNative.rn_conv2d_epilogue ep = new ResnormNative.rn_conv2d_epilogue()) {
       ep.scale(scale == null ? null : engine.ptr(scale)).bias(bias == null ? null : engine.ptr(bias))
           .act(act.code).post_scale(postScale).post_shift(postShift);
-      NativeStatus.check(engine.isCuda()
-        ? CudaNative.rn_cuda_conv2d_forward_epilogue(engine.cudaHandle(), desc, engine.ptr(x),
-          engine.ptr(w), ep, engine.ptr(y))
-        : ResnormNative.rn_conv2d_forward_epilogue(engine.handle(), desc, engine.ptr(x),
-          engine.ptr(w), ep, engine.ptr(y)), "conv2d forward (fused epilogue)");
+      int status;
+      if (engine.isCuda()) {
+        status = creluInput
+            ? CudaNative.rn_cuda_conv2d_forward_crelu_input_epilogue(engine.cudaHandle(), desc, engine.ptr(x),
+            engine.ptr(w), ep, engine.ptr(y))
+            : CudaNative.rn_cuda_conv2d_forward_epilogue(engine.cudaHandle(), desc, engine.ptr(x), engine.ptr(w), ep,
+            engine.ptr(y));
+      } else {
+        status = creluInput
+            ? ResnormNative.rn_conv2d_forward_crelu_input_epilogue(engine.handle(), desc, engine.ptr(x),
+            engine.ptr(w), ep, engine.ptr(y))
+            : ResnormNative.rn_conv2d_forward_epilogue(engine.handle(), desc, engine.ptr(x), engine.ptr(w), ep,
+            engine.ptr(y));
+      }
+      NativeStatus.check(status, creluInput ? "conv2d forward (CReLU input, fused epilogue)"
+          : "conv2d forward (fused epilogue)");
     }
   }
 
@@ -219,30 +238,7 @@ public final class Conv2d implements AutoCloseable {
   public void forwardCreluInputFused(Engine engine, Tensor x, Tensor w, Tensor scale, Tensor bias, Act act,
       float postScale, float postShift, Tensor y) {
     Checks.engine(engine);
-    if (act == null) {
-      throw new IllegalArgumentException("act must not be null");
-    }
-    if (!Float.isFinite(postScale) || !Float.isFinite(postShift)) {
-      throw new IllegalArgumentException("postScale and postShift must be finite, got " + postScale + ", " + postShift);
-    }
-    int[] xs = creluInputShape(x);
-    int[] ys = outputShape(xs);
-    int[] fusedShape = {ys[0], act.outputChannels(ys[1]), ys[2], ys[3]};
-    Checks.floatTensor("w", w, weightShape());
-    Checks.optionalFloatTensor("scale", scale, outChannels);
-    Checks.optionalFloatTensor("bias", bias, outChannels);
-    Checks.floatTensor("y", y, fusedShape);
-    Checks.noOverlap("y", y, new String[] {"x", "w", "scale", "bias"}, x, w, scale, bias);
-    fill(xs, ys);
-    try (ResnormNative.rn_conv2d_epilogue ep = new ResnormNative.rn_conv2d_epilogue()) {
-      ep.scale(scale == null ? null : engine.ptr(scale)).bias(bias == null ? null : engine.ptr(bias))
-          .act(act.code).post_scale(postScale).post_shift(postShift);
-      NativeStatus.check(engine.isCuda()
-          ? CudaNative.rn_cuda_conv2d_forward_crelu_input_epilogue(engine.cudaHandle(), desc, engine.ptr(x),
-          engine.ptr(w), ep, engine.ptr(y))
-          : ResnormNative.rn_conv2d_forward_crelu_input_epilogue(engine.handle(), desc, engine.ptr(x),
-          engine.ptr(w), ep, engine.ptr(y)), "conv2d forward (CReLU input, fused epilogue)");
-    }
+    epilogueForward(engine, creluInputShape(x), true, x, w, scale, bias, act, postScale, postShift, y);
   }
 
   /** dw and dbias (may be null) of {@link #forwardCreluInput}, from the pre-activation x [N, C/2, H, W]. */

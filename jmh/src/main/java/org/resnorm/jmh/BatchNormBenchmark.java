@@ -94,8 +94,8 @@ public class BatchNormBenchmark {
     plain = new BatchNorm2d(c, Act.NONE);
     int[] yShape = fused.outputShape(n, d[2], d[3]);
     java.util.SplittableRandom rng = new java.util.SplittableRandom(1);
-    x = random(rng, d);
-    dy = random(rng, yShape);
+    x = random(engine, rng, d);
+    dy = random(engine, rng, yShape);
     gamma = full(1.1f, c);
     beta = full(0.05f, c);
     runningMean = Tensor.zeros(engine, c);
@@ -118,7 +118,8 @@ public class BatchNormBenchmark {
     return t;
   }
 
-  private Tensor random(java.util.SplittableRandom rng, int[] shape) {
+  /** Uniform values in [-1, 1) on the engine (also for CreluChainBenchmark). */
+  static Tensor random(Engine engine, java.util.SplittableRandom rng, int... shape) {
     Tensor t = Tensor.zeros(engine, shape);
     float[] v = new float[(int) t.numel()];
     for (int i = 0; i < v.length; i++) {

@@ -77,32 +77,22 @@ public class CreluChainBenchmark {
     plain = new BatchNorm2d(c, Act.NONE);
     conv = new Conv2d(2 * c, c, 3, 1, 1);
     java.util.SplittableRandom rng = new java.util.SplittableRandom(3);
-    x = random(rng, d);
-    gamma = random(rng, c);
-    beta = random(rng, c);
+    x = BatchNormBenchmark.random(engine, rng, d);
+    gamma = BatchNormBenchmark.random(engine, rng, c);
+    beta = BatchNormBenchmark.random(engine, rng, c);
     saveMean = Tensor.zeros(engine, c);
     saveInvstd = Tensor.zeros(engine, c);
     u = Tensor.zeros(engine, d);
     both = Tensor.zeros(engine, n, 2 * c, d[2], d[3]);
-    w = random(rng, conv.weightShape());
+    w = BatchNormBenchmark.random(engine, rng, conv.weightShape());
     z = Tensor.zeros(engine, d);
-    dz = random(rng, d);
+    dz = BatchNormBenchmark.random(engine, rng, d);
     dw = Tensor.zeros(engine, conv.weightShape());
     dBoth = Tensor.zeros(engine, n, 2 * c, d[2], d[3]);
     du = Tensor.zeros(engine, d);
     dx = Tensor.zeros(engine, d);
     dgamma = Tensor.zeros(engine, c);
     dbeta = Tensor.zeros(engine, c);
-  }
-
-  private Tensor random(java.util.SplittableRandom rng, int... shape) {
-    Tensor t = Tensor.zeros(engine, shape);
-    float[] v = new float[(int) t.numel()];
-    for (int i = 0; i < v.length; i++) {
-      v[i] = (float) (rng.nextDouble() * 2 - 1);
-    }
-    t.copyFrom(v);
-    return t;
   }
 
   @TearDown(Level.Trial)
