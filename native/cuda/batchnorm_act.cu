@@ -65,11 +65,17 @@ struct StatsOp {
   }
 };
 
+// u = (x - mean)*scale + beta: the one definition of u, so forward and backward agree on its
+// sign bit for bit (as the CPU kernels' affine).
+__device__ __forceinline__ float bn_u(float x, const Channel& k) {
+  return __fmaf_rn(__fsub_rn(x, k.mean), k.scale, k.beta);
+}
+
 // du of one element: the activation's gate on dy (u from x and the channel constants).
 template <int ACT>
 __device__ __forceinline__ float grad_u(float x, float dpos, float dneg, const Channel& k) {
   if constexpr (ACT == RN_ACT_NONE) return dpos;
-  const float u = __fmaf_rn(__fsub_rn(x, k.mean), k.scale, k.beta);
+  const float u = bn_u(x, k);
   const float g = u > 0.0f ? dpos : 0.0f;
   if constexpr (ACT == RN_ACT_RELU) return g;
   return __fsub_rn(g, u < 0.0f ? dneg : 0.0f);
@@ -193,7 +199,7 @@ struct ApplyOp {
     load_v<V>(x + flat, xv);
 #pragma unroll
     for (int j = 0; j < V; ++j) {
-      const float u = __fmaf_rn(__fsub_rn(xv[j], k.mean), k.scale, k.beta);
+      const float u = bn_u(xv[j], k);
       pos[j] = ACT == RN_ACT_NONE ? u : relu_nan(u);
       neg[j] = relu_nan(__fsub_rn(0.0f, u));
     }
@@ -223,7 +229,7 @@ struct ApplyAddReluOp {
     load_v<V>(res + flat, rv);
 #pragma unroll
     for (int j = 0; j < V; ++j)
-      out[j] = relu_nan(__fadd_rn(__fmaf_rn(__fsub_rn(xv[j], k.mean), k.scale, k.beta), rv[j]));
+      out[j] = relu_nan(__fadd_rn(bn_u(xv[j], k), rv[j]));
     store_v<V>(y + flat, out);
   }
 };
