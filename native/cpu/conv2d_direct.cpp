@@ -406,16 +406,17 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   const Geometry g(d);
   const int32_t rows = g.in_rows(), cols = g.in_cols(), taps = g.taps();
   const int threads = std::min<int>(ctx->pool.size(), d.n);
-  // Determinism: the images go out in `groups` fixed contiguous ranges, each summed into
-  // its own accumulator in image order, and the groups are added in group order, so dW
-  // does not depend on which thread took which range (same inputs and thread count =>
-  // bit-identical dW, hence reproducible training) while threads still take ranges
-  // dynamically (the two cores of a VM are rarely equally fast).
-  const int groups = std::min<int>(d.n, 4 * threads);
   // Per thread: packed x and dy of one image; per group: acc[r][s][c][k16] (dW transposed).
   const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * rows * cols * g.c16);
   const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * d.p * d.q * g.k16);
   const int64_t acc_floats = int64_t(taps) * d.c * g.k16;
+  // Determinism: images in fixed ranges, each summed into its own accumulator in image
+  // order, the ranges added in group order (WorkGroups): same inputs and thread count =>
+  // bit-identical dW, hence reproducible training, while threads take ranges dynamically
+  // (the two cores of a VM are rarely equally fast).
+  const WorkGroups split(d.n, threads,
+                         WorkGroups::min_units_for(d.n, threads, acc_floats, double(filter_size(d)) * d.k * d.p * d.q));
+  const int groups = split.count();
   const size_t acc_bytes = ScratchCarver::round_up(sizeof(float) * acc_floats);
   const size_t per_thread = xt_bytes + dyt_bytes;
   ScratchPlan plan;
@@ -449,12 +450,11 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
     ga.b = dyt;
     ga.b_step = g.k16;
     ga.ldc = g.k16;
-    ga.accumulate = true;
     for (int32_t group = next.fetch_add(1); group < groups; group = next.fetch_add(1)) {
       float* acc = acc_of(group);
-      std::memset(acc, 0, sizeof(float) * acc_floats);
-      const int32_t first = int32_t(int64_t(d.n) * group / groups), last = int32_t(int64_t(d.n) * (group + 1) / groups);
+      const int32_t first = int32_t(split.begin(group)), last = int32_t(split.end(group));
       for (int32_t n = first; n < last; ++n) {
+        ga.accumulate = n > first;  // the group's first image writes acc (every float of it): no memset
         const bool more = n + 1 < last;  // this thread's next image
         Prefetcher ahead_x(more ? x + (n + 1) * x_image : nullptr, x_image, taps);
         Prefetcher ahead_dy(more ? dy + (n + 1) * dy_image : nullptr, dy_image, taps);

@@ -53,6 +53,53 @@ double plane_sum(const float* v, int64_t count);
 // dbias[k] = sum of dy over n, p, q (in double), split over k across the pool.
 void bias_gradient(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, float* dbias);
 
+// Backward-filter's deterministic split of its work: `count()` fixed contiguous ranges
+// ("groups") of work units (images, Winograd row blocks), one accumulator each, that
+// the threads take dynamically (an atomic counter) and that are then summed in group
+// order (sum_group_accumulators), so dW depends only on the inputs and the thread
+// count, never on which thread took which range. The ranges shrink toward the end
+// (guided: each about a 2*threads-th of what remains, never under min_units), so the
+// threads finish close together: with equal ranges a thread could wait up to a whole
+// range at the end (measured: one thread idle ~12 % of a 2-thread stride-2 16->32
+// filter gradient with eight ranges of 16 images). min_units (callers size it so a
+// group's work outweighs summing its accumulator) also bounds the count.
+class WorkGroups {
+ public:
+  static constexpr int kMaxGroups = 64;
+  WorkGroups(int64_t units, int threads, int64_t min_units) {
+    const int64_t share = 2 * int64_t(threads > 0 ? threads : 1);
+    const int64_t least = min_units > 0 ? min_units : 1;
+    bounds_[0] = 0;
+    int64_t at = 0;
+    while (at < units) {
+      int64_t size = (units - at + share - 1) / share;
+      if (size < least) size = least;
+      // the last group takes whatever is left rather than leave a sliver (or pass kMaxGroups)
+      if (units - at - size < least || count_ == kMaxGroups - 1) size = units - at;
+      at += size;
+      bounds_[++count_] = at;
+    }
+  }
+  int count() const { return count_; }
+  int64_t begin(int group) const { return bounds_[group]; }
+  int64_t end(int group) const { return bounds_[group + 1]; }
+
+  // min_units for groups whose accumulators hold acc_floats floats, with work_per_unit
+  // multiply-adds per unit: summing a float costs about as much as ~32 of the kernels'
+  // multiply-adds on this kind of machine, and a group should do at least twice the
+  // work of summing its accumulator; and no group smaller than units / (16 * threads)
+  // (a 16th of a thread's share: a tail that short idles a thread for ~3 % at most).
+  static int64_t min_units_for(int64_t units, int threads, int64_t acc_floats, double work_per_unit) {
+    const int64_t by_tail = units / (32 * int64_t(threads > 0 ? threads : 1));
+    const int64_t by_sum = work_per_unit > 0 ? int64_t(2.0 * 32.0 * double(acc_floats) / work_per_unit) + 1 : 1;
+    return by_tail > by_sum ? by_tail : by_sum;
+  }
+
+ private:
+  int64_t bounds_[kMaxGroups + 1];
+  int count_ = 0;
+};
+
 // Backward-filter's deterministic reduction: adds the accumulators of groups 1 .. groups-1
 // (floats each, acc_of(group) gives one) into group 0's, in group order, and returns it.
 template <class AccOf>

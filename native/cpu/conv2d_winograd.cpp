@@ -235,11 +235,14 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
   pl.crelu_input = crelu_input;
   const int64_t blocks = pl.blocks();
   const int threads = int(std::min<int64_t>(ctx->pool.size(), blocks));
-  // Determinism (as direct_backward_filter): fixed contiguous groups of row blocks, one
-  // accumulator each, summed in group order; threads take whole groups dynamically.
-  const int groups = int(std::min<int64_t>(blocks, 4 * threads));
   const int64_t acc_plane = wino::plane_stride(int64_t(pl.cout) * pl.cin16);  // acc[xi][k][c], planes apart
   const int64_t acc_floats = kPositions * acc_plane;
+  // Determinism (as direct_backward_filter): fixed contiguous groups of row blocks, one
+  // accumulator each, summed in group order; threads take whole groups dynamically. A
+  // block's work: the 36 transform-domain GEMMs over its tiles.
+  const double block_work = double(kPositions) * pl.cout * pl.cin * pl.rows_per_block * pl.tw;
+  const WorkGroups split(blocks, threads, WorkGroups::min_units_for(blocks, threads, acc_floats, block_work));
+  const int groups = split.count();
   const size_t acc_bytes = ScratchCarver::round_up(sizeof(float) * acc_floats);
   const size_t per_thread = thread_bytes(pl);
   char* base = static_cast<char*>(ctx->workspace.require(per_thread * threads + acc_bytes * groups));
@@ -257,11 +260,12 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
     g.a_step = pl.cout16;
     g.b_step = pl.cin16;
     g.ldc = pl.cin16;
-    g.accumulate = true;
     for (int64_t group = next.fetch_add(1); group < groups; group = next.fetch_add(1)) {
       float* acc = accumulator(int(group));
-      std::memset(acc, 0, sizeof(float) * acc_floats);
-      for (int64_t b = blocks * group / groups; b < blocks * (group + 1) / groups; ++b) {
+      for (int64_t b = split.begin(int(group)); b < split.end(int(group)); ++b) {
+        // The group's first block writes acc (no memset; the floats between planes stay
+        // unwritten and unread but for the plain sum of the groups).
+        g.accumulate = b > split.begin(int(group));
         const int64_t row0 = b * pl.rows_per_block;
         const int32_t rows = int32_t(std::min<int64_t>(pl.rows_per_block, pl.total_rows() - row0));
         input_block(kern, pl, x, row0, rows, t);
