@@ -87,8 +87,8 @@ class WorkGroups {
   // min_units for groups whose accumulators hold acc_floats floats, with work_per_unit
   // multiply-adds per unit: summing a float costs about as much as ~32 of the kernels'
   // multiply-adds on this kind of machine, and a group should do at least twice the
-  // work of summing its accumulator; and no group smaller than units / (16 * threads)
-  // (a 16th of a thread's share: a tail that short idles a thread for ~3 % at most).
+  // work of summing its accumulator; and no group smaller than units / (32 * threads)
+  // (a 32nd of a thread's share: a tail that short idles a thread ~1.5 % on average).
   static int64_t min_units_for(int64_t units, int threads, int64_t acc_floats, double work_per_unit) {
     const int64_t by_tail = units / (32 * int64_t(threads > 0 ? threads : 1));
     const int64_t by_sum = work_per_unit > 0 ? int64_t(2.0 * 32.0 * double(acc_floats) / work_per_unit) + 1 : 1;
