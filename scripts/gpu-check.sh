@@ -13,7 +13,9 @@
 #      batch-128 shapes: ms, GFLOP/s, GB/s per op against the card's copy bandwidth, and
 #      each conv beside cuDNN's fastest algorithm;
 #   4. times whole ResNet-110 training steps (batch 128, BN+ReLU / BN+CReLU, FP32 / TF32,
-#      and FP32 with cuDNN's convs where cuDNN loads): resnorm eager and as one CUDA graph
+#      each op separate and with the Java executor's fusions across ops (the add + ReLU
+#      in the block's last BN; the CReLU formed by the next conv), and FP32 with cuDNN's
+#      convs where cuDNN loads): resnorm eager and as one CUDA graph
 #      (native/bench/bench_resnet_cuda.cu), and the same network in PyTorch eager
 #      (scripts/pytorch_resnet_step.py), side by side;
 #   5. where a JDK exists and a jar built with -Dresnorm.cuda=ON was carried, the Java
@@ -150,7 +152,7 @@ if [[ $gpu == yes ]]; then
   # Whole training steps: resnorm (eager, graph) and PyTorch eager on the same card.
   t3=$SECONDS
   results=$(mktemp)
-  "${run_env[@]}" timeout 200 "$build/bench_resnet_cuda" >"$results" 2>>"$out/bench.log"
+  "${run_env[@]}" timeout 260 "$build/bench_resnet_cuda" >"$results" 2>>"$out/bench.log"
   step_status=$?
   if [[ $step_status -ne 0 ]]; then
     echo "gpu-check: bench_resnet_cuda FAILED (status $step_status)"
@@ -176,7 +178,9 @@ if [[ $gpu == yes ]]; then
       END {
         for (i = 0; i < n; i++) {
           k = order[i]; split(k, part, "|")
-          pt = ms["pytorch|eager|" k]; re = ms["resnorm|eager|" k]; rg = ms["resnorm|graph|" k]
+          # the resnorm variants ("FP32 (add+ReLU in BN)", ...) against the PyTorch row of that math
+          split(part[2], math_word, " ")
+          pt = ms["pytorch|eager|" part[1] "|" math_word[1]]; re = ms["resnorm|eager|" k]; rg = ms["resnorm|graph|" k]
           ratio = (pt != "" && rg != "" && rg > 0) ? sprintf("%.2fx", pt / rg) : "-"
           printf "| %s | %s | %s | %s | %s | %s |\n", part[1], part[2], pt == "" ? "-" : pt,
             re == "" ? "-" : re, rg == "" ? "-" : rg, ratio

@@ -106,6 +106,13 @@ struct Row {
   size_t nodes;
 };
 
+// One machine-readable line per row as soon as it is measured (the check script's
+// side-by-side table reads them; a run cut short by its timeout keeps the rows it has).
+void print_result(const Row& r) {
+  std::printf("RESULT\tresnorm\t%s\t%s\t%s\t%.3f\n", r.net.c_str(), r.math.c_str(), r.mode.c_str(), r.t.median_ms);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -139,15 +146,26 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   std::string profile;
   int status = 0;
-  // resnorm's own kernels in FP32 and TF32; then, where cuDNN loads, the same step with
-  // cuDNN's convs (every other op still resnorm's) as a second reference point.
+  // resnorm's own kernels in FP32 and TF32, each op separate and then with the Java
+  // executor's fusions across ops (the add + ReLU in the block's last BN; for CReLU also
+  // the CReLU formed by the next conv, with and without the add in the BN, so that the
+  // two choices the executor makes on the CPU get measured on the GPU one at a time);
+  // then, where cuDNN loads, the step with cuDNN's convs (every other op still resnorm's)
+  // as a second reference point.
   struct Variant {
     bool crelu;
     int math, impl;
+    bool residual_in_bn = false, crelu_in_conv = false;
+    bool profile = false;  // also time the step op family by op family
   };
   std::vector<Variant> variants;
   for (bool crelu : {false, true})
-    for (int math : {RN_CUDA_MATH_FP32, RN_CUDA_MATH_TF32}) variants.push_back({crelu, math, RN_CUDA_CONV_IMPL_NATIVE});
+    for (int math : {RN_CUDA_MATH_FP32, RN_CUDA_MATH_TF32}) {
+      const bool fp32 = math == RN_CUDA_MATH_FP32;
+      variants.push_back({crelu, math, RN_CUDA_CONV_IMPL_NATIVE, false, false, fp32});  // every op separate
+      if (crelu && fp32) variants.push_back({crelu, math, RN_CUDA_CONV_IMPL_NATIVE, false, true, false});
+      variants.push_back({crelu, math, RN_CUDA_CONV_IMPL_NATIVE, true, crelu, fp32});  // every fusion
+    }
   if (rn_cudnn_load(nullptr) == RN_STATUS_OK) {
     for (bool crelu : {false, true}) variants.push_back({crelu, RN_CUDA_MATH_FP32, RN_CUDA_CONV_IMPL_CUDNN});
   } else {
@@ -161,12 +179,21 @@ int main(int argc, char** argv) {
       if (rn_cuda_context_set_conv_impl(ctx, v.impl) != RN_STATUS_OK) continue;
       rn::step::Config c = base;
       c.crelu = crelu;
+      c.residual_in_bn = v.residual_in_bn;
+      c.crelu_in_conv = v.crelu_in_conv;
       Net net(ctx, c, 1);
       const std::string name =
           "ResNet-" + std::to_string(c.depth) + (crelu ? " BN+CReLU" : " BN+ReLU");
-      const char* math_name = v.impl == RN_CUDA_CONV_IMPL_CUDNN ? "FP32 (cuDNN convs)"
-                              : math == RN_CUDA_MATH_TF32       ? "TF32"
-                                                                : "FP32";
+      // The math column names the variant; its first word is the math, which the check
+      // script's side-by-side table matches against PyTorch's rows.
+      std::string math_label = v.impl == RN_CUDA_CONV_IMPL_CUDNN ? "FP32 (cuDNN convs)"
+                               : math == RN_CUDA_MATH_TF32       ? "TF32"
+                                                                 : "FP32";
+      if (v.residual_in_bn || v.crelu_in_conv)
+        math_label += std::string(" (") + (v.residual_in_bn ? "add+ReLU in BN" : "") +
+                      (v.residual_in_bn && v.crelu_in_conv ? ", " : "") + (v.crelu_in_conv ? "CReLU in conv" : "") +
+                      ")";
+      const char* math_name = math_label.c_str();
       if (net.status() != RN_STATUS_OK) {
         std::fprintf(stderr, "%s: build failed (status %d)\n", name.c_str(), net.status());
         status = 1;
@@ -200,8 +227,10 @@ int main(int argc, char** argv) {
         continue;
       }
       rows.push_back({name, math_name, "eager", eager, net.conv_flops_per_step(), c.batch, 0});
-      // Where an eager step's time goes (events between ops add a little to each).
-      {
+      print_result(rows.back());
+      // Where an eager step's time goes (events between ops add a little to each): FP32
+      // with the ops separate and with every fusion.
+      if (v.profile) {
         OpProfile prof(stream);
         net.set_marker(&OpProfile::marker, &prof);
         const int profiled = 3;
@@ -239,6 +268,7 @@ int main(int argc, char** argv) {
         } else {
           rows.push_back({name, math_name, "graph", replay, net.conv_flops_per_step(), c.batch,
                           rn_cuda_graph_nodes(graph)});
+          print_result(rows.back());
         }
         rn_cuda_graph_destroy(graph);
       }
@@ -264,9 +294,6 @@ int main(int argc, char** argv) {
   }
   table += profile;
   std::fputs(table.c_str(), stdout);
-  for (const Row& r : rows)
-    std::printf("RESULT\tresnorm\t%s\t%s\t%s\t%.3f\n", r.net.c_str(), r.math.c_str(), r.mode.c_str(),
-                r.t.median_ms);
   if (out_path != nullptr) {
     if (FILE* f = std::fopen(out_path, "w")) {
       std::fputs(table.c_str(), f);

@@ -13,6 +13,9 @@
 //          -> conv3x3(K or 2K -> K) -> BN; + shortcut (identity, or option A at the
 //          stride-2 blocks); -> ReLU (fused with the add)
 //   head: global average pool -> linear -> softmax cross-entropy (mean)
+// and, as options, the Java executor's fusions across ops (Config): the block's last BN
+// adding the shortcut and applying the ReLU (residual_in_bn), and a BN+CReLU unit storing
+// its pre-activation u for the next conv to read as [relu(u), relu(-u)] (crelu_in_conv).
 //   SGD: momentum 0.9, Nesterov, coupled weight decay 1e-4 on every learned tensor, as
 //        one fused update over all parameters (they are laid out contiguously).
 // Every buffer is planned first and carved from one block (on the GPU: the context's
@@ -52,6 +55,14 @@ struct Config {
   // Fill the whole block with NaN before anything is written (tests: a buffer read before
   // it was written then shows up as a NaN loss).
   bool poison = false;
+  // The block's last BN writes max(BN(x) + shortcut, 0) in one pass
+  // (batchnorm_forward_training_add_relu) instead of BN, then add_relu.
+  bool residual_in_bn = false;
+  // (crelu only) A block's BN+CReLU unit writes u = BN(x) (K channels) and the block's
+  // second conv reads crelu(u) (conv2d_forward_crelu_input / backward_filter_crelu_input)
+  // instead of the 2K-channel tensor; backward unchanged (BN+CReLU backward from the conv's
+  // 2K-channel gradient).
+  bool crelu_in_conv = false;
   int blocks_per_stage() const { return (depth - 2) / 6; }
 };
 
@@ -64,6 +75,9 @@ struct Config {
   RN_STEP_OP(prefix, conv2d_forward)                                                                            \
   RN_STEP_OP(prefix, conv2d_backward_data)                                                                      \
   RN_STEP_OP(prefix, conv2d_backward_filter)                                                                    \
+  RN_STEP_OP(prefix, conv2d_forward_crelu_input)                                                                \
+  RN_STEP_OP(prefix, conv2d_backward_filter_crelu_input)                                                        \
+  RN_STEP_OP(prefix, batchnorm_forward_training_add_relu)                                                       \
   RN_STEP_OP(prefix, batchnorm_forward_training)                                                                \
   RN_STEP_OP(prefix, batchnorm_backward)                                                                        \
   RN_STEP_OP(prefix, add_relu_forward)                                                                          \
@@ -222,15 +236,19 @@ class CifarResNet {
     const float* h = stem_.out;
     for (Block& b : blocks_) {
       RN_STEP_TRY(unit_forward(b.u1, h));
-      RN_STEP_TRY(unit_forward(b.u2, b.u1.out));
       const float* skip = h;
       if (b.reshape) {
         mark(kShortcut);
         RN_STEP_TRY(B::shortcut_a_forward(ctx_, n, b.cin, b.h, b.w, b.k, b.stride, h, skip_));
         skip = skip_;
       }
-      mark(kResidual);
-      RN_STEP_TRY(B::add_relu_forward(ctx_, b.out_count(n), b.u2.out, skip, b.out));
+      if (cfg_.residual_in_bn) {
+        RN_STEP_TRY(unit_forward(b.u2, b.u1.out, skip, b.out));  // the add + ReLU inside the BN
+      } else {
+        RN_STEP_TRY(unit_forward(b.u2, b.u1.out));
+        mark(kResidual);
+        RN_STEP_TRY(B::add_relu_forward(ctx_, b.out_count(n), b.u2.out, skip, b.out));
+      }
       h = b.out;
     }
     const int feat = 4 * cfg_.width, last_hw = blocks_.back().p * blocks_.back().p;
@@ -292,6 +310,8 @@ class CifarResNet {
     int bn_index = 0;
     float* pre = nullptr;
     float* out = nullptr;
+    bool crelu_input = false;  // the conv reads crelu(x) of its K-channel input (crelu_in_conv)
+    bool stores_u = false;     // a BN+CReLU unit writing u; the next conv forms the CReLU
   };
   struct Block {
     Unit u1, u2;
@@ -306,13 +326,22 @@ class CifarResNet {
     size_t floats;
   };
 
-  int unit_forward(Unit& u, const float* x) {
+  // residual (with out): the BN adds it and applies the ReLU, writing out (residual_in_bn).
+  int unit_forward(Unit& u, const float* x, const float* residual = nullptr, float* out = nullptr) {
     const Bn& bn = bns_[size_t(u.bn_index)];
     mark(kConvForward);
-    RN_STEP_TRY(B::conv2d_forward(ctx_, &u.conv.d, x, u.conv.w, nullptr, u.pre));
+    if (u.crelu_input)
+      RN_STEP_TRY(B::conv2d_forward_crelu_input(ctx_, &u.conv.d, x, u.conv.w, nullptr, u.pre));
+    else
+      RN_STEP_TRY(B::conv2d_forward(ctx_, &u.conv.d, x, u.conv.w, nullptr, u.pre));
     mark(kNormForward);
-    return B::batchnorm_forward_training(ctx_, u.conv.d.n, bn.c, bn.hw, bn.act, cfg_.bn_eps, cfg_.bn_momentum, u.pre,
-                                         bn.gamma, bn.beta, bn.rmean, bn.rvar, bn.smean, bn.sinvstd, u.out);
+    if (residual != nullptr)
+      return B::batchnorm_forward_training_add_relu(ctx_, u.conv.d.n, bn.c, bn.hw, cfg_.bn_eps, cfg_.bn_momentum,
+                                                    u.pre, bn.gamma, bn.beta, bn.rmean, bn.rvar, bn.smean,
+                                                    bn.sinvstd, residual, out);
+    return B::batchnorm_forward_training(ctx_, u.conv.d.n, bn.c, bn.hw, u.stores_u ? RN_ACT_NONE : bn.act,
+                                         cfg_.bn_eps, cfg_.bn_momentum, u.pre, bn.gamma, bn.beta, bn.rmean, bn.rvar,
+                                         bn.smean, bn.sinvstd, u.out);
   }
   // dy = dL/d(unit output); dx (nullptr for the stem) = dL/d(unit input).
   int unit_backward(Unit& u, const float* x, const float* dy, float* dx) {
@@ -321,7 +350,10 @@ class CifarResNet {
     RN_STEP_TRY(B::batchnorm_backward(ctx_, u.conv.d.n, bn.c, bn.hw, bn.act, u.pre, bn.gamma, bn.beta, bn.smean,
                                       bn.sinvstd, dy, d_pre_, bn.dgamma, bn.dbeta));
     mark(kConvBackwardFilter);
-    RN_STEP_TRY(B::conv2d_backward_filter(ctx_, &u.conv.d, x, d_pre_, u.conv.dw, nullptr));
+    if (u.crelu_input)
+      RN_STEP_TRY(B::conv2d_backward_filter_crelu_input(ctx_, &u.conv.d, x, d_pre_, u.conv.dw, nullptr));
+    else
+      RN_STEP_TRY(B::conv2d_backward_filter(ctx_, &u.conv.d, x, d_pre_, u.conv.dw, nullptr));
     mark(kConvBackwardData);
     if (dx != nullptr) RN_STEP_TRY(B::conv2d_backward_data(ctx_, &u.conv.d, d_pre_, u.conv.w, dx));
     return RN_STATUS_OK;
@@ -345,8 +377,9 @@ class CifarResNet {
     return d;
   }
 
-  // A conv + BN unit reading [n, c, hw, hw]: plans its parameters and buffers.
-  void plan_unit(Unit& u, int c, int hw, int k, int stride, int act) {
+  // A conv + BN unit reading [n, c, hw, hw]: plans its parameters and buffers (no output
+  // buffer with own_out false: its BN writes the block's output).
+  void plan_unit(Unit& u, int c, int hw, int k, int stride, int act, bool own_out = true) {
     const int n = cfg_.batch;
     u.conv.d = conv_desc(n, c, hw, k, stride);
     const int p = u.conv.d.p;
@@ -360,8 +393,8 @@ class CifarResNet {
     bns_.push_back(bn);
     const size_t out_floats = size_t(n) * k * p * p;
     buffer(&u.pre, out_floats);
-    buffer(&u.out, act == RN_ACT_CRELU ? 2 * out_floats : out_floats);
-    largest_ = std::max(largest_, act == RN_ACT_CRELU ? 2 * out_floats : out_floats);
+    if (own_out) buffer(&u.out, act == RN_ACT_CRELU && !u.stores_u ? 2 * out_floats : out_floats);
+    largest_ = std::max(largest_, act == RN_ACT_CRELU ? 2 * out_floats : out_floats);  // its gradient
     largest_ = std::max(largest_, size_t(n) * c * hw * hw);
   }
 
@@ -398,9 +431,10 @@ class CifarResNet {
         b.h = b.w = hw;
         b.k = k;
         b.reshape = b.stride != 1 || c != k;
+        b.u1.stores_u = b.u2.crelu_input = cfg_.crelu && cfg_.crelu_in_conv;
         plan_unit(b.u1, c, hw, k, b.stride, act);
         b.p = b.u1.conv.d.p;
-        plan_unit(b.u2, cfg_.crelu ? 2 * k : k, b.p, k, 1, RN_ACT_NONE);
+        plan_unit(b.u2, cfg_.crelu ? 2 * k : k, b.p, k, 1, RN_ACT_NONE, !cfg_.residual_in_bn);
         buffer(&b.out, size_t(n) * k * b.p * b.p);
         if (b.reshape) skip_floats_ = std::max(skip_floats_, size_t(n) * k * b.p * b.p);
         c = k;

@@ -159,6 +159,37 @@ void graph_vs_eager(rn_cuda_context* gpu, const Config& c, const char* label) {
             rel_error(graph_params, eager_params));
 }
 
+// The executor's fusions across ops (the block's add + ReLU inside its last BN, the CReLU
+// formed by the next conv) against the separate ops, on the CPU: the same losses and
+// parameters (bit for bit where the fused kernels are: the BN's add + ReLU is the same
+// arithmetic, and the CReLU-input conv reads the values the 2C tensor would hold).
+void fused_vs_separate(rn_context* cpu, Config c, const char* label) {
+  Config fused = c;
+  fused.residual_in_bn = true;
+  fused.crelu_in_conv = true;
+  CpuNet sep(cpu, c, 9), net(cpu, fused, 9);
+  RN_EXPECT(sep.status() == RN_STATUS_OK && net.status() == RN_STATUS_OK, "%s: build failed", label);
+  if (sep.status() != RN_STATUS_OK || net.status() != RN_STATUS_OK) return;
+  RN_EXPECT(net.bytes() < sep.bytes(), "%s: the fused network plans no less memory (%zu vs %zu bytes)", label,
+            net.bytes(), sep.bytes());
+  std::mt19937_64 rng(13);
+  for (int step = 0; step < 3; ++step) {
+    const Batch b = make_batch(c, rng);
+    RN_EXPECT(feed(sep, b) && feed(net, b), "%s: upload failed", label);
+    RN_CUDA_EXPECT_OK(sep.step(0.05f));
+    RN_CUDA_EXPECT_OK(net.step(0.05f));
+    float want = NAN, got = NAN;
+    RN_CUDA_EXPECT_OK(sep.loss(&want));
+    RN_CUDA_EXPECT_OK(net.loss(&got));
+    RN_EXPECT(std::isfinite(got) && got == want, "%s: step %d: loss %.9g fused, %.9g separate", label, step, got,
+              want);
+  }
+  std::vector<float> want, got;
+  RN_CUDA_EXPECT_OK(sep.download_params(&want));
+  RN_CUDA_EXPECT_OK(net.download_params(&got));
+  RN_EXPECT(want == got, "%s: parameters differ after 3 steps (rel %.3g)", label, rel_error(got, want));
+}
+
 }  // namespace
 
 int main() {
@@ -181,6 +212,19 @@ int main() {
   c.crelu = true;
   cpu_vs_cuda(cpu, gpu, c, "resnet-14 bn+crelu");
   graph_vs_eager(gpu, c, "resnet-14 bn+crelu graph");
+  fused_vs_separate(cpu, c, "resnet-14 bn+crelu fused vs separate (cpu)");
+  c.width = 16;  // CReLU halves of 16 channels: the CPU conv forms the CReLU in its Winograd pack
+  c.hw = 8;
+  fused_vs_separate(cpu, c, "resnet-14 bn+crelu width 16 fused vs separate (cpu)");
+  c.width = 4;
+  c.hw = 9;
+  c.residual_in_bn = true;
+  c.crelu_in_conv = true;
+  cpu_vs_cuda(cpu, gpu, c, "resnet-14 bn+crelu, add in bn, crelu in conv");
+  graph_vs_eager(gpu, c, "resnet-14 bn+crelu, add in bn, crelu in conv, graph");
+  c.crelu = false;
+  c.depth = 8;
+  cpu_vs_cuda(cpu, gpu, c, "resnet-8 bn+relu, add in bn");
   rn_context_destroy(cpu);
   rn_cuda_context_destroy(gpu);
   return rntest::finish("cuda_resnet_step");
