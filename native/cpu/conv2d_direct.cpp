@@ -97,15 +97,17 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
   const IsaKernels& kern = isa_kernels(ctx->isa);
   const Geometry g(d);
   const int32_t rows = g.in_rows(), cols = g.in_cols(), taps = g.taps();
+  // Packed rows a whole number of vectors apart: the pack then stores whole lines.
+  const int32_t pitch = (cols + kLanes - 1) / kLanes * kLanes;
   const int threads = std::min<int>(ctx->pool.size(), d.n);
   ScratchPlan plan;
   const size_t wt_at = plan.add_array<float>(size_t(taps) * g.c16 * g.k16);  // [r][s][c16][k16]
   const size_t bias_at = plan.add_array<float>(g.k16);
   const size_t aoff_at = plan.add_array<int64_t>(taps), boff_at = plan.add_array<int64_t>(taps);
-  const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * rows * cols * d.c);
+  const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * rows * pitch * d.c);
   const size_t yt_bytes = ScratchCarver::round_up(sizeof(float) * d.p * d.q * g.k16);
   const size_t neg_bytes = ep && ep->crelu() ? yt_bytes : 0;  // the CReLU epilogue's negative half
-  const size_t per_thread = xt_bytes + yt_bytes + neg_bytes;
+  const size_t per_thread = 2 * xt_bytes + yt_bytes + neg_bytes;  // xt: this image's and the next's
   const size_t per_thread_at = plan.add(per_thread * threads);
   void* base = ctx->workspace.require(plan.total());
 
@@ -117,18 +119,22 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
   for (int32_t t = 0; t < taps; ++t) {
-    a_off[t] = int64_t(t / d.s) * d.c * cols + t % d.s;
+    a_off[t] = int64_t(t / d.s) * d.c * pitch + t % d.s;
     b_off[t] = int64_t(t) * g.c16 * g.k16;
   }
 
   const int64_t x_image = int64_t(d.c) * d.h * d.w;
-  for_each_image(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
-    Prefetcher ahead(next >= 0 ? x + next * x_image : nullptr, x_image, d.p);
+  const int64_t xt_row = int64_t(d.c) * pitch;  // floats per packed input row
+  // Each thread claims its next image before computing the current one and packs it
+  // (the rows of one output row's worth at a time) between the current image's GEMM
+  // rows: the pack's loads, which miss all the way to L3 or memory, then overlap with the
+  // multiply-adds instead of stalling the core in a pass of their own.
+  std::atomic<int32_t> counter{0};
+  ctx->pool.run_each(threads, [&](int tid, int) {
     char* scratch = at_offset<char>(base, per_thread_at + per_thread * tid);
-    float* xt = reinterpret_cast<float*>(scratch);
-    float* yt = reinterpret_cast<float*>(scratch + xt_bytes);
-    float* yt_neg = reinterpret_cast<float*>(scratch + xt_bytes + yt_bytes);
-    kern.pack_planar(x + int64_t(n) * d.c * d.h * d.w, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, xt);
+    float* xt_buf[2] = {reinterpret_cast<float*>(scratch), reinterpret_cast<float*>(scratch + xt_bytes)};
+    float* yt = reinterpret_cast<float*>(scratch + 2 * xt_bytes);
+    float* yt_neg = reinterpret_cast<float*>(scratch + 2 * xt_bytes + yt_bytes);
     GemmArgs ga;
     ga.m = d.q;
     ga.n = g.k16;
@@ -137,24 +143,39 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
     ga.a_off = a_off;
     ga.b_off = b_off;
     ga.lda = d.stride_w;
-    ga.a_step = cols;
+    ga.a_step = pitch;
     ga.b = wt;
     ga.b_step = g.k16;
     ga.ldc = g.k16;
     ga.accumulate = bias != nullptr;  // C starts as the bias
-    for (int32_t p = 0; p < d.p; ++p) {
-      ga.a = xt + int64_t(p) * d.stride_h * d.c * cols;
-      ga.c = yt + int64_t(p) * d.q * g.k16;
-      if (bias)
-        for (int32_t q = 0; q < d.q; ++q) std::memcpy(ga.c + int64_t(q) * g.k16, bias16, sizeof(float) * g.k16);
-      kern.gemm_bcast(ga);
-      ahead.step();
+    int cur = 0;
+    bool packed = false;  // xt_buf[cur] holds image n
+    for (int32_t n = counter.fetch_add(1); n < d.n;) {
+      const int32_t next = counter.fetch_add(1);
+      float* xt = xt_buf[cur];
+      if (!packed) kern.pack_planar(x + n * x_image, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, pitch, xt);
+      for (int32_t p = 0; p < d.p; ++p) {
+        ga.a = xt + int64_t(p) * d.stride_h * xt_row;
+        ga.c = yt + int64_t(p) * d.q * g.k16;
+        if (bias)
+          for (int32_t q = 0; q < d.q; ++q) std::memcpy(ga.c + int64_t(q) * g.k16, bias16, sizeof(float) * g.k16);
+        kern.gemm_bcast(ga);
+        if (next < d.n) {  // the next image's packed rows [r0, r1)
+          const int32_t r0 = int32_t(int64_t(rows) * p / d.p), r1 = int32_t(int64_t(rows) * (p + 1) / d.p);
+          kern.pack_planar(x + next * x_image, d.c, d.h, d.w, r0 - d.pad_h, r1 - r0, -d.pad_w, cols, pitch,
+                           xt_buf[cur ^ 1] + r0 * xt_row);
+        }
+      }
+      const PackStrides st = PackStrides::pixel_major(d.q, g.kb);
+      float* y_img = y + n * (ep ? ep->image(d) : int64_t(d.k) * d.p * d.q);
+      if (ep) kern.epilogue_c16(yt, yt_neg, st, g.kb, d.p, d.q, ep->args);
+      kern.unpack_c16(yt, st, d.k, d.p, d.q, d.p, d.q, 0, y_img);
+      if (ep && ep->crelu())
+        kern.unpack_c16(yt_neg, st, d.k, d.p, d.q, d.p, d.q, 0, y_img + int64_t(d.k) * d.p * d.q);
+      n = next;
+      cur ^= 1;
+      packed = true;
     }
-    const PackStrides st = PackStrides::pixel_major(d.q, g.kb);
-    float* y_img = y + n * (ep ? ep->image(d) : int64_t(d.k) * d.p * d.q);
-    if (ep) kern.epilogue_c16(yt, yt_neg, st, g.kb, d.p, d.q, ep->args);
-    kern.unpack_c16(yt, st, d.k, d.p, d.q, d.p, d.q, 0, y_img);
-    if (ep && ep->crelu()) kern.unpack_c16(yt_neg, st, d.k, d.p, d.q, d.p, d.q, 0, y_img + int64_t(d.k) * d.p * d.q);
   });
   return RN_STATUS_OK;
 }
@@ -257,7 +278,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + tmp_bytes) * tid);
     float* dyt = reinterpret_cast<float*>(scratch);
     float* tmp = reinterpret_cast<float*>(scratch + dyt_bytes);
-    kern.pack_planar(dy + n * dy_image, d.k, d.p, d.q, -pad.top, pad.rows, -pad.left, pad.cols, dyt);
+    kern.pack_planar(dy + n * dy_image, d.k, d.p, d.q, -pad.top, pad.rows, -pad.left, pad.cols, pad.cols, dyt);
     float* dxn = dx + int64_t(n) * d.c * hw;
     GemmArgs ga;
     ga.m = d.c;  // rows: input channels, broadcast from the weights
@@ -336,6 +357,7 @@ int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
   const int32_t sh = d.stride_h, sw = d.stride_w, taps = g.taps();
   const DyPadding pad(d);
   const int32_t pad_t = pad.top, pad_l = pad.left, rows = pad.rows, cols = pad.cols;
+  const int32_t pitch = (cols + kLanes - 1) / kLanes * kLanes;  // packed rows whole vectors apart
   const int32_t phases_h = std::min(sh, d.h), phases_w = std::min(sw, d.w);
   const int32_t phases = phases_h * phases_w;
   const int threads = std::min<int>(ctx->pool.size(), d.n);
@@ -346,7 +368,7 @@ int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
   const size_t count_at = plan.add_array<int32_t>(phases);
   const size_t aoff_at = plan.add_array<int64_t>(size_t(phases) * taps);
   const size_t boff_at = plan.add_array<int64_t>(size_t(phases) * taps);
-  const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * rows * cols * d.k);
+  const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * rows * pitch * d.k);
   const size_t dxt_bytes = ScratchCarver::round_up(sizeof(float) * d.h * d.w * g.c16);
   const size_t per_thread_at = plan.add((dyt_bytes + dxt_bytes) * threads);
   void* base = ctx->workspace.require(plan.total());
@@ -360,7 +382,7 @@ int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
     for (int32_t aw = 0; aw < phases_w; ++aw) {
       const int32_t ph = ah * phases_w + aw;
       tap_count[ph] = for_each_phase_tap(d, ah, aw, [&](int32_t i, int32_t t, int32_t dr, int32_t ds) {
-        a_off[ph * taps + i] = int64_t(dr + pad_t) * d.k * cols + ds + pad_l;
+        a_off[ph * taps + i] = int64_t(dr + pad_t) * d.k * pitch + ds + pad_l;
         b_off[ph * taps + i] = int64_t(t) * g.k16 * g.c16;
       });
     }
@@ -371,7 +393,7 @@ int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + dxt_bytes) * tid);
     float* dyt = reinterpret_cast<float*>(scratch);
     float* dxt = reinterpret_cast<float*>(scratch + dyt_bytes);
-    kern.pack_planar(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, -pad_t, rows, -pad_l, cols, dyt);
+    kern.pack_planar(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, -pad_t, rows, -pad_l, cols, pitch, dyt);
     for (int32_t ah = 0; ah < phases_h; ++ah)
       for (int32_t aw = 0; aw < phases_w; ++aw) {
         const int32_t ph = ah * phases_w + aw;
@@ -383,12 +405,12 @@ int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
         ga.a_off = a_off + ph * taps;
         ga.b_off = b_off + ph * taps;
         ga.lda = 1;
-        ga.a_step = cols;
+        ga.a_step = pitch;
         ga.b = wt;
         ga.b_step = g.c16;
         ga.ldc = int64_t(sw) * g.c16;
         for (int32_t i = 0; i * sh + ah < d.h; ++i) {
-          ga.a = dyt + int64_t(i) * d.k * cols;
+          ga.a = dyt + int64_t(i) * d.k * pitch;
           ga.c = dxt + (int64_t(i * sh + ah) * d.w + aw) * g.c16;
           kern.gemm_bcast(ga);
         }

@@ -5,7 +5,8 @@
 // inverse for the rows and columns inside the output plane. The strides give
 // both layouts in use: block-major [CB][rows][cols][16] (Winograd) and
 // pixel-major [rows][cols][CB*16] (direct convolution). pack_planar is the plain
-// row copy with zero padding, out[(r*C + c)*cols + j] = x[c][row0 + r][col0 + j];
+// row copy with zero padding, out[(r*C + c)*pitch + j] = x[c][row0 + r][col0 + j] (j < cols;
+// zeros up to the pitch where a vector path writes them);
 // crelu_split turns packed channel blocks into their CReLU in place, the negative
 // half written right after them (the conv of a CReLU reading its C-channel input);
 // interleave2 merges two stride phases of rows, out[2j] = even[j], out[2j+1] = odd[j] (planes x rows of them, the
@@ -15,6 +16,7 @@
 // 16x16 (AVX-512) / 8x8 (AVX2) register transposes, the generic path is scalar.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "gemm.h"
@@ -191,7 +193,39 @@ void pack_c16(const float* x, int32_t channels, int32_t h, int32_t w, int32_t ro
 }
 
 void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0, int32_t rows, int32_t col0,
-                 int32_t cols, float* out) {
+                 int32_t cols, int32_t pitch, float* out) {
+#if defined(RN_ISA_LEVEL_avx512)
+  // Whole vectors per row, each a zero-masked load of the source columns it covers: the
+  // zero padding comes with the loads (masked-out lanes are not read, so a row's edges
+  // need no care), and with a pitch of whole vectors every store is one aligned line.
+  // (Rows are short, 8-40 floats: the scalar loops below spent more time on their peel
+  // and tail iterations, and on stores split across lines, than on the copy.)
+  constexpr int32_t kMaxVectors = 64;
+  const int32_t vectors = (cols + 15) / 16;
+  if (pitch % 16 == 0 && vectors <= kMaxVectors) {
+    __mmask16 lanes[kMaxVectors];
+    for (int32_t v = 0; v < vectors; ++v) {
+      const int32_t c0 = col0 + 16 * v;  // source column of lane 0
+      const int32_t lo = std::max(0, -c0), hi = std::min({16, w - c0, cols - 16 * v});
+      lanes[v] = hi > lo ? __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1)) : __mmask16(0);
+    }
+    for (int32_t r = 0; r < rows; ++r) {
+      const int32_t ih = row0 + r;
+      const bool inside = ih >= 0 && ih < h;
+      for (int32_t c = 0; c < channels; ++c) {
+        float* dst = out + (int64_t(r) * channels + c) * pitch;
+        if (!inside) {
+          for (int32_t v = 0; v < vectors; ++v) _mm512_storeu_ps(dst + 16 * v, _mm512_setzero_ps());
+          continue;
+        }
+        const float* src = x + (int64_t(c) * h + ih) * w + col0;
+        for (int32_t v = 0; v < vectors; ++v)
+          _mm512_storeu_ps(dst + 16 * v, _mm512_maskz_loadu_ps(lanes[v], src + 16 * v));
+      }
+    }
+    return;
+  }
+#endif
   // Rows here are short (8-40 floats): plain loops the vectorizer handles beat
   // three libc calls per row.
   int32_t lo = -col0 < 0 ? 0 : (-col0 > cols ? cols : -col0);
@@ -200,7 +234,7 @@ void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t
     const int32_t ih = row0 + r;
     const bool inside = ih >= 0 && ih < h;
     for (int32_t c = 0; c < channels; ++c) {
-      float* __restrict dst = out + (int64_t(r) * channels + c) * cols;
+      float* __restrict dst = out + (int64_t(r) * channels + c) * pitch;
       if (!inside) {
         for (int32_t j = 0; j < cols; ++j) dst[j] = 0.0f;
         continue;
