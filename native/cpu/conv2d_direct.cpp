@@ -18,8 +18,6 @@
 //             straight into its interleaved place (GEMM row stride sw pixels).
 //   backward-filter: per tap (r, s), dW^T[c][k] += sum over output pixels of
 //             xt[p*sh + r][q*sw + s][c] * dy[p][q][k]: one segment per output row.
-#include <xmmintrin.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -59,36 +57,18 @@ void tap_major_weights(const rn_conv2d_desc& d, const float* w, bool k_rows, int
 }
 
 // Hands images to the pool's threads one at a time (an atomic counter: the two
-// cores of a VM are rarely equally fast, so static splits leave one waiting).
-// body(n, likely next image of this thread or -1, tid); the next image's input
-// is prefetched while n is computed (see Prefetcher).
+// cores of a VM are rarely equally fast, so static splits leave one waiting);
+// body(n, tid). (The next image's input used to be prefetched into L2 in bursts of
+// software prefetches while n was computed: on this machine that measured no faster
+// than leaving it to the hardware, and the bursts stalled the core on full fill
+// buffers, so it went; forward packs its next image between GEMM rows instead.)
 template <class Body>
 void for_each_image(rn_context* ctx, int threads, int32_t images, const Body& body) {
   std::atomic<int32_t> next{0};
-  ctx->pool.run_each(threads, [&](int tid, int nt) {
-    for (int32_t n = next.fetch_add(1); n < images; n = next.fetch_add(1)) body(n, n + nt < images ? n + nt : -1, tid);
+  ctx->pool.run_each(threads, [&](int tid, int) {
+    for (int32_t n = next.fetch_add(1); n < images; n = next.fetch_add(1)) body(n, tid);
   });
 }
-
-// Pulls a block of memory into L2 in slices, one slice per call to step(), so the
-// next image's input arrives while the current one is being computed (its 16-32
-// channel planes are read in short rows the hardware prefetchers follow poorly).
-class Prefetcher {
- public:
-  Prefetcher(const float* begin, int64_t floats, int32_t steps)
-      : at_(reinterpret_cast<const char*>(begin)),
-        end_(begin ? at_ + floats * sizeof(float) : at_),
-        slice_(steps > 0 ? (end_ - at_) / steps + 64 : 0) {}
-  void step() {
-    const char* stop = std::min(end_, at_ + slice_);
-    for (; at_ < stop; at_ += 64) _mm_prefetch(at_, _MM_HINT_T1);
-  }
-
- private:
-  const char* at_;
-  const char* end_;
-  int64_t slice_;
-};
 
 }  // namespace
 
@@ -273,8 +253,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     }
 
   const int64_t dy_image = int64_t(d.k) * d.p * d.q, hw = int64_t(d.h) * d.w;
-  for_each_image(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
-    Prefetcher ahead(next >= 0 ? dy + next * dy_image : nullptr, dy_image, phases_h);
+  for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + tmp_bytes) * tid);
     float* dyt = reinterpret_cast<float*>(scratch);
     float* tmp = reinterpret_cast<float*>(scratch + dyt_bytes);
@@ -342,7 +321,6 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
           }
         }
       }
-      ahead.step();
     }
   });
   return RN_STATUS_OK;
@@ -387,9 +365,7 @@ int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
       });
     }
 
-  const int64_t dy_image = int64_t(d.k) * d.p * d.q;
-  for_each_image(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
-    Prefetcher ahead(next >= 0 ? dy + next * dy_image : nullptr, dy_image, phases);
+  for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + dxt_bytes) * tid);
     float* dyt = reinterpret_cast<float*>(scratch);
     float* dxt = reinterpret_cast<float*>(scratch + dyt_bytes);
@@ -414,7 +390,6 @@ int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
           ga.c = dxt + (int64_t(i * sh + ah) * d.w + aw) * g.c16;
           kern.gemm_bcast(ga);
         }
-        ahead.step();
       }
     kern.unpack_c16(dxt, PackStrides::pixel_major(d.w, g.cb), d.c, d.h, d.w, d.h, d.w, 0,
                     dx + int64_t(n) * d.c * d.h * d.w);
@@ -455,7 +430,6 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   auto scratch_of = [&](int tid) { return at_offset<char>(base, per_thread_at + per_thread * tid); };
   auto acc_of = [&](int group) { return at_offset<float>(base, acc_at + acc_bytes * group); };
 
-  const int64_t x_image = int64_t(d.c) * d.h * d.w, dy_image = int64_t(d.k) * d.p * d.q;
   std::atomic<int32_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
     float* xt = reinterpret_cast<float*>(scratch_of(tid));
@@ -477,9 +451,6 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
       const int32_t first = int32_t(split.begin(group)), last = int32_t(split.end(group));
       for (int32_t n = first; n < last; ++n) {
         ga.accumulate = n > first;  // the group's first image writes acc (every float of it): no memset
-        const bool more = n + 1 < last;  // this thread's next image
-        Prefetcher ahead_x(more ? x + (n + 1) * x_image : nullptr, x_image, taps);
-        Prefetcher ahead_dy(more ? dy + (n + 1) * dy_image : nullptr, dy_image, taps);
         kern.pack_c16(x + int64_t(n) * d.c * d.h * d.w, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, xt,
                       PackStrides::pixel_major(cols, g.cb));
         kern.pack_c16(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt,
@@ -488,8 +459,6 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
           ga.a = xt + (int64_t(t / d.s) * cols + t % d.s) * g.c16;
           ga.c = acc + int64_t(t) * d.c * g.k16;
           kern.gemm_bcast(ga);
-          ahead_x.step();
-          ahead_dy.step();
         }
       }
     }
