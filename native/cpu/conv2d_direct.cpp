@@ -455,7 +455,13 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
                       PackStrides::pixel_major(cols, g.cb));
         kern.pack_c16(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt,
                       PackStrides::pixel_major(d.q, g.kb));
-        for (int32_t t = 0; t < taps; ++t) {
+        // With whole channel blocks the taps of a filter row are adjacent in both operands
+        // (tap s + 1 reads the next pixel of xt, c16 == C floats on, and writes the next C
+        // rows of acc): one GEMM of S*C rows per filter row, bigger register tiles and a
+        // third of the calls.
+        const int32_t row_taps = g.c16 == d.c ? d.s : 1;
+        ga.m = int64_t(row_taps) * d.c;
+        for (int32_t t = 0; t < taps; t += row_taps) {
           ga.a = xt + (int64_t(t / d.s) * cols + t % d.s) * g.c16;
           ga.c = acc + int64_t(t) * d.c * g.k16;
           kern.gemm_bcast(ga);
