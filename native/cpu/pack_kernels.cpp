@@ -159,15 +159,6 @@ void pack_c16(const float* x, int32_t channels, int32_t h, int32_t w, int32_t ro
     for (int32_t r = 0; r < rows; ++r) {
       float* dst = out + cb * st.block + r * st.row;
       const int32_t ih = row0 + r;
-      // The 16 channel planes are read as 16 short streams a plane apart, which the
-      // hardware prefetchers follow poorly: fetch a few rows ahead by hand.
-      constexpr int32_t kAhead = 8;
-      if (ih + kAhead >= 0 && ih + kAhead < h) {
-        const char* ahead = reinterpret_cast<const char*>(x + int64_t(cb) * kLanes * plane + int64_t(ih + kAhead) * w);
-        for (int32_t l = 0; l < lanes; ++l)
-          for (int64_t byte = 0; byte < int64_t(w) * 4; byte += 64)
-            _mm_prefetch(ahead + l * plane * 4 + byte, _MM_HINT_T0);
-      }
       if (ih < 0 || ih >= h) {
         zero_cols(dst, 0, cols);
         continue;
