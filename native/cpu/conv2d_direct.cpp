@@ -40,6 +40,11 @@ struct Geometry {
   int32_t in_cols() const { return (d.q - 1) * d.stride_w + d.s; }
 };
 
+// Floats between the rows of a row-planar pack holding `cols` columns: a whole number of
+// vectors, so pack_planar stores whole lines (its peel and tail loops and its stores split
+// across lines cost more than the copy: 12-16 % of a stride-2 conv before).
+int32_t planar_pitch(int32_t cols) { return (cols + kLanes - 1) / kLanes * kLanes; }
+
 int32_t floor_div(int32_t a, int32_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
 // w[k][c][r][s] regrouped tap-major for the GEMMs, zero in the lane padding:
@@ -77,8 +82,7 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
   const IsaKernels& kern = isa_kernels(ctx->isa);
   const Geometry g(d);
   const int32_t rows = g.in_rows(), cols = g.in_cols(), taps = g.taps();
-  // Packed rows a whole number of vectors apart: the pack then stores whole lines.
-  const int32_t pitch = (cols + kLanes - 1) / kLanes * kLanes;
+  const int32_t pitch = planar_pitch(cols);
   const int threads = std::min<int>(ctx->pool.size(), d.n);
   ScratchPlan plan;
   const size_t wt_at = plan.add_array<float>(size_t(taps) * g.c16 * g.k16);  // [r][s][c16][k16]
@@ -107,8 +111,9 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
   const int64_t xt_row = int64_t(d.c) * pitch;  // floats per packed input row
   // Each thread claims its next image before computing the current one and packs it
   // (the rows of one output row's worth at a time) between the current image's GEMM
-  // rows: the pack's loads, which miss all the way to L3 or memory, then overlap with the
-  // multiply-adds instead of stalling the core in a pass of their own.
+  // rows, so that its loads from L3 or memory overlap the multiply-adds (measured: up to
+  // 8 % faster on one thread, the same on two, against packing each image when it comes;
+  // it took the place of a software prefetch of the next image).
   std::atomic<int32_t> counter{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
     char* scratch = at_offset<char>(base, per_thread_at + per_thread * tid);
@@ -222,7 +227,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   DyPadding pad(d);
   // Row pitch a multiple of 16 floats: the B vectors of unshifted taps stay on one
   // cache line (a vector across two lines costs two loads).
-  pad.cols = (pad.cols + kLanes - 1) / kLanes * kLanes;
+  pad.cols = planar_pitch(pad.cols);
   const int32_t nj = d.w / sw;  // input columns per phase, a multiple of 16
   const int32_t pair = nj == kLanes ? 2 : 1;  // phase rows per register tile
   const int32_t phases_h = std::min(sh, d.h);
@@ -335,7 +340,7 @@ int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
   const int32_t sh = d.stride_h, sw = d.stride_w, taps = g.taps();
   const DyPadding pad(d);
   const int32_t pad_t = pad.top, pad_l = pad.left, rows = pad.rows, cols = pad.cols;
-  const int32_t pitch = (cols + kLanes - 1) / kLanes * kLanes;  // packed rows whole vectors apart
+  const int32_t pitch = planar_pitch(cols);
   const int32_t phases_h = std::min(sh, d.h), phases_w = std::min(sw, d.w);
   const int32_t phases = phases_h * phases_w;
   const int threads = std::min<int>(ctx->pool.size(), d.n);
