@@ -203,6 +203,9 @@ int main() {
       {2, 16, 9, 32, 16, 1, 1, 2, 0},   // 1x1 stride 2: the odd column phase has no taps (zeros)
       {3, 64, 12, 10, 24, 3, 3, 1, 1},  // CReLU input formed in the Winograd pack (32 channels a half)
       {5, 32, 9, 7, 8, 3, 3, 1, 2},     // ... padding 2, odd sizes, several row blocks
+      {3, 32, 8, 8, 48, 3, 3, 1, 1},    // 8-wide rows of whole channel blocks (half-width transposes)
+      {2, 16, 7, 8, 16, 3, 3, 1, 1},    // ... an odd row count
+      {3, 16, 8, 8, 32, 3, 3, 2, 1},    // ... stride 2 (the filter gradient's input pack)
   };
   std::mt19937_64 rng(42);
   for (int threads : {1, 2, 3}) {
