@@ -133,12 +133,12 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
     ga.b_step = g.k16;
     ga.ldc = g.k16;
     ga.accumulate = bias != nullptr;  // C starts as the bias
-    int cur = 0;
-    bool packed = false;  // xt_buf[cur] holds image n
-    for (int32_t n = counter.fetch_add(1); n < d.n;) {
+    int cur = 0;  // xt_buf[cur] holds image n: the first packed here, each later one during its predecessor
+    int32_t n = counter.fetch_add(1);
+    if (n < d.n) kern.pack_planar(x + n * x_image, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, pitch, xt_buf[0]);
+    while (n < d.n) {
       const int32_t next = counter.fetch_add(1);
       float* xt = xt_buf[cur];
-      if (!packed) kern.pack_planar(x + n * x_image, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, pitch, xt);
       for (int32_t p = 0; p < d.p; ++p) {
         ga.a = xt + int64_t(p) * d.stride_h * xt_row;
         ga.c = yt + int64_t(p) * d.q * g.k16;
@@ -159,7 +159,6 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
         kern.unpack_c16(yt_neg, st, d.k, d.p, d.q, d.p, d.q, 0, y_img + int64_t(d.k) * d.p * d.q);
       n = next;
       cur ^= 1;
-      packed = true;
     }
   });
   return RN_STATUS_OK;
