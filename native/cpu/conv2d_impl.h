@@ -2,6 +2,8 @@
 // algorithm files (conv2d_im2col.cpp, conv2d_winograd.cpp).
 #pragma once
 
+#include <algorithm>
+
 #include "context_impl.h"
 #include "gemm.h"
 #include "resnorm/conv2d.h"
@@ -134,6 +136,39 @@ int winograd_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float
                            float* dx);
 int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy,
                              float* dw, float* dbias, bool crelu_input = false);
+
+// A half-open range of output indices or of taps.
+struct Span {
+  int32_t lo, hi;
+  int32_t size() const { return hi - lo; }
+  bool has(int32_t i) const { return i >= lo && i < hi; }
+};
+
+// The output indices (rows or columns) all of whose taps read inside the input:
+// o*stride - pad >= 0 and o*stride - pad + taps - 1 <= in - 1.
+inline Span inside_outputs(int32_t out, int32_t in, int32_t taps, int32_t stride, int32_t pad) {
+  const int32_t lo = std::min(out, (pad + stride - 1) / stride);
+  const int32_t last = in - taps + pad;  // the highest o*stride that fits
+  const int32_t hi = last < 0 ? 0 : std::min(out, last / stride + 1);
+  return {lo, std::max(lo, hi)};
+}
+
+// The taps of output index o that read inside the input.
+inline Span inside_taps(int32_t o, int32_t in, int32_t taps, int32_t stride, int32_t pad) {
+  const int32_t at = o * stride - pad;  // input index of tap 0
+  const int32_t lo = std::min(taps, std::max(0, -at));
+  return {lo, std::max(lo, std::min(taps, in - at))};
+}
+
+// Whether direct forward broadcasts straight from x's NCHW planes, or from a zero-padded
+// copy of each image: NCHW when at least half the output rows and half the columns read
+// inside the image, so that the GEMMs of the border pixels stay few. (Inline for the
+// tests, which cover both ways.)
+inline bool direct_forward_reads_nchw(const rn_conv2d_desc& d) {
+  const Span rows_in = inside_outputs(d.p, d.h, d.r, d.stride_h, d.pad_h);
+  const Span cols_in = inside_outputs(d.q, d.w, d.s, d.stride_w, d.pad_w);
+  return rows_in.size() > 0 && cols_in.size() > 0 && 2 * rows_in.size() >= d.p && 2 * cols_in.size() >= d.q;
+}
 
 // Direct convolution on channel-blocked data: every shape.
 int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w,

@@ -2,6 +2,7 @@
 // on odd shapes, for every ISA level, algorithm and a few thread counts.
 #include <algorithm>
 
+#include "conv2d_impl.h"
 #include "test_util.h"
 
 using namespace rntest;
@@ -206,7 +207,18 @@ int main() {
       {3, 32, 8, 8, 48, 3, 3, 1, 1},    // 8-wide rows of whole channel blocks (half-width transposes)
       {2, 16, 7, 8, 16, 3, 3, 1, 1},    // ... an odd row count
       {3, 16, 8, 8, 32, 3, 3, 2, 1},    // ... stride 2 (the filter gradient's input pack)
+      {2, 3, 4, 5, 6, 5, 5, 1, 2},      // all border: direct forward from its zero-padded copy
+      {2, 5, 5, 9, 4, 3, 3, 2, 2},      // rows mostly border, columns not: the padded copy too
+      {2, 5, 9, 10, 7, 3, 3, 2, 2},     // NCHW reads with border rows and columns on every side
   };
+  // Direct forward has two ways to read x; the shapes must take both.
+  int reads_nchw = 0, reads_copy = 0;
+  for (const Shape& s : shapes) {
+    const rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, RN_CONV_ALGO_DIRECT);
+    ++(rn::conv::direct_forward_reads_nchw(d) ? reads_nchw : reads_copy);
+  }
+  RN_EXPECT(reads_nchw >= 10 && reads_copy >= 2, "direct forward paths covered: %d NCHW, %d padded copy", reads_nchw,
+            reads_copy);
   std::mt19937_64 rng(42);
   for (int threads : {1, 2, 3}) {
     rn_context* ctx = rn_context_create(threads);
