@@ -7,7 +7,8 @@
 // are mostly border, from a zero-padded "row-planar" copy, [row][channel][col]), and
 // produces pixel-major results with the channels in 16-lane blocks
 // ([row][col][C16]), which one register-transpose pass turns back into NCHW.
-// Backward-filter reads both operands pixel-major (channels contiguous).
+// Backward-filter broadcasts x from its NCHW planes and reads dy pixel-major (the
+// output channels contiguous, in 16-lane blocks).
 // Backward-data puts the input pixels in the lanes when its rows are whole vectors
 // (backward_data_pixel_lanes: weights broadcast, dy rows as the vectors, dx rows as
 // the result), else the channels like forward.
@@ -18,7 +19,8 @@
 //             a stride-1 correlation of dy with the taps of that phase, written
 //             straight into its interleaved place (GEMM row stride sw pixels).
 //   backward-filter: per tap (r, s), dW^T[c][k] += sum over output pixels of
-//             xt[p*sh + r][q*sw + s][c] * dy[p][q][k]: one segment per output row.
+//             x[c][p*sh + r][q*sw + s] * dy[p][q][k]: one segment per output row, the
+//             rows and columns whose tap falls in the padding left out.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -546,10 +548,9 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
                            float* dbias) {
   const IsaKernels& kern = isa_kernels(ctx->isa);
   const Geometry g(d);
-  const int32_t rows = g.in_rows(), cols = g.in_cols(), taps = g.taps();
+  const int32_t taps = g.taps();
   const int threads = std::min<int>(ctx->pool.size(), d.n);
-  // Per thread: packed x and dy of one image; per group: acc[r][s][c][k16] (dW transposed).
-  const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * rows * cols * g.c16);
+  // Per thread: dy of one image pixel-major; per group: acc[r][s][c][k16] (dW transposed).
   const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * d.p * d.q * g.k16);
   const int64_t acc_floats = int64_t(taps) * d.c * g.k16;
   // Determinism: images in fixed ranges, each summed into its own accumulator in image
@@ -560,34 +561,50 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
                          WorkGroups::min_units_for(d.n, threads, acc_floats, double(filter_size(d)) * d.k * d.p * d.q));
   const int groups = split.count();
   const size_t acc_bytes = ScratchCarver::round_up(sizeof(float) * acc_floats);
-  const size_t per_thread = xt_bytes + dyt_bytes;
   ScratchPlan plan;
-  const size_t aoff_at = plan.add_array<int64_t>(d.p), boff_at = plan.add_array<int64_t>(d.p);
-  const size_t per_thread_at = plan.add(per_thread * threads);
+  // Per tap: the output rows whose input row is inside the image (one segment each) and
+  // the columns likewise (every segment's length): the padding contributes nothing, so
+  // the taps just skip it.
+  const size_t aoff_at = plan.add_array<int64_t>(size_t(taps) * d.p), boff_at = plan.add_array<int64_t>(size_t(taps) * d.p);
+  const size_t nseg_at = plan.add_array<int32_t>(taps), len_at = plan.add_array<int32_t>(taps);
+  const size_t per_thread_at = plan.add(dyt_bytes * threads);
   const size_t acc_at = plan.add(acc_bytes * groups);
   void* base = ctx->workspace.require(plan.total());
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
-  for (int32_t p = 0; p < d.p; ++p) {
-    a_off[p] = int64_t(p) * d.stride_h * cols * g.c16;
-    b_off[p] = int64_t(p) * d.q * g.k16;
-  }
-  auto scratch_of = [&](int tid) { return at_offset<char>(base, per_thread_at + per_thread * tid); };
+  int32_t* nseg = at_offset<int32_t>(base, nseg_at);
+  int32_t* seg_len = at_offset<int32_t>(base, len_at);
+  for (int32_t r = 0; r < d.r; ++r)
+    for (int32_t s = 0; s < d.s; ++s) {
+      const int32_t t = r * d.s + s;
+      // columns q whose tap s reads inside: q*sw - pad_w + s in [0, W)
+      const int32_t q_lo = std::min(d.q, std::max(0, (d.pad_w - s + d.stride_w - 1) / d.stride_w));
+      const int32_t q_hi = std::max(q_lo, std::min(d.q, (d.w - 1 + d.pad_w - s) / d.stride_w + 1));
+      seg_len[t] = q_hi - q_lo;
+      nseg[t] = 0;
+      for (int32_t p = 0; p < d.p; ++p) {
+        const int32_t ih = p * d.stride_h - d.pad_h + r;
+        if (ih < 0 || ih >= d.h || q_hi == q_lo) continue;
+        a_off[t * d.p + nseg[t]] = int64_t(ih) * d.w + (q_lo * d.stride_w - d.pad_w + s);
+        b_off[t * d.p + nseg[t]] = (int64_t(p) * d.q + q_lo) * g.k16;
+        ++nseg[t];
+      }
+    }
   auto acc_of = [&](int group) { return at_offset<float>(base, acc_at + acc_bytes * group); };
 
+  // dW^T[t][c][k] += sum over output pixels of x[c][pixel + tap t] * dy[k][pixel]: the
+  // input channels are the rows, broadcast straight from x's NCHW planes (a row tile
+  // reads one line of each of its planes per 16 / stride_w pixels), dy pixel-major as
+  // the vectors. (x used to be packed pixel-major too, one 16x16 transpose per 16
+  // pixels of 16 channels: up to 19 % of a stride-2 filter gradient.)
   std::atomic<int32_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
-    float* xt = reinterpret_cast<float*>(scratch_of(tid));
-    float* dyt = reinterpret_cast<float*>(scratch_of(tid) + xt_bytes);
+    float* dyt = at_offset<float>(base, per_thread_at + dyt_bytes * tid);
     GemmArgs ga;
     ga.m = d.c;  // rows: input channels
     ga.n = g.k16;
-    ga.nseg = d.p;
-    ga.seg_len = d.q;
-    ga.a_off = a_off;
-    ga.b_off = b_off;
-    ga.lda = 1;
-    ga.a_step = int64_t(d.stride_w) * g.c16;
+    ga.lda = in_plane(d);
+    ga.a_step = d.stride_w;
     ga.b = dyt;
     ga.b_step = g.k16;
     ga.ldc = g.k16;
@@ -596,18 +613,14 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
       const int32_t first = int32_t(split.begin(group)), last = int32_t(split.end(group));
       for (int32_t n = first; n < last; ++n) {
         ga.accumulate = n > first;  // the group's first image writes acc (every float of it): no memset
-        kern.pack_c16(x + int64_t(n) * d.c * d.h * d.w, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, xt,
-                      PackStrides::pixel_major(cols, g.cb));
+        ga.a = x + int64_t(n) * d.c * d.h * d.w;
         kern.pack_c16(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt,
                       PackStrides::pixel_major(d.q, g.kb));
-        // With whole channel blocks the taps of a filter row are adjacent in both operands
-        // (tap s + 1 reads the next pixel of xt, c16 == C floats on, and writes the next C
-        // rows of acc): one GEMM of S*C rows per filter row, bigger register tiles and a
-        // third of the calls.
-        const int32_t row_taps = g.c16 == d.c ? d.s : 1;
-        ga.m = int64_t(row_taps) * d.c;
-        for (int32_t t = 0; t < taps; t += row_taps) {
-          ga.a = xt + (int64_t(t / d.s) * cols + t % d.s) * g.c16;
+        for (int32_t t = 0; t < taps; ++t) {
+          ga.nseg = nseg[t];  // none: the tap's rows of acc are written zero (or left as they are)
+          ga.seg_len = seg_len[t];
+          ga.a_off = a_off + int64_t(t) * d.p;
+          ga.b_off = b_off + int64_t(t) * d.p;
           ga.c = acc + int64_t(t) * d.c * g.k16;
           kern.gemm_bcast(ga);
         }
