@@ -48,8 +48,6 @@ struct Geometry {
 // across lines cost more than the copy: 12-16 % of a stride-2 conv before).
 int32_t planar_pitch(int32_t cols) { return (cols + kLanes - 1) / kLanes * kLanes; }
 
-int32_t floor_div(int32_t a, int32_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 // w[k][c][r][s] regrouped tap-major for the GEMMs, zero in the lane padding:
 // k_rows = false: out[(t*c_pad + c)*k_pad + k] (c rows, k columns);
 // k_rows = true:  out[(t*k_pad + k)*c_pad + c] (k rows, c columns).
@@ -158,10 +156,11 @@ struct ForwardGemm {
 // NCHW costs the micro-kernel little, as the channel planes it broadcasts from are
 // read a line at a time.
 int forward_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
-                      float* y, const Epilogue* ep, Span rows_in, Span cols_in) {
+                      float* y, const Epilogue* ep) {
   ForwardCommon fc(ctx, d, ep);
   const Geometry& g = fc.g;
   const int32_t sh = d.stride_h, sw = d.stride_w;
+  const Span rows_in = inside_outputs(d.p, d.h, d.r, sh, d.pad_h), cols_in = inside_outputs(d.q, d.w, d.s, sw, d.pad_w);
   const int threads = std::min<int>(ctx->pool.size(), d.n);
   const int32_t border_cols = d.q - cols_in.size(), border_rows = d.p - rows_in.size();
   const int32_t max_gemms = d.p + border_cols + border_rows * border_cols;
@@ -301,10 +300,8 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
 
 int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
                    float* y, const Epilogue* ep) {
-  if (direct_forward_reads_nchw(d))
-    return forward_from_nchw(ctx, d, x, w, bias, y, ep, inside_outputs(d.p, d.h, d.r, d.stride_h, d.pad_h),
-                             inside_outputs(d.q, d.w, d.s, d.stride_w, d.pad_w));
-  return forward_from_planar(ctx, d, x, w, bias, y, ep);
+  return direct_forward_reads_nchw(d) ? forward_from_nchw(ctx, d, x, w, bias, y, ep)
+                                      : forward_from_planar(ctx, d, x, w, bias, y, ep);
 }
 
 namespace {
@@ -577,17 +574,14 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   for (int32_t r = 0; r < d.r; ++r)
     for (int32_t s = 0; s < d.s; ++s) {
       const int32_t t = r * d.s + s;
-      // columns q whose tap s reads inside: q*sw - pad_w + s in [0, W)
-      const int32_t q_lo = std::min(d.q, std::max(0, (d.pad_w - s + d.stride_w - 1) / d.stride_w));
-      const int32_t q_hi = std::max(q_lo, std::min(d.q, (d.w - 1 + d.pad_w - s) / d.stride_w + 1));
-      seg_len[t] = q_hi - q_lo;
-      nseg[t] = 0;
-      for (int32_t p = 0; p < d.p; ++p) {
-        const int32_t ih = p * d.stride_h - d.pad_h + r;
-        if (ih < 0 || ih >= d.h || q_hi == q_lo) continue;
-        a_off[t * d.p + nseg[t]] = int64_t(ih) * d.w + (q_lo * d.stride_w - d.pad_w + s);
-        b_off[t * d.p + nseg[t]] = (int64_t(p) * d.q + q_lo) * g.k16;
-        ++nseg[t];
+      const Span rows = inside_outputs(d.p, d.h, 1, d.stride_h, d.pad_h - r);  // output rows tap r reads inside
+      const Span cols = inside_outputs(d.q, d.w, 1, d.stride_w, d.pad_w - s);
+      seg_len[t] = cols.size();
+      nseg[t] = cols.size() > 0 ? rows.size() : 0;
+      for (int32_t i = 0; i < nseg[t]; ++i) {
+        const int32_t p = rows.lo + i;
+        a_off[t * d.p + i] = int64_t(p * d.stride_h - d.pad_h + r) * d.w + (cols.lo * d.stride_w - d.pad_w + s);
+        b_off[t * d.p + i] = (int64_t(p) * d.q + cols.lo) * g.k16;
       }
     }
   auto acc_of = [&](int group) { return at_offset<float>(base, acc_at + acc_bytes * group); };

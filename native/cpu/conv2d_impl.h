@@ -137,6 +137,9 @@ int winograd_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float
 int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy,
                              float* dw, float* dbias, bool crelu_input = false);
 
+// a / b rounded toward minus infinity (b > 0).
+inline int32_t floor_div(int32_t a, int32_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
 // A half-open range of output indices or of taps.
 struct Span {
   int32_t lo, hi;
@@ -144,12 +147,12 @@ struct Span {
   bool has(int32_t i) const { return i >= lo && i < hi; }
 };
 
-// The output indices (rows or columns) all of whose taps read inside the input:
-// o*stride - pad >= 0 and o*stride - pad + taps - 1 <= in - 1.
+// The output indices o < out (rows or columns) all of whose taps read inside the input:
+// o*stride - pad >= 0 and o*stride - pad + taps - 1 <= in - 1. (pad may be negative:
+// with taps = 1 and pad = pad - t, the outputs whose tap t reads inside.)
 inline Span inside_outputs(int32_t out, int32_t in, int32_t taps, int32_t stride, int32_t pad) {
-  const int32_t lo = std::min(out, (pad + stride - 1) / stride);
-  const int32_t last = in - taps + pad;  // the highest o*stride that fits
-  const int32_t hi = last < 0 ? 0 : std::min(out, last / stride + 1);
+  const int32_t lo = std::min(out, std::max(0, -floor_div(-pad, stride)));  // ceil(pad / stride)
+  const int32_t hi = std::min(out, floor_div(in - taps + pad, stride) + 1);
   return {lo, std::max(lo, hi)};
 }
 
