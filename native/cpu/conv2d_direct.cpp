@@ -138,66 +138,120 @@ struct ForwardCommon {
   size_t wt_at_ = 0, bias_at_ = 0;
 };
 
-// One GEMM of the NCHW-reading forward: m output pixels from (p, q) on, lda floats of x
-// apart (along a row: stride_w; down a column: stride_h rows), ldc floats of yt apart,
-// summing the taps whose x offsets (from the image's start, for the first pixel) and
-// weight offsets are at seg.
-struct ForwardGemm {
+// One GEMM of a pass that broadcasts straight from an NCHW image (PlaneTaps in
+// conv2d_impl.h): m outputs from (o, u) on, lda floats of the image apart (along
+// a row: stride_c; down a column: stride_r rows), ldc floats of the result apart; its
+// segments (taps) are the offsets at seg .. seg + nseg.
+struct BorderGemm {
   int64_t m, lda, ldc, c_at;
   int32_t nseg, seg;
 };
 
+// Covers an out_rows x out_cols grid with BorderGemms: one per output row over the columns
+// whose taps all read inside, one per remaining column down the rows whose taps all do,
+// one per remaining (corner) output, each summing just the taps that read inside. The
+// result offset of output (o, u) is c_at + o * c_row + u * c_col.
+class BorderGemms {
+ public:
+  BorderGemms(const PlaneTaps& taps, int32_t out_rows, int32_t out_cols)
+      : taps_(taps), rows_(out_rows), cols_(out_cols), rows_in_(taps.inside(out_rows, true)),
+        cols_in_(taps.inside(out_cols, false)) {}
+  // at least half the rows and half the columns inside: few GEMMs of a single output
+  bool mostly_inside() const {
+    return rows_in_.size() > 0 && cols_in_.size() > 0 && 2 * rows_in_.size() >= rows_ && 2 * cols_in_.size() >= cols_;
+  }
+  int32_t max_gemms() const {
+    const int32_t border_rows = rows_ - rows_in_.size(), border_cols = cols_ - cols_in_.size();
+    return rows_ + border_cols + border_rows * border_cols;
+  }
+  int32_t max_segments() const { return max_gemms() * taps_.count; }
+  // Appends the GEMMs to out (returns how many) and their segments to a_off / b_off from *segs on.
+  int32_t build(int64_t c_at, int64_t c_row, int64_t c_col, BorderGemm* out, int64_t* a_off, int64_t* b_off,
+                int32_t* segs) const {
+    int32_t count = 0;
+    auto add = [&](int32_t o, int32_t u, int64_t m, int64_t lda, int64_t ldc) {
+      BorderGemm& gm = out[count++];
+      gm = {m, lda, ldc, c_at + o * c_row + u * c_col, 0, *segs};
+      for (int32_t i = 0; i < taps_.count; ++i) {
+        const int32_t ih = o * taps_.stride_r + taps_.row[i], iw = u * taps_.stride_c + taps_.col[i];
+        if (ih < 0 || ih >= taps_.in_h || iw < 0 || iw >= taps_.in_w) continue;
+        a_off[*segs] = int64_t(ih) * taps_.in_w + iw;
+        b_off[*segs] = taps_.b_at[i];
+        ++*segs;
+        ++gm.nseg;  // none: the GEMM writes zeros (or leaves C's start value, when it accumulates)
+      }
+    };
+    for (int32_t o = 0; o < rows_; ++o) add(o, cols_in_.lo, cols_in_.size(), taps_.stride_c, c_col);
+    for (int32_t u = 0; u < cols_; ++u) {
+      if (cols_in_.has(u)) continue;
+      add(rows_in_.lo, u, rows_in_.size(), int64_t(taps_.stride_r) * taps_.in_w, c_row);
+      for (int32_t o = 0; o < rows_; ++o)
+        if (!rows_in_.has(o)) add(o, u, 1, 1, c_col);
+    }
+    return count;
+  }
+
+ private:
+  const PlaneTaps& taps_;
+  int32_t rows_, cols_;
+  Span rows_in_, cols_in_;
+};
+
+// Runs the BorderGemms gemms[0, count) of one image: ga carries what they share.
+void run_border_gemms(const IsaKernels& kern, GemmArgs ga, const BorderGemm* gemms, int32_t count,
+                      const int64_t* a_off, const int64_t* b_off, float* c) {
+  for (int32_t i = 0; i < count; ++i) {
+    const BorderGemm& gm = gemms[i];
+    ga.m = gm.m;
+    ga.lda = gm.lda;
+    ga.ldc = gm.ldc;
+    ga.c = c + gm.c_at;
+    ga.nseg = gm.nseg;
+    ga.a_off = a_off + gm.seg;
+    ga.b_off = b_off + gm.seg;
+    kern.gemm_bcast(ga);
+  }
+}
+
 // Forward reading the broadcast operand straight from x's NCHW planes (no copy of the
-// input): one GEMM per output row over the columns whose taps all fall inside the
-// image, one per border column over the rows whose taps do, and one per corner pixel,
-// each with just the taps that read inside (which is what the zero padding comes to).
-// The row-planar copy this replaces took 13-15 % of a stride-2 conv's samples even
-// with the batch in L2 (its stores miss L1: the copy of one image is 100 KiB); reading
-// NCHW costs the micro-kernel little, as the channel planes it broadcasts from are
-// read a line at a time.
+// input), in BorderGemms. The row-planar copy this replaces took 13-15 % of a stride-2
+// conv's samples even with the batch in L2 (its stores miss L1: the copy of one image is
+// 100 KiB); reading NCHW costs the micro-kernel little, as the channel planes it
+// broadcasts from are read a line at a time.
 int forward_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
                       float* y, const Epilogue* ep) {
   ForwardCommon fc(ctx, d, ep);
   const Geometry& g = fc.g;
-  const int32_t sh = d.stride_h, sw = d.stride_w;
-  const Span rows_in = inside_outputs(d.p, d.h, d.r, sh, d.pad_h), cols_in = inside_outputs(d.q, d.w, d.s, sw, d.pad_w);
+  const int32_t taps = g.taps();
   const int threads = std::min<int>(ctx->pool.size(), d.n);
-  const int32_t border_cols = d.q - cols_in.size(), border_rows = d.p - rows_in.size();
-  const int32_t max_gemms = d.p + border_cols + border_rows * border_cols;
+  PlaneTaps plane = forward_plane_taps(d);
+  const BorderGemms border(plane, d.p, d.q);
 
   ScratchPlan plan;
   fc.plan(plan);
-  const size_t gemms_at = plan.add_array<ForwardGemm>(max_gemms);
-  const size_t aoff_at = plan.add_array<int64_t>(size_t(max_gemms) * g.taps());
-  const size_t boff_at = plan.add_array<int64_t>(size_t(max_gemms) * g.taps());
+  const size_t rows_at = plan.add_array<int32_t>(taps), cols_at = plan.add_array<int32_t>(taps);
+  const size_t tap_b_at = plan.add_array<int64_t>(taps);
+  const size_t gemms_at = plan.add_array<BorderGemm>(border.max_gemms());
+  const size_t aoff_at = plan.add_array<int64_t>(border.max_segments());
+  const size_t boff_at = plan.add_array<int64_t>(border.max_segments());
   const size_t per_thread = fc.yt_bytes + fc.neg_bytes;
   const size_t per_thread_at = plan.add(per_thread * threads);
   void* base = ctx->workspace.require(plan.total());
   fc.set_up(base, w, bias);
 
-  ForwardGemm* gemms = at_offset<ForwardGemm>(base, gemms_at);
+  BorderGemm* gemms = at_offset<BorderGemm>(base, gemms_at);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
-  int32_t count = 0, segs = 0;
-  auto add = [&](int32_t p, int32_t q, int64_t m, int64_t lda, int64_t ldc) {
-    const Span tr = inside_taps(p, d.h, d.r, sh, d.pad_h), ts = inside_taps(q, d.w, d.s, sw, d.pad_w);
-    ForwardGemm& gm = gemms[count++];
-    gm = {m, lda, ldc, (int64_t(p) * d.q + q) * g.k16, 0, segs};
-    for (int32_t r = tr.lo; r < tr.hi; ++r)
-      for (int32_t s = ts.lo; s < ts.hi; ++s) {
-        a_off[segs] = int64_t(p * sh - d.pad_h + r) * d.w + (q * sw - d.pad_w + s);
-        b_off[segs] = int64_t(r * d.s + s) * g.c16 * g.k16;
-        ++segs;
-        ++gm.nseg;  // none: the GEMM writes zeros (or the bias)
-      }
-  };
-  for (int32_t p = 0; p < d.p; ++p) add(p, cols_in.lo, cols_in.size(), sw, g.k16);
-  for (int32_t q = 0; q < d.q; ++q) {
-    if (cols_in.has(q)) continue;
-    add(rows_in.lo, q, rows_in.size(), int64_t(sh) * d.w, int64_t(d.q) * g.k16);
-    for (int32_t p = 0; p < d.p; ++p)
-      if (!rows_in.has(p)) add(p, q, 1, 1, g.k16);
+  plane.row = at_offset<int32_t>(base, rows_at);
+  plane.col = at_offset<int32_t>(base, cols_at);
+  plane.b_at = at_offset<int64_t>(base, tap_b_at);
+  for (int32_t t = 0; t < taps; ++t) {
+    plane.row[t] = t / d.s - d.pad_h;
+    plane.col[t] = t % d.s - d.pad_w;
+    plane.b_at[t] = int64_t(t) * g.c16 * g.k16;
   }
+  int32_t segs = 0;
+  const int32_t count = border.build(0, int64_t(d.q) * g.k16, g.k16, gemms, a_off, b_off, &segs);
 
   const int64_t x_image = int64_t(d.c) * d.h * d.w;
   for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
@@ -208,17 +262,7 @@ int forward_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const float* x, 
     GemmArgs ga = fc.gemm_args();
     ga.a = x + n * x_image;
     ga.a_step = in_plane(d);
-    for (int32_t i = 0; i < count; ++i) {
-      const ForwardGemm& gm = gemms[i];
-      ga.m = gm.m;
-      ga.lda = gm.lda;
-      ga.ldc = gm.ldc;
-      ga.c = yt + gm.c_at;
-      ga.nseg = gm.nseg;
-      ga.a_off = a_off + gm.seg;
-      ga.b_off = b_off + gm.seg;
-      fc.kern.gemm_bcast(ga);
-    }
+    run_border_gemms(fc.kern, ga, gemms, count, a_off, b_off, yt);
     fc.finish_image(n, yt, yt_neg, y);
   });
   return RN_STATUS_OK;
@@ -305,23 +349,6 @@ int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
 }
 
 namespace {
-
-// Backward-data of input phase (ah, aw) (input pixels ih = i*sh + ah, iw = j*sw + aw):
-// calls fn(i, t, dr, ds) for the phase's i-th tap t = r*S + s, which reads dy at
-// (i + dr, j + ds). Returns the number of taps (0 when the stride skips the phase).
-template <class Fn>
-int32_t for_each_phase_tap(const rn_conv2d_desc& d, int32_t ah, int32_t aw, const Fn& fn) {
-  int32_t count = 0;
-  for (int32_t r = 0; r < d.r; ++r) {
-    if ((ah + d.pad_h - r) % d.stride_h != 0) continue;
-    const int32_t dr = floor_div(ah + d.pad_h - r, d.stride_h);
-    for (int32_t s = 0; s < d.s; ++s) {
-      if ((aw + d.pad_w - s) % d.stride_w != 0) continue;
-      fn(count++, r * d.s + s, dr, floor_div(aw + d.pad_w - s, d.stride_w));
-    }
-  }
-  return count;
-}
 
 // Padding of dy so that every (phase, tap) of backward-data reads inside it: input
 // row ih = i*sh + ah gets tap r when (ah + pad_h - r) is a multiple of sh, from
@@ -470,10 +497,79 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   return RN_STATUS_OK;
 }
 
-}  // namespace
 
-int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
-  if (d.stride_w <= 2 && d.w % (kLanes * d.stride_w) == 0) return backward_data_pixel_lanes(ctx, d, dy, w, dx);
+// Backward-data with the input channels in the lanes, broadcasting dy straight from its
+// NCHW planes: per stride phase, BorderGemms over the phase's input pixels (a stride-1
+// correlation of dy with the phase's taps), into a pixel-major dx tile that one
+// transposing pass turns into NCHW. (The zero-padded copy of dy it saves was 6.6 % of
+// the 32->64 stride-2 transition's gradient.)
+int backward_data_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
+  const IsaKernels& kern = isa_kernels(ctx->isa);
+  const Geometry g(d);
+  const int32_t sh = d.stride_h, sw = d.stride_w, taps = g.taps();
+  const int32_t phases_h = std::min(sh, d.h), phases_w = std::min(sw, d.w);
+  const int threads = std::min<int>(ctx->pool.size(), d.n);
+  int32_t max_gemms = 0, max_segments = 0;
+  for (int32_t ah = 0; ah < phases_h; ++ah)
+    for (int32_t aw = 0; aw < phases_w; ++aw) {
+      const PlaneTaps pt = backward_data_phase_taps(d, ah, aw);
+      const BorderGemms border(pt, phase_rows(d, ah), phase_cols(d, aw));
+      max_gemms += border.max_gemms();
+      max_segments += border.max_segments();
+    }
+
+  ScratchPlan plan;
+  const size_t wt_at = plan.add_array<float>(size_t(taps) * g.k16 * g.c16);  // [r][s][k16][c16]
+  const size_t rows_at = plan.add_array<int32_t>(taps), cols_at = plan.add_array<int32_t>(taps);
+  const size_t tap_b_at = plan.add_array<int64_t>(taps);
+  const size_t gemms_at = plan.add_array<BorderGemm>(max_gemms);
+  const size_t aoff_at = plan.add_array<int64_t>(max_segments), boff_at = plan.add_array<int64_t>(max_segments);
+  const size_t dxt_bytes = ScratchCarver::round_up(sizeof(float) * d.h * d.w * g.c16);
+  const size_t per_thread_at = plan.add(dxt_bytes * threads);
+  void* base = ctx->workspace.require(plan.total());
+
+  float* wt = at_offset<float>(base, wt_at);
+  tap_major_weights(d, w, true, g.c16, g.k16, wt);
+  BorderGemm* gemms = at_offset<BorderGemm>(base, gemms_at);
+  int64_t* a_off = at_offset<int64_t>(base, aoff_at);
+  int64_t* b_off = at_offset<int64_t>(base, boff_at);
+  int32_t count = 0, segs = 0;
+  for (int32_t ah = 0; ah < phases_h; ++ah)
+    for (int32_t aw = 0; aw < phases_w; ++aw) {
+      PlaneTaps pt = backward_data_phase_taps(d, ah, aw);
+      pt.row = at_offset<int32_t>(base, rows_at);
+      pt.col = at_offset<int32_t>(base, cols_at);
+      pt.b_at = at_offset<int64_t>(base, tap_b_at);
+      for_each_phase_tap(d, ah, aw, [&](int32_t i, int32_t t, int32_t dr, int32_t ds) {
+        pt.row[i] = dr;
+        pt.col[i] = ds;
+        pt.b_at[i] = int64_t(t) * g.k16 * g.c16;
+      });
+      // phase pixel (i, j) is dx pixel (i*sh + ah, j*sw + aw) of the pixel-major tile
+      const BorderGemms border(pt, phase_rows(d, ah), phase_cols(d, aw));
+      count += border.build((int64_t(ah) * d.w + aw) * g.c16, int64_t(sh) * d.w * g.c16, int64_t(sw) * g.c16,
+                            gemms + count, a_off, b_off, &segs);
+    }
+
+  for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
+    float* dxt = at_offset<float>(base, per_thread_at + dxt_bytes * tid);
+    GemmArgs ga;
+    ga.n = g.c16;
+    ga.seg_len = d.k;
+    ga.a = dy + int64_t(n) * d.k * d.p * d.q;
+    ga.a_step = int64_t(d.p) * d.q;  // one dy plane per output channel
+    ga.b = wt;
+    ga.b_step = g.c16;
+    run_border_gemms(kern, ga, gemms, count, a_off, b_off, dxt);
+    kern.unpack_c16(dxt, PackStrides::pixel_major(d.w, g.cb), d.c, d.h, d.w, d.h, d.w, 0,
+                    dx + int64_t(n) * d.c * d.h * d.w);
+  });
+  return RN_STATUS_OK;
+}
+
+// Backward-data with the input channels in the lanes, broadcasting dy from a zero-padded
+// row-planar copy: for shapes whose stride phases are mostly border.
+int backward_data_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
   const IsaKernels& kern = isa_kernels(ctx->isa);
   const Geometry g(d);
   const int32_t sh = d.stride_h, sw = d.stride_w, taps = g.taps();
@@ -539,6 +635,14 @@ int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
                     dx + int64_t(n) * d.c * d.h * d.w);
   });
   return RN_STATUS_OK;
+}
+
+}  // namespace
+
+int direct_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
+  if (direct_backward_data_in_pixel_lanes(d)) return backward_data_pixel_lanes(ctx, d, dy, w, dx);
+  return direct_backward_data_reads_nchw(d) ? backward_data_from_nchw(ctx, d, dy, w, dx)
+                                           : backward_data_from_planar(ctx, d, dy, w, dx);
 }
 
 int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy, float* dw,

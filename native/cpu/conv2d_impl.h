@@ -156,21 +156,101 @@ inline Span inside_outputs(int32_t out, int32_t in, int32_t taps, int32_t stride
   return {lo, std::max(lo, hi)};
 }
 
-// The taps of output index o that read inside the input.
-inline Span inside_taps(int32_t o, int32_t in, int32_t taps, int32_t stride, int32_t pad) {
-  const int32_t at = o * stride - pad;  // input index of tap 0
-  const int32_t lo = std::min(taps, std::max(0, -at));
-  return {lo, std::max(lo, std::min(taps, in - at))};
+// Taps of a direct pass that broadcasts straight from an NCHW image plane (in_h x in_w):
+// output (o, u) reads, for tap i, (o * stride_r + row[i], u * stride_c + col[i]), with the
+// weights at b_at[i]; the taps that read outside the plane are left out of that output's
+// sum, which is what zero padding amounts to. The extremes of row[] and col[] come first:
+// they decide whether to read this way and size the scratch the arrays then go in.
+struct PlaneTaps {
+  int32_t count = 0;
+  int32_t stride_r = 1, stride_c = 1;
+  int32_t in_h = 0, in_w = 0;
+  int32_t row_lo = 0, row_hi = 0, col_lo = 0, col_hi = 0;  // extremes of row[] and col[]
+  int32_t* row = nullptr;
+  int32_t* col = nullptr;
+  int64_t* b_at = nullptr;
+
+  void extend(int32_t r, int32_t c) {  // one more tap, into the extremes
+    row_lo = count == 0 ? r : std::min(row_lo, r);
+    row_hi = count == 0 ? r : std::max(row_hi, r);
+    col_lo = count == 0 ? c : std::min(col_lo, c);
+    col_hi = count == 0 ? c : std::max(col_hi, c);
+    ++count;
+  }
+  // The outputs along one axis whose every tap reads inside (all of them without taps).
+  Span inside(int32_t out, bool rows) const {
+    if (count == 0) return {0, out};
+    return rows ? inside_outputs(out, in_h, row_hi - row_lo + 1, stride_r, -row_lo)
+                : inside_outputs(out, in_w, col_hi - col_lo + 1, stride_c, -col_lo);
+  }
+  // At least half the rows and half the columns of an out_rows x out_cols grid read inside
+  // with every tap, so that the GEMMs of the border outputs stay few.
+  bool mostly_inside(int32_t out_rows, int32_t out_cols) const {
+    const Span r = inside(out_rows, true), c = inside(out_cols, false);
+    return r.size() > 0 && c.size() > 0 && 2 * r.size() >= out_rows && 2 * c.size() >= out_cols;
+  }
+};
+
+// The forward's taps over x (extremes only).
+inline PlaneTaps forward_plane_taps(const rn_conv2d_desc& d) {
+  PlaneTaps pt;
+  pt.stride_r = d.stride_h;
+  pt.stride_c = d.stride_w;
+  pt.in_h = d.h;
+  pt.in_w = d.w;
+  pt.extend(-d.pad_h, -d.pad_w);
+  pt.extend(d.r - 1 - d.pad_h, d.s - 1 - d.pad_w);
+  pt.count = d.r * d.s;
+  return pt;
 }
 
-// Whether direct forward broadcasts straight from x's NCHW planes, or from a zero-padded
-// copy of each image: NCHW when at least half the output rows and half the columns read
-// inside the image, so that the GEMMs of the border pixels stay few. (Inline for the
-// tests, which cover both ways.)
-inline bool direct_forward_reads_nchw(const rn_conv2d_desc& d) {
-  const Span rows_in = inside_outputs(d.p, d.h, d.r, d.stride_h, d.pad_h);
-  const Span cols_in = inside_outputs(d.q, d.w, d.s, d.stride_w, d.pad_w);
-  return rows_in.size() > 0 && cols_in.size() > 0 && 2 * rows_in.size() >= d.p && 2 * cols_in.size() >= d.q;
+// Backward-data of input phase (ah, aw) (input pixels ih = i*sh + ah, iw = j*sw + aw):
+// calls fn(i, t, dr, ds) for the phase's i-th tap t = r*S + s, which reads dy at
+// (i + dr, j + ds). Returns the number of taps (0 when the stride skips the phase).
+template <class Fn>
+int32_t for_each_phase_tap(const rn_conv2d_desc& d, int32_t ah, int32_t aw, const Fn& fn) {
+  int32_t count = 0;
+  for (int32_t r = 0; r < d.r; ++r) {
+    if ((ah + d.pad_h - r) % d.stride_h != 0) continue;
+    const int32_t dr = floor_div(ah + d.pad_h - r, d.stride_h);
+    for (int32_t s = 0; s < d.s; ++s) {
+      if ((aw + d.pad_w - s) % d.stride_w != 0) continue;
+      fn(count++, r * d.s + s, dr, floor_div(aw + d.pad_w - s, d.stride_w));
+    }
+  }
+  return count;
+}
+
+// Input pixels of phase (ah, aw) per column / per row.
+inline int32_t phase_cols(const rn_conv2d_desc& d, int32_t aw) { return (d.w - aw + d.stride_w - 1) / d.stride_w; }
+inline int32_t phase_rows(const rn_conv2d_desc& d, int32_t ah) { return (d.h - ah + d.stride_h - 1) / d.stride_h; }
+
+// Backward-data phase (ah, aw)'s taps over dy, a stride-1 correlation (extremes only).
+inline PlaneTaps backward_data_phase_taps(const rn_conv2d_desc& d, int32_t ah, int32_t aw) {
+  PlaneTaps pt;
+  pt.in_h = d.p;
+  pt.in_w = d.q;
+  for_each_phase_tap(d, ah, aw, [&](int32_t, int32_t, int32_t dr, int32_t ds) { pt.extend(dr, ds); });
+  return pt;
+}
+
+// The ways the direct kernels read their broadcast operand, decided per shape (inline for
+// the tests, which cover each way):
+// - forward broadcasts straight from x's NCHW planes where most outputs read inside the
+//   image, else from a zero-padded copy of each image;
+// - backward-data puts the input pixels in the lanes where a stride phase's rows are whole
+//   vectors (dy rows are then the vectors, from a zero-padded copy); else it broadcasts dy,
+//   straight from NCHW where every phase reads mostly inside, else from a padded copy.
+inline bool direct_forward_reads_nchw(const rn_conv2d_desc& d) { return forward_plane_taps(d).mostly_inside(d.p, d.q); }
+inline bool direct_backward_data_in_pixel_lanes(const rn_conv2d_desc& d) {
+  return d.stride_w <= 2 && d.w % (16 * d.stride_w) == 0;
+}
+inline bool direct_backward_data_reads_nchw(const rn_conv2d_desc& d) {
+  if (direct_backward_data_in_pixel_lanes(d)) return false;
+  for (int32_t ah = 0; ah < std::min(d.stride_h, d.h); ++ah)
+    for (int32_t aw = 0; aw < std::min(d.stride_w, d.w); ++aw)
+      if (!backward_data_phase_taps(d, ah, aw).mostly_inside(phase_rows(d, ah), phase_cols(d, aw))) return false;
+  return true;
 }
 
 // Direct convolution on channel-blocked data: every shape.

@@ -211,14 +211,24 @@ int main() {
       {2, 5, 5, 9, 4, 3, 3, 2, 2},      // rows mostly border, columns not: the padded copy too
       {2, 5, 9, 10, 7, 3, 3, 2, 2},     // NCHW reads with border rows and columns on every side
   };
-  // Direct forward has two ways to read x; the shapes must take both.
-  int reads_nchw = 0, reads_copy = 0;
+  // Direct forward has two ways to read x, direct backward-data three to read dy (input
+  // pixels in the lanes; or channels, broadcasting dy from NCHW or from a padded copy):
+  // the shapes must take each.
+  int reads_nchw = 0, reads_copy = 0, data_lanes = 0, data_nchw = 0, data_copy = 0;
   for (const Shape& s : shapes) {
     const rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, RN_CONV_ALGO_DIRECT);
     ++(rn::conv::direct_forward_reads_nchw(d) ? reads_nchw : reads_copy);
+    ++(rn::conv::direct_backward_data_in_pixel_lanes(d) ? data_lanes
+       : rn::conv::direct_backward_data_reads_nchw(d)   ? data_nchw
+                                                        : data_copy);
   }
+  std::printf("direct paths: forward %d NCHW / %d copy; backward-data %d pixel lanes / %d NCHW / %d copy\n",
+              reads_nchw, reads_copy, data_lanes, data_nchw, data_copy);
   RN_EXPECT(reads_nchw >= 10 && reads_copy >= 2, "direct forward paths covered: %d NCHW, %d padded copy", reads_nchw,
             reads_copy);
+  RN_EXPECT(data_lanes >= 5 && data_nchw >= 10 && data_copy >= 2,
+            "direct backward-data paths covered: %d pixel lanes, %d NCHW, %d padded copy", data_lanes, data_nchw,
+            data_copy);
   std::mt19937_64 rng(42);
   for (int threads : {1, 2, 3}) {
     rn_context* ctx = rn_context_create(threads);
