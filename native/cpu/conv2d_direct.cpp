@@ -10,8 +10,9 @@
 // Backward-filter broadcasts x from its NCHW planes and reads dy pixel-major (the
 // output channels contiguous, in 16-lane blocks).
 // Backward-data puts the input pixels in the lanes when its rows are whole vectors
-// (backward_data_pixel_lanes: weights broadcast, dy rows as the vectors, dx rows as
-// the result), else the channels like forward.
+// (backward_data_pixel_lanes: weights broadcast, dy rows as the vectors from a padded
+// copy, dx rows as the result), else the channels like forward, broadcasting dy from
+// NCHW in the same border GEMMs (or from a padded copy where the phases are mostly border).
 //
 //   forward:  for each output row p, C[q][k] = sum over taps (r, s) and channels c
 //             of x[c][p*sh + r][q*sw + s] * W[r][s][c][k]: one GEMM, one segment per tap.
