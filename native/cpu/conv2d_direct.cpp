@@ -157,10 +157,6 @@ class BorderGemms {
   BorderGemms(const PlaneTaps& taps, int32_t out_rows, int32_t out_cols)
       : taps_(taps), rows_(out_rows), cols_(out_cols), rows_in_(taps.inside(out_rows, true)),
         cols_in_(taps.inside(out_cols, false)) {}
-  // at least half the rows and half the columns inside: few GEMMs of a single output
-  bool mostly_inside() const {
-    return rows_in_.size() > 0 && cols_in_.size() > 0 && 2 * rows_in_.size() >= rows_ && 2 * cols_in_.size() >= cols_;
-  }
   int32_t max_gemms() const {
     const int32_t border_rows = rows_ - rows_in_.size(), border_cols = cols_ - cols_in_.size();
     return rows_ + border_cols + border_rows * border_cols;
@@ -497,7 +493,6 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   });
   return RN_STATUS_OK;
 }
-
 
 // Backward-data with the input channels in the lanes, broadcasting dy straight from its
 // NCHW planes: per stride phase, BorderGemms over the phase's input pixels (a stride-1
