@@ -438,7 +438,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     // row's next 16 pixels.
     ga.b_block = pair == 2 ? int64_t(d.k) * pad.cols : kLanes;
     for (int32_t ah = 0; ah < phases_h; ++ah) {
-      const int32_t ni = (d.h - ah + sh - 1) / sh;
+      const int32_t ni = phase_rows(d, ah);
       for (int32_t i = 0; i < ni; i += pair) {
         const int32_t rows = std::min(pair, ni - i);
         if (sw == 2) {
@@ -610,7 +610,7 @@ int backward_data_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const fl
       for (int32_t aw = 0; aw < phases_w; ++aw) {
         const int32_t ph = ah * phases_w + aw;
         GemmArgs ga;
-        ga.m = (d.w - aw + sw - 1) / sw;  // input columns of this phase
+        ga.m = phase_cols(d, aw);
         ga.n = g.c16;
         ga.nseg = tap_count[ph];          // no taps: the GEMM writes zeros
         ga.seg_len = d.k;
@@ -621,7 +621,7 @@ int backward_data_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const fl
         ga.b = wt;
         ga.b_step = g.c16;
         ga.ldc = int64_t(sw) * g.c16;
-        for (int32_t i = 0; i * sh + ah < d.h; ++i) {
+        for (int32_t i = 0; i < phase_rows(d, ah); ++i) {
           ga.a = dyt + int64_t(i) * d.k * pitch;
           ga.c = dxt + (int64_t(i * sh + ah) * d.w + aw) * g.c16;
           kern.gemm_bcast(ga);

@@ -198,9 +198,9 @@ inline PlaneTaps forward_plane_taps(const rn_conv2d_desc& d) {
   pt.stride_c = d.stride_w;
   pt.in_h = d.h;
   pt.in_w = d.w;
-  pt.extend(-d.pad_h, -d.pad_w);
+  pt.extend(-d.pad_h, -d.pad_w);  // the first and last taps span the extremes
   pt.extend(d.r - 1 - d.pad_h, d.s - 1 - d.pad_w);
-  pt.count = d.r * d.s;
+  pt.count = d.r * d.s;  // (extend counted only those two)
   return pt;
 }
 
@@ -243,7 +243,7 @@ inline PlaneTaps backward_data_phase_taps(const rn_conv2d_desc& d, int32_t ah, i
 //   straight from NCHW where every phase reads mostly inside, else from a padded copy.
 inline bool direct_forward_reads_nchw(const rn_conv2d_desc& d) { return forward_plane_taps(d).mostly_inside(d.p, d.q); }
 inline bool direct_backward_data_in_pixel_lanes(const rn_conv2d_desc& d) {
-  return d.stride_w <= 2 && d.w % (16 * d.stride_w) == 0;
+  return d.stride_w <= 2 && d.w % (kLanes * d.stride_w) == 0;
 }
 inline bool direct_backward_data_reads_nchw(const rn_conv2d_desc& d) {
   if (direct_backward_data_in_pixel_lanes(d)) return false;
