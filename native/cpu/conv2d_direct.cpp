@@ -313,8 +313,10 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
     ga.a_step = pitch;
     ga.ldc = g.k16;
     int cur = 0;  // xt_buf[cur] holds image n: the first packed here, each later one during its predecessor
+    bool padded[2] = {false, false};  // the buffer holds its zero padding (written once)
     int32_t n = counter.fetch_add(1);
-    if (n < d.n) kern.pack_planar(x + n * x_image, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, pitch, xt_buf[0]);
+    if (n < d.n) kern.pack_planar(x + n * x_image, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, pitch, xt_buf[0], false);
+    padded[0] = true;
     while (n < d.n) {
       const int32_t next = counter.fetch_add(1);
       float* xt = xt_buf[cur];
@@ -326,9 +328,10 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
         if (next < d.n) {  // the next image's packed rows [r0, r1)
           const int32_t r0 = int32_t(int64_t(rows) * p / d.p), r1 = int32_t(int64_t(rows) * (p + 1) / d.p);
           kern.pack_planar(x + next * x_image, d.c, d.h, d.w, r0 - d.pad_h, r1 - r0, -d.pad_w, cols, pitch,
-                           xt_buf[cur ^ 1] + r0 * xt_row);
+                           xt_buf[cur ^ 1] + r0 * xt_row, padded[cur ^ 1]);
         }
       }
+      if (next < d.n) padded[cur ^ 1] = true;
       fc.finish_image(n, yt, yt_neg, y);
       n = next;
       cur ^= 1;
@@ -404,7 +407,10 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * pad.rows * pad.cols * d.k);
   const size_t tmp_bytes = ScratchCarver::round_up(sizeof(float) * sw * d.c * pair * nj);  // [aw][c][row][j]
   const size_t per_thread_at = plan.add((dyt_bytes + tmp_bytes) * threads);
+  const size_t padded_at = plan.add_array<uint8_t>(threads);  // per thread: its dy copy's zero padding written
   void* base = ctx->workspace.require(plan.total());
+  uint8_t* padded = at_offset<uint8_t>(base, padded_at);
+  std::memset(padded, 0, threads);
 
   float* wt = at_offset<float>(base, wt_at);
   tap_major_weights(d, w, true, d.c, d.k, wt);
@@ -425,7 +431,10 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + tmp_bytes) * tid);
     float* dyt = reinterpret_cast<float*>(scratch);
     float* tmp = reinterpret_cast<float*>(scratch + dyt_bytes);
-    kern.pack_planar(dy + n * dy_image, d.k, d.p, d.q, -pad.top, pad.rows, -pad.left, pad.cols, pad.cols, dyt);
+    // (the copy's padding: a row is 16 columns of dy and 16 of zeros at the 16->32 transition)
+    kern.pack_planar(dy + n * dy_image, d.k, d.p, d.q, -pad.top, pad.rows, -pad.left, pad.cols, pad.cols, dyt,
+                     padded[tid] != 0);
+    padded[tid] = 1;
     float* dxn = dx + int64_t(n) * d.c * hw;
     GemmArgs ga;
     ga.m = d.c;  // rows: input channels, broadcast from the weights
@@ -585,7 +594,10 @@ int backward_data_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const fl
   const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * rows * pitch * d.k);
   const size_t dxt_bytes = ScratchCarver::round_up(sizeof(float) * d.h * d.w * g.c16);
   const size_t per_thread_at = plan.add((dyt_bytes + dxt_bytes) * threads);
+  const size_t padded_at = plan.add_array<uint8_t>(threads);  // per thread: its dy copy's zero padding written
   void* base = ctx->workspace.require(plan.total());
+  uint8_t* padded = at_offset<uint8_t>(base, padded_at);
+  std::memset(padded, 0, threads);
 
   float* wt = at_offset<float>(base, wt_at);
   tap_major_weights(d, w, true, g.c16, g.k16, wt);
@@ -605,7 +617,9 @@ int backward_data_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const fl
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + dxt_bytes) * tid);
     float* dyt = reinterpret_cast<float*>(scratch);
     float* dxt = reinterpret_cast<float*>(scratch + dyt_bytes);
-    kern.pack_planar(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, -pad_t, rows, -pad_l, cols, pitch, dyt);
+    kern.pack_planar(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, -pad_t, rows, -pad_l, cols, pitch, dyt,
+                     padded[tid] != 0);
+    padded[tid] = 1;
     for (int32_t ah = 0; ah < phases_h; ++ah)
       for (int32_t aw = 0; aw < phases_w; ++aw) {
         const int32_t ph = ah * phases_w + aw;

@@ -25,7 +25,8 @@
   void pack_c16(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0,           \
                 int32_t rows, int32_t col0, int32_t cols, float* out, const PackStrides& st);   \
   void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0,        \
-                   int32_t rows, int32_t col0, int32_t cols, int32_t pitch, float* out);        \
+                   int32_t rows, int32_t col0, int32_t cols, int32_t pitch, float* out,          \
+                   bool padding_written);                                                       \
   void interleave2(const float* even, const float* odd, int32_t n, int32_t rows, int32_t planes,  \
                    int64_t plane_stride_out, int64_t row_stride_out, float* out);               \
   void unpack_c16(const float* in, const PackStrides& st, int32_t channels, int32_t rows,       \

@@ -6,7 +6,9 @@
 // both layouts in use: block-major [CB][rows][cols][16] (Winograd) and
 // pixel-major [rows][cols][CB*16] (direct convolution). pack_planar is the plain
 // row copy with zero padding, out[(r*C + c)*pitch + j] = x[c][row0 + r][col0 + j] (j < cols;
-// zeros up to the pitch where a vector path writes them);
+// zeros up to the pitch where a vector path writes them), the padding left as it is when
+// the caller says an earlier call wrote it (a per-thread buffer reused image after image:
+// the zeros are the same every time, and were half the stores of a 16-wide dy row);
 // crelu_split turns packed channel blocks into their CReLU in place, the negative
 // half written right after them (the conv of a CReLU reading its C-channel input);
 // interleave2 merges two stride phases of rows, out[2j] = even[j], out[2j+1] = odd[j] (planes x rows of them, the
@@ -184,7 +186,7 @@ void pack_c16(const float* x, int32_t channels, int32_t h, int32_t w, int32_t ro
 }
 
 void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0, int32_t rows, int32_t col0,
-                 int32_t cols, int32_t pitch, float* out) {
+                 int32_t cols, int32_t pitch, float* out, bool padding_written) {
 #if defined(RN_ISA_LEVEL_avx512)
   // Whole vectors per row, each a zero-masked load of the source columns it covers: the
   // zero padding comes with the loads (masked-out lanes are not read, so a row's edges
@@ -206,12 +208,14 @@ void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t
       for (int32_t c = 0; c < channels; ++c) {
         float* dst = out + (int64_t(r) * channels + c) * pitch;
         if (!inside) {
-          for (int32_t v = 0; v < vectors; ++v) _mm512_storeu_ps(dst + 16 * v, _mm512_setzero_ps());
+          if (!padding_written)
+            for (int32_t v = 0; v < vectors; ++v) _mm512_storeu_ps(dst + 16 * v, _mm512_setzero_ps());
           continue;
         }
         const float* src = x + (int64_t(c) * h + ih) * w + col0;
         for (int32_t v = 0; v < vectors; ++v)
-          _mm512_storeu_ps(dst + 16 * v, _mm512_maskz_loadu_ps(lanes[v], src + 16 * v));
+          if (lanes[v] != 0 || !padding_written)
+            _mm512_storeu_ps(dst + 16 * v, _mm512_maskz_loadu_ps(lanes[v], src + 16 * v));
       }
     }
     return;
@@ -227,12 +231,14 @@ void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t
     for (int32_t c = 0; c < channels; ++c) {
       float* __restrict dst = out + (int64_t(r) * channels + c) * pitch;
       if (!inside) {
-        for (int32_t j = 0; j < cols; ++j) dst[j] = 0.0f;
+        if (!padding_written)
+          for (int32_t j = 0; j < cols; ++j) dst[j] = 0.0f;
         continue;
       }
       const float* __restrict src = x + (int64_t(c) * h + ih) * w + col0;
-      for (int32_t j = 0; j < lo; ++j) dst[j] = 0.0f;
       for (int32_t j = lo; j < hi; ++j) dst[j] = src[j];
+      if (padding_written) continue;
+      for (int32_t j = 0; j < lo; ++j) dst[j] = 0.0f;
       for (int32_t j = hi; j < cols; ++j) dst[j] = 0.0f;
     }
   }

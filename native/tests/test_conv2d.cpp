@@ -210,6 +210,8 @@ int main() {
       {2, 3, 4, 5, 6, 5, 5, 1, 2},      // all border: direct forward from its zero-padded copy
       {2, 5, 5, 9, 4, 3, 3, 2, 2},      // rows mostly border, columns not: the padded copy too
       {2, 5, 9, 10, 7, 3, 3, 2, 2},     // NCHW reads with border rows and columns on every side
+      {2, 5, 11, 32, 6, 5, 5, 2, 2},    // pixel lanes, 5x5 stride 2: dy columns padded on both sides
+      {2, 7, 10, 32, 5, 3, 3, 2, 0},    // ... 15-wide dy rows
   };
   // Direct forward has two ways to read x, direct backward-data three to read dy (input
   // pixels in the lanes; or channels, broadcasting dy from NCHW or from a padded copy):
