@@ -315,7 +315,8 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
     int cur = 0;  // xt_buf[cur] holds image n: the first packed here, each later one during its predecessor
     bool padded[2] = {false, false};  // the buffer holds its zero padding (written once)
     int32_t n = counter.fetch_add(1);
-    if (n < d.n) kern.pack_planar(x + n * x_image, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, pitch, xt_buf[0], false);
+    if (n < d.n)
+      kern.pack_planar(x + n * x_image, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, pitch, xt_buf[0], false);
     padded[0] = true;
     while (n < d.n) {
       const int32_t next = counter.fetch_add(1);
@@ -431,7 +432,8 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + tmp_bytes) * tid);
     float* dyt = reinterpret_cast<float*>(scratch);
     float* tmp = reinterpret_cast<float*>(scratch + dyt_bytes);
-    // (the copy's padding: a row is 16 columns of dy and 16 of zeros at the 16->32 transition)
+    // The copy's zero padding is written by this thread's first image only (at the 16->32
+    // transition half of every row: 16 columns of dy, then 16 of zeros).
     kern.pack_planar(dy + n * dy_image, d.k, d.p, d.q, -pad.top, pad.rows, -pad.left, pad.cols, pad.cols, dyt,
                      padded[tid] != 0);
     padded[tid] = 1;
