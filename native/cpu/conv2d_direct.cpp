@@ -77,55 +77,6 @@ void for_each_image(rn_context* ctx, int threads, int32_t images, const Body& bo
   });
 }
 
-// for_each_image whose images end in a transpose of a per-thread result buffer into NCHW
-// rows, done write-behind: image n's rows go out a few at a time, one piece after each
-// GEMM of the thread's next image, not in one pass after its own GEMMs. Each output row
-// written touches one line per channel plane that is not in L1: a whole image's worth at
-// once (512 lines for a 16->32 forward) filled the store buffer and stalled the core, 15-17 %
-// of the stride-2 forward and backward-data passes, where a row's worth drains while the
-// next GEMM computes. It costs reading the previous result back from L2 rather than L1:
-// on results of 16 KiB (the 32->64 forward) that cost more than the stores (3 %), so smaller
-// results (kWriteBehindBytes, conv2d_impl.h; behind = false) go out in one pass after their
-// own GEMMs, from buffer 0. Each thread alternates between two result buffers:
-//   body(n, tid, buffer, step): computes image n into the thread's buffer (0 or 1),
-//                               calling step() after each GEMM;
-//   write(n, tid, buffer, row0, rows): writes rows [row0, row0 + rows) of image n out.
-template <class Body, class Write>
-void for_each_image_write_behind(rn_context* ctx, int threads, int32_t images, int32_t rows,
-                                 int32_t rows_per_write, bool behind, const Body& body, const Write& write) {
-  std::atomic<int32_t> next{0};
-  if (!behind) {
-    ctx->pool.run_each(threads, [&](int tid, int) {
-      auto none = []() {};
-      for (int32_t n = next.fetch_add(1); n < images; n = next.fetch_add(1)) {
-        body(n, tid, 0, none);
-        write(n, tid, 0, 0, rows);
-      }
-    });
-    return;
-  }
-  ctx->pool.run_each(threads, [&](int tid, int) {
-    int32_t behind = -1, behind_row = 0, current = 0;  // the image being written out, from row behind_row
-    auto step = [&]() {
-      if (behind < 0) return;
-      const int32_t count = std::min(rows_per_write, rows - behind_row);
-      write(behind, tid, current ^ 1, behind_row, count);
-      if ((behind_row += count) == rows) behind = -1;
-    };
-    for (int32_t n = next.fetch_add(1); n < images; n = next.fetch_add(1)) {
-      body(n, tid, current, step);
-      while (behind >= 0) step();  // the body ran fewer GEMMs than rows to write
-      behind = n;
-      behind_row = 0;
-      current ^= 1;
-    }
-    while (behind >= 0) step();
-  });
-}
-
-// Rows per write-behind piece: whole lines of the output where its rows are short.
-int32_t rows_per_write(int32_t row_floats) { return std::max(1, kLanes / row_floats); }
-
 }  // namespace
 
 namespace {
@@ -175,16 +126,6 @@ struct ForwardCommon {
   void fill_bias(float* yt, int64_t pixels) const {
     if (bias16)
       for (int64_t i = 0; i < pixels; ++i) std::memcpy(yt + i * g.k16, bias16, sizeof(float) * g.k16);
-  }
-  // Rows [row0, row0 + rows) of image n's result, as finish_image does them.
-  void finish_rows(int32_t n, int32_t row0, int32_t rows, float* yt, float* yt_neg, float* y) const {
-    const PackStrides st = PackStrides::pixel_major(d.q, g.kb);
-    float* y_img = y + n * (ep ? ep->image(d) : int64_t(d.k) * d.p * d.q);
-    float* rows_t = yt + row0 * st.row;
-    float* rows_neg = yt_neg + row0 * st.row;
-    if (ep) kern.epilogue_c16(rows_t, rows_neg, st, g.kb, rows, d.q, ep->args);
-    kern.unpack_c16(rows_t, st, d.k, rows, d.q, d.p, d.q, row0, y_img);
-    if (ep && ep->crelu()) kern.unpack_c16(rows_neg, st, d.k, rows, d.q, d.p, d.q, row0, y_img + int64_t(d.k) * d.p * d.q);
   }
   void finish_image(int32_t n, float* yt, float* yt_neg, float* y) const {
     const PackStrides st = PackStrides::pixel_major(d.q, g.kb);
@@ -290,8 +231,7 @@ int forward_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const float* x, 
   const size_t gemms_at = plan.add_array<BorderGemm>(border.max_gemms());
   const size_t aoff_at = plan.add_array<int64_t>(border.max_segments());
   const size_t boff_at = plan.add_array<int64_t>(border.max_segments());
-  const size_t per_buffer = fc.yt_bytes + fc.neg_bytes;
-  const size_t per_thread = 2 * per_buffer;  // write-behind's two result buffers
+  const size_t per_thread = fc.yt_bytes + fc.neg_bytes;
   const size_t per_thread_at = plan.add(per_thread * threads);
   void* base = ctx->workspace.require(plan.total());
   fc.set_up(base, w, bias);
@@ -311,24 +251,17 @@ int forward_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const float* x, 
   const int32_t count = border.build(0, int64_t(d.q) * g.k16, g.k16, gemms, a_off, b_off, &segs);
 
   const int64_t x_image = int64_t(d.c) * d.h * d.w;
-  auto buffer = [&](int tid, int b) { return at_offset<char>(base, per_thread_at + per_thread * tid + per_buffer * b); };
-  for_each_image_write_behind(
-      ctx, threads, d.n, d.p, rows_per_write(d.q), direct_forward_writes_behind(d),
-      [&](int32_t n, int tid, int b, auto& step) {
-        float* yt = reinterpret_cast<float*>(buffer(tid, b));
-        fc.fill_bias(yt, int64_t(d.p) * d.q);
-        GemmArgs ga = fc.gemm_args();
-        ga.a = x + n * x_image;
-        ga.a_step = in_plane(d);
-        for (int32_t i = 0; i < count; ++i) {
-          run_border_gemms(fc.kern, ga, gemms + i, 1, a_off, b_off, yt);
-          step();
-        }
-      },
-      [&](int32_t n, int tid, int b, int32_t row0, int32_t rows) {
-        char* at = buffer(tid, b);
-        fc.finish_rows(n, row0, rows, reinterpret_cast<float*>(at), reinterpret_cast<float*>(at + fc.yt_bytes), y);
-      });
+  for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
+    char* scratch = at_offset<char>(base, per_thread_at + per_thread * tid);
+    float* yt = reinterpret_cast<float*>(scratch);
+    float* yt_neg = reinterpret_cast<float*>(scratch + fc.yt_bytes);
+    fc.fill_bias(yt, int64_t(d.p) * d.q);
+    GemmArgs ga = fc.gemm_args();
+    ga.a = x + n * x_image;
+    ga.a_step = in_plane(d);
+    run_border_gemms(fc.kern, ga, gemms, count, a_off, b_off, yt);
+    fc.finish_image(n, yt, yt_neg, y);
+  });
   return RN_STATUS_OK;
 }
 
@@ -599,7 +532,7 @@ int backward_data_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const floa
   const size_t gemms_at = plan.add_array<BorderGemm>(max_gemms);
   const size_t aoff_at = plan.add_array<int64_t>(max_segments), boff_at = plan.add_array<int64_t>(max_segments);
   const size_t dxt_bytes = ScratchCarver::round_up(sizeof(float) * d.h * d.w * g.c16);
-  const size_t per_thread_at = plan.add(2 * dxt_bytes * threads);  // write-behind's two buffers
+  const size_t per_thread_at = plan.add(dxt_bytes * threads);
   void* base = ctx->workspace.require(plan.total());
 
   float* wt = at_offset<float>(base, wt_at);
@@ -625,27 +558,19 @@ int backward_data_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const floa
                             gemms + count, a_off, b_off, &segs);
     }
 
-  auto buffer = [&](int tid, int b) { return at_offset<float>(base, per_thread_at + dxt_bytes * (2 * tid + b)); };
-  const PackStrides st = PackStrides::pixel_major(d.w, g.cb);
-  for_each_image_write_behind(
-      ctx, threads, d.n, d.h, rows_per_write(d.w), direct_backward_data_writes_behind(d),
-      [&](int32_t n, int tid, int b, auto& step) {
-        GemmArgs ga;
-        ga.n = g.c16;
-        ga.seg_len = d.k;
-        ga.a = dy + int64_t(n) * d.k * d.p * d.q;
-        ga.a_step = int64_t(d.p) * d.q;  // one dy plane per output channel
-        ga.b = wt;
-        ga.b_step = g.c16;
-        for (int32_t i = 0; i < count; ++i) {
-          run_border_gemms(kern, ga, gemms + i, 1, a_off, b_off, buffer(tid, b));
-          step();
-        }
-      },
-      [&](int32_t n, int tid, int b, int32_t row0, int32_t rows) {
-        kern.unpack_c16(buffer(tid, b) + row0 * st.row, st, d.c, rows, d.w, d.h, d.w, row0,
-                        dx + int64_t(n) * d.c * d.h * d.w);
-      });
+  for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
+    float* dxt = at_offset<float>(base, per_thread_at + dxt_bytes * tid);
+    GemmArgs ga;
+    ga.n = g.c16;
+    ga.seg_len = d.k;
+    ga.a = dy + int64_t(n) * d.k * d.p * d.q;
+    ga.a_step = int64_t(d.p) * d.q;  // one dy plane per output channel
+    ga.b = wt;
+    ga.b_step = g.c16;
+    run_border_gemms(kern, ga, gemms, count, a_off, b_off, dxt);
+    kern.unpack_c16(dxt, PackStrides::pixel_major(d.w, g.cb), d.c, d.h, d.w, d.h, d.w, 0,
+                    dx + int64_t(n) * d.c * d.h * d.w);
+  });
   return RN_STATUS_OK;
 }
 

@@ -253,20 +253,6 @@ inline bool direct_backward_data_reads_nchw(const rn_conv2d_desc& d) {
   return true;
 }
 
-// Whether a direct pass that transposes its per-image results into NCHW writes them
-// "behind", a piece after each GEMM of the thread's next image (conv2d_direct.cpp,
-// for_each_image_write_behind): for results of 32 KiB and more.
-constexpr int64_t kWriteBehindBytes = 32 << 10;
-inline bool direct_result_writes_behind(int64_t pixels, int32_t channels) {
-  return pixels * lane_blocks(channels) * kLanes * int64_t(sizeof(float)) >= kWriteBehindBytes;
-}
-inline bool direct_forward_writes_behind(const rn_conv2d_desc& d) {
-  return direct_forward_reads_nchw(d) && direct_result_writes_behind(int64_t(d.p) * d.q, d.k);
-}
-inline bool direct_backward_data_writes_behind(const rn_conv2d_desc& d) {
-  return direct_backward_data_reads_nchw(d) && direct_result_writes_behind(int64_t(d.h) * d.w, d.c);
-}
-
 // Direct convolution on channel-blocked data: every shape.
 int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w,
                    const float* bias, float* y, const Epilogue* ep = nullptr);
