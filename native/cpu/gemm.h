@@ -26,6 +26,12 @@ struct GemmArgs {
   // span, say, two image rows that are not adjacent in memory.
   int64_t b_block = 16;
   int64_t c_block = 16;
+  // Row groups, for gemm_bcast_grouped only: rows 4q .. 4q+3 of the tile read A from
+  // a + a_grp[q] + (i % 4) * lda (plus the segment's offset) and write C at
+  // c + c_grp[q] + (i % 4) * ldc, in place of a + i * lda and c + i * ldc. Lets one
+  // register tile hold, say, three filter taps of four channels.
+  const int64_t* a_grp = nullptr;
+  const int64_t* c_grp = nullptr;
 };
 
 // Lanes of the channel-blocked layouts the conv kernels pack into. (static:

@@ -24,16 +24,20 @@ namespace {
 // with 16-column blocks `block` floats apart.
 inline int64_t vec_offset(int j, int64_t block) { return (j * kWidth) / 16 * block + (j * kWidth) % 16; }
 
-template <int MR, int NV, int LDA>
+// GRP: the rows come in groups of four at their own offsets (GemmArgs::a_grp, c_grp; i0 = 0).
+template <int MR, int NV, int LDA, bool GRP = false>
 inline void micro(const GemmArgs& g, int64_t i0, int64_t j0) {
   Vec acc[MR][NV];
   float* c = g.c + i0 * g.ldc + j0 / 16 * g.c_block;
   const int64_t bb = g.b_block, cb = g.c_block;
+  auto c_row = [&](int i) __attribute__((always_inline)) {
+    return GRP ? c + g.c_grp[i / 4] + (i % 4) * g.ldc : c + i * g.ldc;
+  };
   if (g.accumulate) {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) acc[i][j] = vload(c + i * g.ldc + vec_offset(j, cb));
+      for (int j = 0; j < NV; ++j) acc[i][j] = vload(c_row(i) + vec_offset(j, cb));
   } else {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -51,7 +55,7 @@ inline void micro(const GemmArgs& g, int64_t i0, int64_t j0) {
     const float* pb = g.b + (g.b_off ? g.b_off[seg] : 0) + j0 / 16 * bb;
     const float* base[kGroups];
 #pragma GCC unroll 4
-    for (int q = 0; q < kGroups; ++q) base[q] = pa + 4 * q * lda;
+    for (int q = 0; q < kGroups; ++q) base[q] = pa + (GRP ? g.a_grp[q] : 4 * q * lda);
     auto step = [&]() __attribute__((always_inline)) {  // one reduction step
       Vec bv[NV];
 #pragma GCC unroll 8
@@ -83,7 +87,7 @@ inline void micro(const GemmArgs& g, int64_t i0, int64_t j0) {
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8
-    for (int j = 0; j < NV; ++j) vstore(c + i * g.ldc + vec_offset(j, cb), acc[i][j]);
+    for (int j = 0; j < NV; ++j) vstore(c_row(i) + vec_offset(j, cb), acc[i][j]);
 }
 
 template <int NV, int LDA>
@@ -230,6 +234,19 @@ void phases2_block(const GemmArgs& even, const GemmArgs& odd, int64_t v0) {
 void gemm_bcast(const GemmArgs& g) {
   if (g.m <= 0 || g.n <= 0) return;
   columns(g);
+}
+
+bool gemm_bcast_grouped(const GemmArgs& g) {
+#if defined(RN_ISA_LEVEL_avx512)
+  // 12 rows x 2 vectors: the 12x2 tile of gemm_bcast, its rows in three groups.
+  if (g.m <= 0) return true;
+  if (g.m != 12 || g.n % 32 != 0 || g.a_grp == nullptr || g.c_grp == nullptr) return false;
+  for (int64_t j0 = 0; j0 < g.n; j0 += 32) micro<12, 2, 0, true>(g, 0, j0);
+  return true;
+#else
+  (void)g;
+  return false;  // the 12-row tile needs 24 accumulators: the caller runs the taps apart
+#endif
 }
 
 bool gemm_bcast_phases2(const GemmArgs& even, const GemmArgs& odd) {

@@ -21,6 +21,10 @@
      C[i][32v + 2t + 1] = odd's, 32-float blocks c_block apart. Returns false (nothing done)   \
      where this level has no such kernel or the arguments do not fit it. */                      \
   bool gemm_bcast_phases2(const GemmArgs& even, const GemmArgs& odd);                           \
+  /* gemm_bcast with row groups (GemmArgs::a_grp, c_grp): m = 12 (three groups of four rows), \
+     n a multiple of 32. Returns false (nothing done) where this level has no such kernel (a   \
+     call with m = 0 asks, doing nothing either way). */                                       \
+  bool gemm_bcast_grouped(const GemmArgs& g);                                                   \
   /* pack_kernels.cpp */                                                                        \
   void pack_c16(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0,           \
                 int32_t rows, int32_t col0, int32_t cols, float* out, const PackStrides& st);   \
@@ -71,6 +75,7 @@ struct IsaKernels {
   decltype(&generic::sgd_step_unfused) sgd_step_unfused;
   decltype(&generic::gemm_bcast) gemm_bcast;
   decltype(&generic::gemm_bcast_phases2) gemm_bcast_phases2;
+  decltype(&generic::gemm_bcast_grouped) gemm_bcast_grouped;
   decltype(&generic::pack_c16) pack_c16;
   decltype(&generic::pack_planar) pack_planar;
   decltype(&generic::interleave2) interleave2;

@@ -211,21 +211,27 @@ int main() {
       {2, 5, 5, 9, 4, 3, 3, 2, 2},      // rows mostly border, columns not: the padded copy too
       {2, 5, 9, 10, 7, 3, 3, 2, 2},     // NCHW reads with border rows and columns on every side
       {2, 5, 11, 32, 6, 5, 5, 2, 2},    // pixel lanes, 5x5 stride 2: dy columns padded on both sides
+      {3, 16, 13, 11, 20, 3, 3, 2, 1},  // filter gradient, row taps grouped: rows after the common ones
+      {3, 16, 12, 10, 32, 3, 3, 1, 2},  // ... padding 2: rows before and after
+      {2, 4, 10, 9, 64, 3, 3, 1, 0},    // ... 4 channels, no padding: every row common, 4 column blocks
       {2, 7, 10, 32, 5, 3, 3, 2, 0},    // ... 15-wide dy rows
   };
   // Direct forward has two ways to read x, direct backward-data three to read dy (input
   // pixels in the lanes; or channels, broadcasting dy from NCHW or from a padded copy):
   // the shapes must take each.
-  int reads_nchw = 0, reads_copy = 0, data_lanes = 0, data_nchw = 0, data_copy = 0;
+  int reads_nchw = 0, reads_copy = 0, data_lanes = 0, data_nchw = 0, data_copy = 0, filter_grouped = 0;
   for (const Shape& s : shapes) {
     const rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, RN_CONV_ALGO_DIRECT);
     ++(rn::conv::direct_forward_reads_nchw(d) ? reads_nchw : reads_copy);
+    filter_grouped += rn::conv::direct_backward_filter_groups_row_taps(d);
     ++(rn::conv::direct_backward_data_in_pixel_lanes(d) ? data_lanes
        : rn::conv::direct_backward_data_reads_nchw(d)   ? data_nchw
                                                         : data_copy);
   }
-  std::printf("direct paths: forward %d NCHW / %d copy; backward-data %d pixel lanes / %d NCHW / %d copy\n",
-              reads_nchw, reads_copy, data_lanes, data_nchw, data_copy);
+  std::printf("direct paths: forward %d NCHW / %d copy; backward-data %d pixel lanes / %d NCHW / %d copy; "
+              "backward-filter %d with grouped row taps\n",
+              reads_nchw, reads_copy, data_lanes, data_nchw, data_copy, filter_grouped);
+  RN_EXPECT(filter_grouped >= 5, "backward-filter's grouped row taps covered: %d shapes", filter_grouped);
   RN_EXPECT(reads_nchw >= 10 && reads_copy >= 2, "direct forward paths covered: %d NCHW, %d padded copy", reads_nchw,
             reads_copy);
   RN_EXPECT(data_lanes >= 5 && data_nchw >= 10 && data_copy >= 2,
