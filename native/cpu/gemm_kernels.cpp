@@ -168,11 +168,42 @@ inline void micro_phases2(const GemmArgs& even, const GemmArgs& odd, int64_t i0,
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 2
       for (int j = 0; j < NV; ++j) acc[ph][i][j] = _mm512_setzero_ps();
+  // The segments both phases have run in lockstep, both phases' accumulators live in the
+  // loop (2 * MR * NV of them, not MR * NV): at 16 channels a phase alone keeps 10-12 FMA
+  // chains, too few to cover the broadcasts' loads. Each accumulator still sums its own
+  // segments in order, so the floats are those of phase after phase.
+  const int32_t both = even.nseg < odd.nseg ? even.nseg : odd.nseg;
+  {
+    const int64_t a_step = even.a_step, b_step = even.b_step, bb = even.b_block;  // the same for odd
+    for (int32_t seg = 0; seg < both; ++seg) {
+      const float* pa0 = even.a + even.a_off[seg] + i0;  // lda == 1
+      const float* pb0 = even.b + even.b_off[seg] + v0 * bb;
+      const float* pa1 = odd.a + odd.a_off[seg] + i0;
+      const float* pb1 = odd.b + odd.b_off[seg] + v0 * bb;
+      for (int32_t kk = 0; kk < even.seg_len; ++kk, pa0 += a_step, pb0 += b_step, pa1 += a_step, pb1 += b_step) {
+        __m512 bv0[NV], bv1[NV];
 #pragma GCC unroll 2
-  for (int ph = 0; ph < 2; ++ph) {
+        for (int j = 0; j < NV; ++j) {
+          bv0[j] = _mm512_loadu_ps(pb0 + j * bb);
+          bv1[j] = _mm512_loadu_ps(pb1 + j * bb);
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+          const __m512 av0 = _mm512_set1_ps(pa0[i]), av1 = _mm512_set1_ps(pa1[i]);
+#pragma GCC unroll 2
+          for (int j = 0; j < NV; ++j) {
+            acc[0][i][j] = _mm512_fmadd_ps(av0, bv0[j], acc[0][i][j]);
+            acc[1][i][j] = _mm512_fmadd_ps(av1, bv1[j], acc[1][i][j]);
+          }
+        }
+      }
+    }
+  }
+#pragma GCC unroll 2
+  for (int ph = 0; ph < 2; ++ph) {  // the segments only one phase has
     const GemmArgs& g = ph == 0 ? even : odd;
     const int64_t a_step = g.a_step, b_step = g.b_step, bb = g.b_block;
-    for (int32_t seg = 0; seg < g.nseg; ++seg) {
+    for (int32_t seg = both; seg < g.nseg; ++seg) {
       const float* pa = g.a + g.a_off[seg] + i0;  // lda == 1
       const float* pb = g.b + g.b_off[seg] + v0 * bb;
       for (int32_t kk = 0; kk < g.seg_len; ++kk, pa += a_step, pb += b_step) {
