@@ -707,20 +707,20 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // dy vectors loaded once for the three) over the output rows all three read inside; the
   // rows only some of them read go through the per-tap GEMMs, before and after, so every
   // sum still runs over the output rows in order. Only where the per-tap GEMMs' tiles are
-  // small (direct_backward_filter_groups_row_taps, conv2d_impl.h): at 16 channels they are 8x2 (16 accumulators, 10 loads per 16 FMAs, against 24
-  // and 14 per 24 here), and the 16->32 transition's filter gradient ran 20 % faster
-  // grouped; at 32 channels they are 11x2 and it ran 10 % slower (the rows only some taps
-  // read cost GEMMs of their own).
+  // small (direct_backward_filter_groups_row_taps, conv2d_impl.h): at 16 channels they are
+  // 8x2 (16 accumulators, 10 loads per 16 FMAs, against 24 and 14 per 24 here), and the
+  // 16->32 transition's filter gradient ran 20 % faster grouped; at 32 channels they are
+  // 11x2 and it ran 10 % slower (the rows only some taps read cost GEMMs of their own).
   GemmArgs probe;  // m = 0: asks whether this ISA level has the grouped tile
   const bool grouped = direct_backward_filter_groups_row_taps(d) && kern.gemm_bcast_grouped(probe);
-  Span common[3] = {};  // per column tap: the output rows all three row taps read inside
-  for (int32_t s = 0; grouped && s < d.s; ++s) {
-    common[s] = {0, d.p};
+  Span tap_rows[3] = {}, common = {0, 0};  // the output rows row tap r reads inside; all three do
+  if (grouped) {
+    common = {0, d.p};
     for (int32_t r = 0; r < 3; ++r) {
-      const Span rows = inside_outputs(d.p, d.h, 1, d.stride_h, d.pad_h - r);
-      common[s] = {std::max(common[s].lo, rows.lo), std::min(common[s].hi, rows.hi)};
+      tap_rows[r] = inside_outputs(d.p, d.h, 1, d.stride_h, d.pad_h - r);
+      common = {std::max(common.lo, tap_rows[r].lo), std::min(common.hi, tap_rows[r].hi)};
     }
-    if (common[s].hi < common[s].lo || seg_len[s] == 0) common[s] = {0, 0};
+    if (common.hi < common.lo) common = {0, 0};
   }
 
   // dW^T[t][c][k] += sum over output pixels of x[c][pixel + tap t] * dy[k][pixel]: the
@@ -765,35 +765,29 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
         kern.pack_c16(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt,
                       PackStrides::pixel_major(d.q, g.kb));
         for (int32_t s = 0; s < d.s; ++s) {
-          const Span both = grouped ? common[s] : Span{0, 0};
-          if (both.size() == 0) {  // not grouped, or no row that all three taps read
+          if (common.size() == 0 || seg_len[s] == 0) {  // not grouped, or nothing all three taps read
             for (int32_t r = 0; r < d.r; ++r) tap_gemm(r * d.s + s, acc, 0, nseg[r * d.s + s]);
             continue;
           }
-          const int32_t t0 = s;  // tap (0, s): the segments of every tap (r, s) start at the same column
-          for (int32_t r = 0; r < 3; ++r) {  // rows before the common ones
-            const int32_t t = r * d.s + s, lo = inside_outputs(d.p, d.h, 1, d.stride_h, d.pad_h - r).lo;
-            if (both.lo > lo) tap_gemm(t, acc, 0, both.lo - lo);
-          }
-          g3.a = ga.a;
+          for (int32_t r = 0; r < 3; ++r)  // rows before the common ones
+            if (common.lo > tap_rows[r].lo) tap_gemm(r * d.s + s, acc, 0, common.lo - tap_rows[r].lo);
+          // tap (0, s)'s segments from output row common.lo on: every tap (r, s) reads the same
+          // columns, a_grp[r] rows further down
+          const int32_t t0 = s;
           g3.accumulate = true;
-          g3.nseg = both.size();
+          g3.nseg = common.size();
           g3.seg_len = seg_len[t0];
-          // segments of tap (0, s) from output row both.lo on: a_off there is row (p*sh - pad_h), col as every r
-          const int32_t lo0 = inside_outputs(d.p, d.h, 1, d.stride_h, d.pad_h).lo;
-          g3.a_off = a_off + int64_t(t0) * d.p + (both.lo - lo0);
-          g3.b_off = b_off + int64_t(t0) * d.p + (both.lo - lo0);
+          g3.a_off = a_off + int64_t(t0) * d.p + (common.lo - tap_rows[0].lo);
+          g3.b_off = b_off + int64_t(t0) * d.p + (common.lo - tap_rows[0].lo);
           for (int32_t r = 0; r < 3; ++r) c_grp[r] = int64_t(r * d.s + s) * d.c * g.k16;
           for (int32_t c0 = 0; c0 < d.c; c0 += 4) {
             g3.a = ga.a + int64_t(c0) * in_plane(d);
             g3.c = acc + int64_t(c0) * g.k16;
             kern.gemm_bcast_grouped(g3);
           }
-          for (int32_t r = 0; r < 3; ++r) {  // rows after them
-            const int32_t t = r * d.s + s;
-            const Span rows = inside_outputs(d.p, d.h, 1, d.stride_h, d.pad_h - r);
-            if (rows.hi > both.hi) tap_gemm(t, acc, both.hi - rows.lo, rows.size());
-          }
+          for (int32_t r = 0; r < 3; ++r)  // rows after them
+            if (tap_rows[r].hi > common.hi)
+              tap_gemm(r * d.s + s, acc, common.hi - tap_rows[r].lo, tap_rows[r].size());
         }
       }
     }
