@@ -16,27 +16,27 @@
 #include "resnorm/resnorm.h"
 
 namespace {
-// 64-byte aligned, as the engine's tensors are (Tensor.java): a std::vector's large blocks
-// start 16 bytes into a page, so every vector load and store of x, y, dy and dx would
-// split across two cache lines, which no caller of the engine sees.
+// The engine's own tensor memory (rn_alloc: 64-byte aligned, as Tensor.java gets it): a
+// std::vector's large blocks start 16 bytes into a page, so every vector load and store
+// of x, y, dy and dx would split across two cache lines, which no caller of the engine sees.
 template <class T>
-struct Aligned64 {
+struct EngineAllocator {
   using value_type = T;
-  Aligned64() = default;
+  EngineAllocator() = default;
   template <class U>
-  Aligned64(const Aligned64<U>&) {}
+  EngineAllocator(const EngineAllocator<U>&) {}
   T* allocate(size_t n) {
-    void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
+    void* p = rn_alloc(n * sizeof(T));
     if (p == nullptr) throw std::bad_alloc();
     return static_cast<T*>(p);
   }
-  void deallocate(T* p, size_t) { std::free(p); }
+  void deallocate(T* p, size_t) { rn_free(p); }
   template <class U>
-  bool operator==(const Aligned64<U>&) const { return true; }
+  bool operator==(const EngineAllocator<U>&) const { return true; }
   template <class U>
-  bool operator!=(const Aligned64<U>&) const { return false; }
+  bool operator!=(const EngineAllocator<U>&) const { return false; }
 };
-using Floats = std::vector<float, Aligned64<float>>;
+using Floats = std::vector<float, EngineAllocator<float>>;
 }  // namespace
 
 int main(int argc, char** argv) {

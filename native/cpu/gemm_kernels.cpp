@@ -10,6 +10,8 @@
 // the B vectors and a broadcast fit the register file.
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "isa_kernels.h"
 
 namespace rn::RN_ISA_NS {
@@ -168,57 +170,47 @@ inline void micro_phases2(const GemmArgs& even, const GemmArgs& odd, int64_t i0,
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 2
       for (int j = 0; j < NV; ++j) acc[ph][i][j] = _mm512_setzero_ps();
+  // a_step, b_step, b_block and seg_len are the same for both phases (gemm_bcast_phases2).
+  const int64_t a_step = even.a_step, b_step = even.b_step, bb = even.b_block;
+  // One reduction step of phase PH: acc[PH] += broadcast(pa[i]) x the vectors at pb.
+  auto step = [&](auto ph, const float* pa, const float* pb) __attribute__((always_inline)) {
+    constexpr int PH = decltype(ph)::value;
+    __m512 bv[NV];
+#pragma GCC unroll 2
+    for (int j = 0; j < NV; ++j) bv[j] = _mm512_loadu_ps(pb + j * bb);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const __m512 av = _mm512_set1_ps(pa[i]);
+#pragma GCC unroll 2
+      for (int j = 0; j < NV; ++j) acc[PH][i][j] = _mm512_fmadd_ps(av, bv[j], acc[PH][i][j]);
+    }
+  };
+  using Even = std::integral_constant<int, 0>;
+  using Odd = std::integral_constant<int, 1>;
   // The segments both phases have run in lockstep, both phases' accumulators live in the
   // loop (2 * MR * NV of them, not MR * NV): at 16 channels a phase alone keeps 10-12 FMA
   // chains, too few to cover the broadcasts' loads. Each accumulator still sums its own
   // segments in order, so the floats are those of phase after phase.
   const int32_t both = even.nseg < odd.nseg ? even.nseg : odd.nseg;
-  {
-    const int64_t a_step = even.a_step, b_step = even.b_step, bb = even.b_block;  // the same for odd
-    for (int32_t seg = 0; seg < both; ++seg) {
-      const float* pa0 = even.a + even.a_off[seg] + i0;  // lda == 1
-      const float* pb0 = even.b + even.b_off[seg] + v0 * bb;
-      const float* pa1 = odd.a + odd.a_off[seg] + i0;
-      const float* pb1 = odd.b + odd.b_off[seg] + v0 * bb;
-      for (int32_t kk = 0; kk < even.seg_len; ++kk, pa0 += a_step, pb0 += b_step, pa1 += a_step, pb1 += b_step) {
-        __m512 bv0[NV], bv1[NV];
-#pragma GCC unroll 2
-        for (int j = 0; j < NV; ++j) {
-          bv0[j] = _mm512_loadu_ps(pb0 + j * bb);
-          bv1[j] = _mm512_loadu_ps(pb1 + j * bb);
-        }
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) {
-          const __m512 av0 = _mm512_set1_ps(pa0[i]), av1 = _mm512_set1_ps(pa1[i]);
-#pragma GCC unroll 2
-          for (int j = 0; j < NV; ++j) {
-            acc[0][i][j] = _mm512_fmadd_ps(av0, bv0[j], acc[0][i][j]);
-            acc[1][i][j] = _mm512_fmadd_ps(av1, bv1[j], acc[1][i][j]);
-          }
-        }
-      }
+  for (int32_t seg = 0; seg < both; ++seg) {
+    const float* pa0 = even.a + even.a_off[seg] + i0;  // lda == 1
+    const float* pb0 = even.b + even.b_off[seg] + v0 * bb;
+    const float* pa1 = odd.a + odd.a_off[seg] + i0;
+    const float* pb1 = odd.b + odd.b_off[seg] + v0 * bb;
+    for (int32_t kk = 0; kk < even.seg_len; ++kk, pa0 += a_step, pb0 += b_step, pa1 += a_step, pb1 += b_step) {
+      step(Even{}, pa0, pb0);
+      step(Odd{}, pa1, pb1);
     }
   }
-#pragma GCC unroll 2
-  for (int ph = 0; ph < 2; ++ph) {  // the segments only one phase has
-    const GemmArgs& g = ph == 0 ? even : odd;
-    const int64_t a_step = g.a_step, b_step = g.b_step, bb = g.b_block;
+  auto rest = [&](auto ph, const GemmArgs& g) __attribute__((always_inline)) {  // segments one phase has
     for (int32_t seg = both; seg < g.nseg; ++seg) {
-      const float* pa = g.a + g.a_off[seg] + i0;  // lda == 1
+      const float* pa = g.a + g.a_off[seg] + i0;
       const float* pb = g.b + g.b_off[seg] + v0 * bb;
-      for (int32_t kk = 0; kk < g.seg_len; ++kk, pa += a_step, pb += b_step) {
-        __m512 bv[NV];
-#pragma GCC unroll 2
-        for (int j = 0; j < NV; ++j) bv[j] = _mm512_loadu_ps(pb + j * bb);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) {
-          const __m512 av = _mm512_set1_ps(pa[i]);
-#pragma GCC unroll 2
-          for (int j = 0; j < NV; ++j) acc[ph][i][j] = _mm512_fmadd_ps(av, bv[j], acc[ph][i][j]);
-        }
-      }
+      for (int32_t kk = 0; kk < g.seg_len; ++kk, pa += a_step, pb += b_step) step(ph, pa, pb);
     }
-  }
+  };
+  rest(Even{}, even);
+  rest(Odd{}, odd);
   const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
 #pragma GCC unroll 16

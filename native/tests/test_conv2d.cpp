@@ -211,10 +211,10 @@ int main() {
       {2, 5, 5, 9, 4, 3, 3, 2, 2},      // rows mostly border, columns not: the padded copy too
       {2, 5, 9, 10, 7, 3, 3, 2, 2},     // NCHW reads with border rows and columns on every side
       {2, 5, 11, 32, 6, 5, 5, 2, 2},    // pixel lanes, 5x5 stride 2: dy columns padded on both sides
+      {2, 7, 10, 32, 5, 3, 3, 2, 0},    // ... 15-wide dy rows
       {3, 16, 13, 11, 20, 3, 3, 2, 1},  // filter gradient, row taps grouped: rows after the common ones
       {3, 16, 12, 10, 32, 3, 3, 1, 2},  // ... padding 2: rows before and after
       {2, 4, 10, 9, 64, 3, 3, 1, 0},    // ... 4 channels, no padding: every row common, 4 column blocks
-      {2, 7, 10, 32, 5, 3, 3, 2, 0},    // ... 15-wide dy rows
   };
   // Direct forward has two ways to read x, direct backward-data three to read dy (input
   // pixels in the lanes; or channels, broadcasting dy from NCHW or from a padded copy):
