@@ -341,10 +341,126 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   return RN_STATUS_OK;
 }
 
+// Forward with the output pixels in the lanes, for stride-2 columns whose output rows are
+// whole vectors and read every input column (W = 2Q; direct_forward_in_pixel_lanes):
+//   y[k][p][q] = sum over taps (r, s) and c of W[r][s][c][k] * x[c][p*sh + r - pad_h][2q + s - pad_w],
+// the weights broadcast and y's NCHW rows written straight from the register tile (no
+// transposes on the way out, no border GEMMs). x is read from a copy of its rows in
+// "phase blocks": per filter column s, the row's columns 2q + s - pad_w for q < Q, zero
+// outside the image ([row][block][c][q]; filter columns with the same phase and shift
+// share a block). So a tap's operand is C x Q contiguous floats, and one output row's
+// GEMM reads R * blocks * C * Q floats (9 KiB at 16 channels) besides the weights: both fit
+// L1, where reading the rows phase-split but unshifted (one copy a phase, the taps at
+// offsets) spread the same operands over 1.5x the lines and ran the GEMMs at 2/3 of the
+// rate (Zen 3). Each row is copied just before the first GEMM that reads it, so it is
+// still in L1 there; x and y are prefetched a few output rows ahead.
+constexpr int32_t kPrefetchRows = 2;
+
+int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
+                        float* y, const Epilogue* ep) {
+  const IsaKernels& kern = isa_kernels(ctx->isa);
+  const int32_t taps = d.r * d.s, q = d.q, sh = d.stride_h;
+  // The phase blocks: (phase, shift) of each filter column, deduplicated.
+  int32_t blk_phase[kMaxPixelLaneFilterCols], blk_shift[kMaxPixelLaneFilterCols], col_blk[kMaxPixelLaneFilterCols];
+  int32_t blocks = 0;
+  for (int32_t s = 0; s < d.s; ++s) {
+    const int32_t a = (s - d.pad_w) & 1, e = floor_div(s - d.pad_w, 2);
+    int32_t b = 0;
+    while (b < blocks && (blk_phase[b] != a || blk_shift[b] != e)) ++b;
+    if (b == blocks) {
+      blk_phase[b] = a;
+      blk_shift[b] = e;
+      ++blocks;
+    }
+    col_blk[s] = b;
+  }
+  const int32_t rows = (d.p - 1) * sh + d.r;  // packed row pr holds input row pr - pad_h
+  const int64_t block_stride = int64_t(d.c) * q, row_pitch = blocks * block_stride;
+  const int threads = std::min<int>(ctx->pool.size(), d.n);
+
+  ScratchPlan plan;
+  const size_t wt_at = plan.add_array<float>(size_t(taps) * d.c * d.k);  // [r][s][c][k]
+  const size_t aoff_at = plan.add_array<int64_t>(taps), boff_at = plan.add_array<int64_t>(taps);
+  const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * rows * row_pitch);
+  const size_t per_thread_at = plan.add(xt_bytes * threads);
+  const size_t padded_at = plan.add_array<uint8_t>(threads);  // per thread: its copy's zero rows written
+  void* base = ctx->workspace.require(plan.total());
+  uint8_t* padded = at_offset<uint8_t>(base, padded_at);
+  std::memset(padded, 0, threads);
+  float* wt = at_offset<float>(base, wt_at);
+  tap_major_weights(d, w, false, d.c, d.k, wt);
+  int64_t* a_off = at_offset<int64_t>(base, aoff_at);
+  int64_t* b_off = at_offset<int64_t>(base, boff_at);
+  for (int32_t t = 0; t < taps; ++t) {
+    a_off[t] = int64_t(t) * d.c * d.k;
+    b_off[t] = (t / d.s) * row_pitch + col_blk[t % d.s] * block_stride;
+  }
+  // A bias alone runs as an epilogue too (after the GEMMs, on the image's planes in cache).
+  Epilogue bias_only;
+  bias_only.bias = bias;
+  const Epilogue* finish = ep ? ep : bias ? &bias_only : nullptr;
+
+  const int64_t x_image = int64_t(d.c) * d.h * d.w, hw = in_plane(d), pq = out_plane(d);
+  for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
+    float* xt = at_offset<float>(base, per_thread_at + xt_bytes * tid);
+    if (!padded[tid]) {  // the rows in the padding are zeros for every image
+      std::memset(xt, 0, sizeof(float) * rows * row_pitch);
+      padded[tid] = 1;
+    }
+    const float* xn = x + n * x_image;
+    float* yn = y + n * (ep ? ep->image(d) : int64_t(d.k) * pq);
+    GemmArgs ga;
+    ga.m = d.k;  // rows: output channels, broadcast from the weights
+    ga.seg_len = d.c;
+    ga.nseg = taps;
+    ga.a = wt;
+    ga.lda = 1;
+    ga.a_step = d.k;
+    ga.a_off = a_off;
+    ga.b_off = b_off;
+    ga.b_step = q;
+    ga.ldc = pq;
+    int32_t packed = 0;  // packed rows [0, packed) are this image's
+    // Software prefetches kPrefetchRows output rows ahead: of the x rows the copy will read and
+    // of the y rows the GEMMs will write (planes 4 KiB apart: 16-32 concurrent streams, more
+    // than the hardware prefetcher follows; without them the copy waited on memory for a
+    // third of the conv's time and the GEMMs' stores on y's lines).
+    // (always_inline: as a call, GCC finds the lambda free of side effects, prefetches being
+    // none to it, and deletes the call.)
+    auto prefetch_rows = [&](int32_t p) __attribute__((always_inline)) {
+      if (p >= d.p) return;
+      const int32_t lo = std::max(0, p * sh - d.pad_h), hi = std::min(d.h, p * sh + d.r - d.pad_h);
+      for (int32_t ih = std::max(lo, (p - 1) * sh + d.r - d.pad_h); ih < hi; ++ih)  // rows new to row p
+        for (int32_t c = 0; c < d.c; ++c)
+          for (int32_t j = 0; j < d.w; j += 16) __builtin_prefetch(xn + c * hw + int64_t(ih) * d.w + j, 0, 3);
+      for (int32_t k = 0; k < d.k; ++k)
+        for (int32_t j = 0; j < q; j += 16) __builtin_prefetch(yn + k * pq + int64_t(p) * q + j, 1, 3);
+    };
+    for (int32_t p = 0; p < std::min(kPrefetchRows, d.p); ++p) prefetch_rows(p);
+    for (int32_t p = 0; p < d.p; ++p) {  // one GEMM per output row
+      prefetch_rows(p + kPrefetchRows);
+      const int32_t need = p * sh + d.r;  // packed rows the GEMM reads: [.., need)
+      for (; packed < need; ++packed) {
+        const int32_t ih = packed - d.pad_h;
+        if (ih < 0 || ih >= d.h) continue;  // a zero row
+        kern.phase_blocks(xn + int64_t(ih) * d.w, d.c, hw, q, blocks, blk_phase, blk_shift,
+                          xt + packed * row_pitch, block_stride);
+      }
+      ga.n = q;
+      ga.b = xt + int64_t(p) * sh * row_pitch;
+      ga.c = yn + int64_t(p) * q;
+      kern.gemm_bcast(ga);
+    }
+    if (finish) epilogue_planes(d, *finish, yn);
+  });
+  return RN_STATUS_OK;
+}
+
 }  // namespace
 
 int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
                    float* y, const Epilogue* ep) {
+  if (direct_forward_in_pixel_lanes(d, ctx->isa)) return forward_pixel_lanes(ctx, d, x, w, bias, y, ep);
   return direct_forward_reads_nchw(d) ? forward_from_nchw(ctx, d, x, w, bias, y, ep)
                                       : forward_from_planar(ctx, d, x, w, bias, y, ep);
 }

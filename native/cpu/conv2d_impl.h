@@ -236,11 +236,20 @@ inline PlaneTaps backward_data_phase_taps(const rn_conv2d_desc& d, int32_t ah, i
 
 // The ways the direct kernels read their broadcast operand, decided per shape (inline for
 // the tests, which cover each way):
-// - forward broadcasts straight from x's NCHW planes where most outputs read inside the
+// - forward puts the output pixels in the lanes for stride-2 columns whose output rows are
+//   whole vectors and read every input column (W = 2Q): x's rows split into their two
+//   column phases, the weights broadcast, y's NCHW rows written straight from the tile
+//   (below AVX-512: measured on Zen 3's AVX2; the AVX-512 level keeps the NCHW reads it was
+//   tuned with, not measured against this path); else it broadcasts x, straight from its NCHW planes where most outputs read inside the
 //   image, else from a zero-padded copy of each image;
 // - backward-data puts the input pixels in the lanes where a stride phase's rows are whole
 //   vectors (dy rows are then the vectors, from a zero-padded copy); else it broadcasts dy,
 //   straight from NCHW where every phase reads mostly inside, else from a padded copy.
+constexpr int32_t kMaxPixelLaneFilterCols = 32;  // (the forward's per-column tables are fixed arrays)
+inline bool direct_forward_in_pixel_lanes(const rn_conv2d_desc& d, int isa) {
+  return isa != RN_ISA_AVX512 && d.stride_w == 2 && d.q % kLanes == 0 && d.w == 2 * d.q &&
+         d.s <= kMaxPixelLaneFilterCols;
+}
 inline bool direct_forward_reads_nchw(const rn_conv2d_desc& d) { return forward_plane_taps(d).mostly_inside(d.p, d.q); }
 inline bool direct_backward_data_in_pixel_lanes(const rn_conv2d_desc& d) {
   return d.stride_w <= 2 && d.w % (kLanes * d.stride_w) == 0;

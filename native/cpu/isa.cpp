@@ -7,7 +7,7 @@ namespace rn {
 
 #define RN_ISA_TABLE(ns)                                                                      \
   IsaKernels {                                                                                \
-    #ns, &ns::sgd_step, &ns::sgd_step_unfused, &ns::gemm_bcast, &ns::gemm_bcast_phases2, &ns::gemm_bcast_grouped, &ns::pack_c16, &ns::pack_planar, &ns::interleave2, &ns::unpack_c16, &ns::crelu_split, &ns::wino4_input_row, \
+    #ns, &ns::sgd_step, &ns::sgd_step_unfused, &ns::gemm_bcast, &ns::gemm_bcast_phases2, &ns::gemm_bcast_grouped, &ns::pack_c16, &ns::pack_planar, &ns::interleave2, &ns::phase_blocks, &ns::unpack_c16, &ns::crelu_split, &ns::wino4_input_row, \
         &ns::wino4_output_row, &ns::wino4_grad_row, &ns::wino4_filters, &ns::wino4_filter_grads, &ns::epilogue_c16,          \
         &ns::epilogue_grad                                                                                                    \
   }

@@ -12,7 +12,9 @@
 // crelu_split turns packed channel blocks into their CReLU in place, the negative
 // half written right after them (the conv of a CReLU reading its C-channel input);
 // interleave2 merges two stride phases of rows, out[2j] = even[j], out[2j+1] = odd[j] (planes x rows of them, the
-// inputs contiguous, the outputs at the given strides). Done a few rows at a time,
+// inputs contiguous, the outputs at the given strides), and phase_blocks splits rows into
+// those two phases, shifted per filter column (the stride-2 forward in pixel lanes). Done a
+// few rows at a time,
 // inside the kernels, so the data never leaves the cache: NCHW stays the layout
 // of the API and of every tensor. Compiled per ISA level; the vector paths are
 // 16x16 (AVX-512) / 8x8 (AVX2) register transposes, the generic path is scalar.
@@ -266,6 +268,52 @@ void interleave2(const float* even, const float* odd, int32_t n, int32_t rows, i
         dst[2 * j + 1] = odd[j];
       }
     }
+}
+
+void phase_blocks(const float* x, int32_t channels, int64_t plane, int32_t q, int32_t blocks, const int32_t* phase,
+                  const int32_t* shift, float* out, int64_t block_stride) {
+  // Each vector of a block is loaded and split straight from x: its source columns are
+  // 2 (j + shift) + phase ... (two vectors' worth from 2 (j + shift) on), the ones outside
+  // the row masked off (a masked load reads nothing there, so no padded copy of x is
+  // needed). Splitting once into a scratch row and copying the shifted blocks from it made
+  // the blocks' loads wait on the scratch stores (store-to-load forwarding fails across
+  // alignments): 40 cycles a channel row, a fifth of the conv with x in L2.
+  const int32_t w = 2 * q;
+  for (int32_t blk = 0; blk < blocks; ++blk) {
+    const int32_t a = phase[blk], e = shift[blk];
+    for (int32_t c = 0; c < channels; ++c) {
+      const float* src = x + c * plane;
+      float* to = out + blk * block_stride + int64_t(c) * q;
+      int32_t j = 0;
+      // (AVX2 code at the AVX-512 level too: the conv runs this path below AVX-512 only.)
+#if defined(RN_ISA_LEVEL_avx2) || defined(RN_ISA_LEVEL_avx512)
+      for (; j + 8 <= q; j += 8) {
+        const int32_t col = 2 * (j + e);  // source columns [col, col + 16)
+        __m256 lo, hi;
+        if (col >= 0 && col + 16 <= w) {
+          lo = _mm256_loadu_ps(src + col);
+          hi = _mm256_loadu_ps(src + col + 8);
+        } else {
+          auto inside = [&](int32_t from) {  // all-ones in lanes l with 0 <= from + l < w
+            const __m256i cols = _mm256_add_epi32(_mm256_set1_epi32(from), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+            return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), cols),
+                                       _mm256_cmpgt_epi32(_mm256_set1_epi32(w), cols));
+          };
+          lo = _mm256_maskload_ps(src + col, inside(col));
+          hi = _mm256_maskload_ps(src + col + 8, inside(col + 8));
+        }
+        // shuffle_ps picks the even (0x88) / odd (0xDD) lanes within each 128-bit half:
+        // [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6]; the 64-bit permute puts the pairs in order.
+        const __m256 half = a == 0 ? _mm256_shuffle_ps(lo, hi, 0x88) : _mm256_shuffle_ps(lo, hi, 0xDD);
+        _mm256_storeu_ps(to + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(half), 0xD8)));
+      }
+#endif
+      for (; j < q; ++j) {
+        const int32_t col = 2 * (j + e) + a;
+        to[j] = col >= 0 && col < w ? src[col] : 0.0f;
+      }
+    }
+  }
 }
 
 void unpack_c16(const float* in, const PackStrides& st, int32_t channels, int32_t rows, int32_t cols, int32_t p,

@@ -215,24 +215,30 @@ int main() {
       {3, 16, 13, 11, 20, 3, 3, 2, 1},  // filter gradient, row taps grouped: rows after the common ones
       {3, 16, 12, 10, 32, 3, 3, 1, 2},  // ... padding 2: rows before and after
       {2, 4, 10, 9, 64, 3, 3, 1, 0},    // ... 4 channels, no padding: every row common, 4 column blocks
+      {2, 3, 9, 32, 7, 7, 7, 2, 3},     // forward in pixel lanes, 7x7: phase blocks shifted by -2 .. 1
   };
-  // Direct forward has two ways to read x, direct backward-data three to read dy (input
-  // pixels in the lanes; or channels, broadcasting dy from NCHW or from a padded copy):
-  // the shapes must take each.
-  int reads_nchw = 0, reads_copy = 0, data_lanes = 0, data_nchw = 0, data_copy = 0, filter_grouped = 0;
+  // Direct forward has three ways to read x (output pixels in the lanes; or channels,
+  // broadcasting x from NCHW or from a padded copy), direct backward-data three to read dy
+  // (input pixels in the lanes; or channels, broadcasting dy from NCHW or from a padded
+  // copy): the shapes must take each.
+  int forward_lanes = 0, reads_nchw = 0, reads_copy = 0, data_lanes = 0, data_nchw = 0, data_copy = 0, filter_grouped = 0;
   for (const Shape& s : shapes) {
     const rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, RN_CONV_ALGO_DIRECT);
-    ++(rn::conv::direct_forward_reads_nchw(d) ? reads_nchw : reads_copy);
+    // (forward in pixel lanes: below AVX-512, so at every level these tests run on most machines)
+    ++(rn::conv::direct_forward_in_pixel_lanes(d, RN_ISA_GENERIC) ? forward_lanes
+       : rn::conv::direct_forward_reads_nchw(d)   ? reads_nchw
+                                                  : reads_copy);
     filter_grouped += rn::conv::direct_backward_filter_groups_row_taps(d);
     ++(rn::conv::direct_backward_data_in_pixel_lanes(d) ? data_lanes
        : rn::conv::direct_backward_data_reads_nchw(d)   ? data_nchw
                                                         : data_copy);
   }
-  std::printf("direct paths: forward %d NCHW / %d copy; backward-data %d pixel lanes / %d NCHW / %d copy; "
+  std::printf("direct paths: forward %d pixel lanes / %d NCHW / %d copy; backward-data %d pixel lanes / %d NCHW / %d copy; "
               "backward-filter %d with grouped row taps\n",
-              reads_nchw, reads_copy, data_lanes, data_nchw, data_copy, filter_grouped);
+              forward_lanes, reads_nchw, reads_copy, data_lanes, data_nchw, data_copy, filter_grouped);
   RN_EXPECT(filter_grouped >= 5, "backward-filter's grouped row taps covered: %d shapes", filter_grouped);
-  RN_EXPECT(reads_nchw >= 10 && reads_copy >= 2, "direct forward paths covered: %d NCHW, %d padded copy", reads_nchw,
+  RN_EXPECT(forward_lanes >= 5 && reads_nchw >= 10 && reads_copy >= 2,
+            "direct forward paths covered: %d pixel lanes, %d NCHW, %d padded copy", forward_lanes, reads_nchw,
             reads_copy);
   RN_EXPECT(data_lanes >= 5 && data_nchw >= 10 && data_copy >= 2,
             "direct backward-data paths covered: %d pixel lanes, %d NCHW, %d padded copy", data_lanes, data_nchw,
