@@ -352,8 +352,9 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
 // GEMM reads R * blocks * C * Q floats (9 KiB at 16 channels) besides the weights: both fit
 // L1, where reading the rows phase-split but unshifted (one copy a phase, the taps at
 // offsets) spread the same operands over 1.5x the lines and ran the GEMMs at 2/3 of the
-// rate (Zen 3). Each row is copied just before the first GEMM that reads it, so it is
-// still in L1 there; x and y are prefetched a few output rows ahead.
+// rate (Zen 3). The copy is a ring of R rows (packed row i in slot i mod R), each row
+// copied just before the first GEMM that reads it, so that all of it stays in L1; x and y
+// are prefetched a few output rows ahead.
 constexpr int32_t kPrefetchRows = 2;
 
 int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
@@ -374,27 +375,21 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
     }
     col_blk[s] = b;
   }
-  const int32_t rows = (d.p - 1) * sh + d.r;  // packed row pr holds input row pr - pad_h
+  const int32_t ring = d.r;  // packed row pr (input row pr - pad_h) sits in slot pr mod ring
   const int64_t block_stride = int64_t(d.c) * q, row_pitch = blocks * block_stride;
   const int threads = std::min<int>(ctx->pool.size(), d.n);
 
   ScratchPlan plan;
   const size_t wt_at = plan.add_array<float>(size_t(taps) * d.c * d.k);  // [r][s][c][k]
-  const size_t aoff_at = plan.add_array<int64_t>(taps), boff_at = plan.add_array<int64_t>(taps);
-  const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * rows * row_pitch);
-  const size_t per_thread_at = plan.add(xt_bytes * threads);
-  const size_t padded_at = plan.add_array<uint8_t>(threads);  // per thread: its copy's zero rows written
+  const size_t aoff_at = plan.add_array<int64_t>(taps);
+  const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * ring * row_pitch);
+  const size_t boff_bytes = ScratchCarver::round_up(sizeof(int64_t) * taps);  // per thread: this row's offsets
+  const size_t per_thread_at = plan.add((xt_bytes + boff_bytes) * threads);
   void* base = ctx->workspace.require(plan.total());
-  uint8_t* padded = at_offset<uint8_t>(base, padded_at);
-  std::memset(padded, 0, threads);
   float* wt = at_offset<float>(base, wt_at);
   tap_major_weights(d, w, false, d.c, d.k, wt);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
-  int64_t* b_off = at_offset<int64_t>(base, boff_at);
-  for (int32_t t = 0; t < taps; ++t) {
-    a_off[t] = int64_t(t) * d.c * d.k;
-    b_off[t] = (t / d.s) * row_pitch + col_blk[t % d.s] * block_stride;
-  }
+  for (int32_t t = 0; t < taps; ++t) a_off[t] = int64_t(t) * d.c * d.k;
   // A bias alone runs as an epilogue too (after the GEMMs, on the image's planes in cache).
   Epilogue bias_only;
   bias_only.bias = bias;
@@ -402,11 +397,9 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
 
   const int64_t x_image = int64_t(d.c) * d.h * d.w, hw = in_plane(d), pq = out_plane(d);
   for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
-    float* xt = at_offset<float>(base, per_thread_at + xt_bytes * tid);
-    if (!padded[tid]) {  // the rows in the padding are zeros for every image
-      std::memset(xt, 0, sizeof(float) * rows * row_pitch);
-      padded[tid] = 1;
-    }
+    char* scratch = at_offset<char>(base, per_thread_at + (xt_bytes + boff_bytes) * tid);
+    float* xt = reinterpret_cast<float*>(scratch);
+    int64_t* b_off = reinterpret_cast<int64_t*>(scratch + xt_bytes);
     const float* xn = x + n * x_image;
     float* yn = y + n * (ep ? ep->image(d) : int64_t(d.k) * pq);
     GemmArgs ga;
@@ -417,6 +410,7 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
     ga.lda = 1;
     ga.a_step = d.k;
     ga.a_off = a_off;
+    ga.b = xt;
     ga.b_off = b_off;
     ga.b_step = q;
     ga.ldc = pq;
@@ -439,15 +433,18 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
     for (int32_t p = 0; p < std::min(kPrefetchRows, d.p); ++p) prefetch_rows(p);
     for (int32_t p = 0; p < d.p; ++p) {  // one GEMM per output row
       prefetch_rows(p + kPrefetchRows);
-      const int32_t need = p * sh + d.r;  // packed rows the GEMM reads: [.., need)
-      for (; packed < need; ++packed) {
+      const int32_t need = p * sh + d.r;  // packed rows the GEMM reads: [p * sh, need)
+      for (packed = std::max(packed, p * sh); packed < need; ++packed) {
+        float* slot = xt + (packed % ring) * row_pitch;
         const int32_t ih = packed - d.pad_h;
-        if (ih < 0 || ih >= d.h) continue;  // a zero row
-        kern.phase_blocks(xn + int64_t(ih) * d.w, d.c, hw, q, blocks, blk_phase, blk_shift,
-                          xt + packed * row_pitch, block_stride);
+        if (ih < 0 || ih >= d.h)
+          std::memset(slot, 0, sizeof(float) * row_pitch);  // a row of the padding
+        else
+          kern.phase_blocks(xn + int64_t(ih) * d.w, d.c, hw, q, blocks, blk_phase, blk_shift, slot, block_stride);
       }
+      for (int32_t t = 0; t < taps; ++t)
+        b_off[t] = ((p * sh + t / d.s) % ring) * row_pitch + col_blk[t % d.s] * block_stride;
       ga.n = q;
-      ga.b = xt + int64_t(p) * sh * row_pitch;
       ga.c = yn + int64_t(p) * q;
       kern.gemm_bcast(ga);
     }

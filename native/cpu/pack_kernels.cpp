@@ -270,22 +270,69 @@ void interleave2(const float* even, const float* odd, int32_t n, int32_t rows, i
     }
 }
 
+#if defined(RN_ISA_LEVEL_avx2) || defined(RN_ISA_LEVEL_avx512)
+// The even (a = 0) or odd (a = 1) columns of src[0, 16) as 8 lanes: shuffle_ps picks them within
+// each 128-bit half ([lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6]), the 64-bit permute puts the pairs in order.
+inline __m256 split_phase(__m256 lo, __m256 hi, int32_t a) {
+  const __m256 half = a == 0 ? _mm256_shuffle_ps(lo, hi, 0x88) : _mm256_shuffle_ps(lo, hi, 0xDD);
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(half), 0xD8));
+}
+
+// Rows of up to this many columns per phase are split in registers (phase_blocks).
+constexpr int32_t kPhaseVectorsMax = 8;
+#endif
+
 void phase_blocks(const float* x, int32_t channels, int64_t plane, int32_t q, int32_t blocks, const int32_t* phase,
                   const int32_t* shift, float* out, int64_t block_stride) {
-  // Each vector of a block is loaded and split straight from x: its source columns are
-  // 2 (j + shift) + phase ... (two vectors' worth from 2 (j + shift) on), the ones outside
-  // the row masked off (a masked load reads nothing there, so no padded copy of x is
-  // needed). Splitting once into a scratch row and copying the shifted blocks from it made
-  // the blocks' loads wait on the scratch stores (store-to-load forwarding fails across
-  // alignments): 40 cycles a channel row, a fifth of the conv with x in L2.
   const int32_t w = 2 * q;
-  for (int32_t blk = 0; blk < blocks; ++blk) {
+  int32_t blk = 0;
+  (void)blk;
+#if defined(RN_ISA_LEVEL_avx2) || defined(RN_ISA_LEVEL_avx512)
+  // (AVX2 code at the AVX-512 level too: the conv runs this path below AVX-512 only.)
+  // Shifts of -1, 0 and 1 (every 3x3 and 5x5 filter) from the row's two phases split once in
+  // registers: a shifted vector is its neighbours' lanes rotated in. Each vector loaded and
+  // split per block instead (below, for the other shifts) cost 6 cycles a vector, a fifth of
+  // the conv.
+  bool small_shifts = q % 8 == 0 && q / 8 <= kPhaseVectorsMax;
+  for (int32_t b = 0; b < blocks; ++b) small_shifts = small_shifts && shift[b] >= -1 && shift[b] <= 1;
+  if (small_shifts) {
+    const int32_t nv = q / 8;
+    const __m256i rot_right = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);  // lane j <- j - 1
+    const __m256i rot_left = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);   // lane j <- j + 1
+    __m256 ph[2][kPhaseVectorsMax + 2];  // per phase: zero, the nv vectors, zero
+    ph[0][0] = ph[1][0] = ph[0][nv + 1] = ph[1][nv + 1] = _mm256_setzero_ps();
+    for (int32_t c = 0; c < channels; ++c) {
+      const float* src = x + c * plane;
+      for (int32_t i = 0; i < nv; ++i) {
+        const __m256 lo = _mm256_loadu_ps(src + 16 * i), hi = _mm256_loadu_ps(src + 16 * i + 8);
+        ph[0][i + 1] = split_phase(lo, hi, 0);
+        ph[1][i + 1] = split_phase(lo, hi, 1);
+      }
+      for (int32_t b = 0; b < blocks; ++b) {
+        const __m256* v = ph[phase[b]] + 1;
+        float* to = out + b * block_stride + int64_t(c) * q;
+        for (int32_t i = 0; i < nv; ++i) {
+          __m256 r = v[i];
+          if (shift[b] < 0)  // [v[i-1][7], v[i][0..6]]
+            r = _mm256_blend_ps(_mm256_permutevar8x32_ps(r, rot_right), _mm256_permutevar8x32_ps(v[i - 1], rot_right), 0x01);
+          else if (shift[b] > 0)  // [v[i][1..7], v[i+1][0]]
+            r = _mm256_blend_ps(_mm256_permutevar8x32_ps(r, rot_left), _mm256_permutevar8x32_ps(v[i + 1], rot_left), 0x80);
+          _mm256_storeu_ps(to + 8 * i, r);
+        }
+      }
+    }
+    return;
+  }
+#endif
+  // Any shift: each vector loaded from its source columns 2 (j + shift) + phase ... (two
+  // vectors' worth from 2 (j + shift) on), the ones outside the row masked off (a masked
+  // load reads nothing there, so no padded copy of x is needed).
+  for (blk = 0; blk < blocks; ++blk) {
     const int32_t a = phase[blk], e = shift[blk];
     for (int32_t c = 0; c < channels; ++c) {
       const float* src = x + c * plane;
       float* to = out + blk * block_stride + int64_t(c) * q;
       int32_t j = 0;
-      // (AVX2 code at the AVX-512 level too: the conv runs this path below AVX-512 only.)
 #if defined(RN_ISA_LEVEL_avx2) || defined(RN_ISA_LEVEL_avx512)
       for (; j + 8 <= q; j += 8) {
         const int32_t col = 2 * (j + e);  // source columns [col, col + 16)
@@ -302,10 +349,7 @@ void phase_blocks(const float* x, int32_t channels, int64_t plane, int32_t q, in
           lo = _mm256_maskload_ps(src + col, inside(col));
           hi = _mm256_maskload_ps(src + col + 8, inside(col + 8));
         }
-        // shuffle_ps picks the even (0x88) / odd (0xDD) lanes within each 128-bit half:
-        // [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6]; the 64-bit permute puts the pairs in order.
-        const __m256 half = a == 0 ? _mm256_shuffle_ps(lo, hi, 0x88) : _mm256_shuffle_ps(lo, hi, 0xDD);
-        _mm256_storeu_ps(to + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(half), 0xD8)));
+        _mm256_storeu_ps(to + j, split_phase(lo, hi, a));
       }
 #endif
       for (; j < q; ++j) {
