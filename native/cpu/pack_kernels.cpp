@@ -278,56 +278,63 @@ inline __m256 split_phase(__m256 lo, __m256 hi, int32_t a) {
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(half), 0xD8));
 }
 
-// Rows of up to this many columns per phase are split in registers (phase_blocks).
-constexpr int32_t kPhaseVectorsMax = 8;
+// phase_blocks for shifts of -1, 0 and 1 (every 3x3 and 5x5 filter) and rows of NV vectors a
+// phase: the row's two phases split once, in registers, and a shifted vector made of its
+// neighbours' lanes rotated in. (Loading and splitting each vector once per block instead, as
+// the general path below does, cost 6 cycles a vector: a fifth of the conv with x in L2.)
+template <int NV>
+void phase_blocks_small_shifts(const float* x, int32_t channels, int64_t plane, int32_t blocks, const int32_t* phase,
+                               const int32_t* shift, float* out, int64_t block_stride) {
+  constexpr int32_t q = 8 * NV;
+  const __m256i rot_right = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);  // lane j <- j - 1
+  const __m256i rot_left = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);   // lane j <- j + 1
+  for (int32_t c = 0; c < channels; ++c) {
+    const float* src = x + c * plane;
+    __m256 ph[2][NV + 2];  // per phase: zero, the NV vectors, zero
+#pragma GCC unroll 8
+    for (int a = 0; a < 2; ++a) ph[a][0] = ph[a][NV + 1] = _mm256_setzero_ps();
+#pragma GCC unroll 8
+    for (int i = 0; i < NV; ++i) {
+      const __m256 lo = _mm256_loadu_ps(src + 16 * i), hi = _mm256_loadu_ps(src + 16 * i + 8);
+      ph[0][i + 1] = split_phase(lo, hi, 0);
+      ph[1][i + 1] = split_phase(lo, hi, 1);
+    }
+    for (int32_t b = 0; b < blocks; ++b) {
+      const __m256* v = phase[b] == 0 ? ph[0] + 1 : ph[1] + 1;
+      float* to = out + b * block_stride + int64_t(c) * q;
+      if (shift[b] < 0) {
+#pragma GCC unroll 8
+        for (int i = 0; i < NV; ++i)  // [v[i-1][7], v[i][0..6]]
+          _mm256_storeu_ps(to + 8 * i, _mm256_blend_ps(_mm256_permutevar8x32_ps(v[i], rot_right),
+                                                       _mm256_permutevar8x32_ps(v[i - 1], rot_right), 0x01));
+      } else if (shift[b] > 0) {
+#pragma GCC unroll 8
+        for (int i = 0; i < NV; ++i)  // [v[i][1..7], v[i+1][0]]
+          _mm256_storeu_ps(to + 8 * i, _mm256_blend_ps(_mm256_permutevar8x32_ps(v[i], rot_left),
+                                                       _mm256_permutevar8x32_ps(v[i + 1], rot_left), 0x80));
+      } else {
+#pragma GCC unroll 8
+        for (int i = 0; i < NV; ++i) _mm256_storeu_ps(to + 8 * i, v[i]);
+      }
+    }
+  }
+}
 #endif
 
 void phase_blocks(const float* x, int32_t channels, int64_t plane, int32_t q, int32_t blocks, const int32_t* phase,
                   const int32_t* shift, float* out, int64_t block_stride) {
   const int32_t w = 2 * q;
-  int32_t blk = 0;
-  (void)blk;
 #if defined(RN_ISA_LEVEL_avx2) || defined(RN_ISA_LEVEL_avx512)
   // (AVX2 code at the AVX-512 level too: the conv runs this path below AVX-512 only.)
-  // Shifts of -1, 0 and 1 (every 3x3 and 5x5 filter) from the row's two phases split once in
-  // registers: a shifted vector is its neighbours' lanes rotated in. Each vector loaded and
-  // split per block instead (below, for the other shifts) cost 6 cycles a vector, a fifth of
-  // the conv.
-  bool small_shifts = q % 8 == 0 && q / 8 <= kPhaseVectorsMax;
+  bool small_shifts = true;
   for (int32_t b = 0; b < blocks; ++b) small_shifts = small_shifts && shift[b] >= -1 && shift[b] <= 1;
-  if (small_shifts) {
-    const int32_t nv = q / 8;
-    const __m256i rot_right = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);  // lane j <- j - 1
-    const __m256i rot_left = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);   // lane j <- j + 1
-    __m256 ph[2][kPhaseVectorsMax + 2];  // per phase: zero, the nv vectors, zero
-    ph[0][0] = ph[1][0] = ph[0][nv + 1] = ph[1][nv + 1] = _mm256_setzero_ps();
-    for (int32_t c = 0; c < channels; ++c) {
-      const float* src = x + c * plane;
-      for (int32_t i = 0; i < nv; ++i) {
-        const __m256 lo = _mm256_loadu_ps(src + 16 * i), hi = _mm256_loadu_ps(src + 16 * i + 8);
-        ph[0][i + 1] = split_phase(lo, hi, 0);
-        ph[1][i + 1] = split_phase(lo, hi, 1);
-      }
-      for (int32_t b = 0; b < blocks; ++b) {
-        const __m256* v = ph[phase[b]] + 1;
-        float* to = out + b * block_stride + int64_t(c) * q;
-        for (int32_t i = 0; i < nv; ++i) {
-          __m256 r = v[i];
-          if (shift[b] < 0)  // [v[i-1][7], v[i][0..6]]
-            r = _mm256_blend_ps(_mm256_permutevar8x32_ps(r, rot_right), _mm256_permutevar8x32_ps(v[i - 1], rot_right), 0x01);
-          else if (shift[b] > 0)  // [v[i][1..7], v[i+1][0]]
-            r = _mm256_blend_ps(_mm256_permutevar8x32_ps(r, rot_left), _mm256_permutevar8x32_ps(v[i + 1], rot_left), 0x80);
-          _mm256_storeu_ps(to + 8 * i, r);
-        }
-      }
-    }
-    return;
-  }
+  if (small_shifts && q == 16) return phase_blocks_small_shifts<2>(x, channels, plane, blocks, phase, shift, out, block_stride);
+  if (small_shifts && q == 32) return phase_blocks_small_shifts<4>(x, channels, plane, blocks, phase, shift, out, block_stride);
 #endif
   // Any shift: each vector loaded from its source columns 2 (j + shift) + phase ... (two
   // vectors' worth from 2 (j + shift) on), the ones outside the row masked off (a masked
   // load reads nothing there, so no padded copy of x is needed).
-  for (blk = 0; blk < blocks; ++blk) {
+  for (int32_t blk = 0; blk < blocks; ++blk) {
     const int32_t a = phase[blk], e = shift[blk];
     for (int32_t c = 0; c < channels; ++c) {
       const float* src = x + c * plane;
