@@ -21,6 +21,10 @@ struct GemmArgs {
   float* c = nullptr;
   int64_t ldc = 0;
   bool accumulate = false;  // C += instead of C =
+  // C written with non-temporal stores (past the caches, no read of the lines first): every C
+  // vector aligned to the ISA's vector width; the caller fences (_mm_sfence) before C is read
+  // by another thread. For results too large to stay in cache.
+  bool stream = false;
   // Columns come in blocks of 16; block b of B / C starts b * b_block / c_block
   // floats after block 0 (16: plain contiguous columns). Lets one register tile
   // span, say, two image rows that are not adjacent in memory.

@@ -86,6 +86,13 @@ inline void micro(const GemmArgs& g, int64_t i0, int64_t j0) {
       for (int32_t kk = 0; kk < g.seg_len; ++kk) step();
     }
   }
+  if (g.stream) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) vstream(c_row(i) + vec_offset(j, cb), acc[i][j]);
+    return;
+  }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 8

@@ -21,6 +21,7 @@ inline Vec vzero() { return {_mm512_setzero_ps()}; }
 inline Vec vset1(float x) { return {_mm512_set1_ps(x)}; }
 inline Vec vload(const float* p) { return {_mm512_loadu_ps(p)}; }
 inline void vstore(float* p, Vec a) { _mm512_storeu_ps(p, a.v); }
+inline void vstream(float* p, Vec a) { _mm512_stream_ps(p, a.v); }  // p 64-byte aligned
 inline Vec vadd(Vec a, Vec b) { return {_mm512_add_ps(a.v, b.v)}; }
 inline Vec vsub(Vec a, Vec b) { return {_mm512_sub_ps(a.v, b.v)}; }
 inline Vec vmul(Vec a, Vec b) { return {_mm512_mul_ps(a.v, b.v)}; }
@@ -38,6 +39,7 @@ inline Vec vzero() { return {_mm256_setzero_ps()}; }
 inline Vec vset1(float x) { return {_mm256_set1_ps(x)}; }
 inline Vec vload(const float* p) { return {_mm256_loadu_ps(p)}; }
 inline void vstore(float* p, Vec a) { _mm256_storeu_ps(p, a.v); }
+inline void vstream(float* p, Vec a) { _mm256_stream_ps(p, a.v); }  // p 32-byte aligned
 inline Vec vadd(Vec a, Vec b) { return {_mm256_add_ps(a.v, b.v)}; }
 inline Vec vsub(Vec a, Vec b) { return {_mm256_sub_ps(a.v, b.v)}; }
 inline Vec vmul(Vec a, Vec b) { return {_mm256_mul_ps(a.v, b.v)}; }
@@ -60,6 +62,7 @@ inline Vec vzero() { return {_mm_setzero_ps()}; }
 inline Vec vset1(float x) { return {_mm_set1_ps(x)}; }
 inline Vec vload(const float* p) { return {_mm_loadu_ps(p)}; }
 inline void vstore(float* p, Vec a) { _mm_storeu_ps(p, a.v); }
+inline void vstream(float* p, Vec a) { _mm_stream_ps(p, a.v); }  // p 16-byte aligned
 inline Vec vadd(Vec a, Vec b) { return {_mm_add_ps(a.v, b.v)}; }
 inline Vec vsub(Vec a, Vec b) { return {_mm_sub_ps(a.v, b.v)}; }
 inline Vec vmul(Vec a, Vec b) { return {_mm_mul_ps(a.v, b.v)}; }
