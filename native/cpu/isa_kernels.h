@@ -31,8 +31,10 @@
   void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t row0,        \
                    int32_t rows, int32_t col0, int32_t cols, int32_t pitch, float* out,          \
                    bool padding_written);                                                       \
+  /* stream: out written with non-temporal stores (out, the strides and the vectors' offsets  \
+     aligned to the vector width; the caller fences) */                                          \
   void interleave2(const float* even, const float* odd, int32_t n, int32_t rows, int32_t planes,  \
-                   int64_t plane_stride_out, int64_t row_stride_out, float* out);               \
+                   int64_t plane_stride_out, int64_t row_stride_out, float* out, bool stream);  \
   /* One input row (x: channel 0's, planes `plane` floats apart, 2q columns) split into its    \
      column phases: out[blk * block_stride + c * q + j] = x[c][2 (j + shift[blk]) + phase[blk]], \
      zero where that column is outside [0, 2q) (x is not read there) */                          \

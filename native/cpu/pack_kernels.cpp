@@ -247,7 +247,7 @@ void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t
 }
 
 void interleave2(const float* even, const float* odd, int32_t n, int32_t rows, int32_t planes,
-                 int64_t plane_stride_out, int64_t row_stride_out, float* out) {
+                 int64_t plane_stride_out, int64_t row_stride_out, float* out, bool stream) {
 #if defined(RN_ISA_LEVEL_avx512)
   const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -259,8 +259,29 @@ void interleave2(const float* even, const float* odd, int32_t n, int32_t rows, i
 #if defined(RN_ISA_LEVEL_avx512)
       for (; j + 16 <= n; j += 16) {
         const __m512 e = _mm512_loadu_ps(even + j), o = _mm512_loadu_ps(odd + j);
-        _mm512_storeu_ps(dst + 2 * j, _mm512_permutex2var_ps(e, lo, o));
-        _mm512_storeu_ps(dst + 2 * j + 16, _mm512_permutex2var_ps(e, hi, o));
+        const __m512 first = _mm512_permutex2var_ps(e, lo, o), second = _mm512_permutex2var_ps(e, hi, o);
+        if (stream) {
+          _mm512_stream_ps(dst + 2 * j, first);
+          _mm512_stream_ps(dst + 2 * j + 16, second);
+        } else {
+          _mm512_storeu_ps(dst + 2 * j, first);
+          _mm512_storeu_ps(dst + 2 * j + 16, second);
+        }
+      }
+#elif defined(RN_ISA_LEVEL_avx2)
+      for (; j + 8 <= n; j += 8) {
+        // unpack interleaves within each 128-bit half: lo = [e0 o0 e1 o1 | e4 o4 e5 o5],
+        // hi = [e2 o2 e3 o3 | e6 o6 e7 o7]; the 128-bit permutes put the halves in order.
+        const __m256 e = _mm256_loadu_ps(even + j), o = _mm256_loadu_ps(odd + j);
+        const __m256 l = _mm256_unpacklo_ps(e, o), h = _mm256_unpackhi_ps(e, o);
+        const __m256 first = _mm256_permute2f128_ps(l, h, 0x20), second = _mm256_permute2f128_ps(l, h, 0x31);
+        if (stream) {
+          _mm256_stream_ps(dst + 2 * j, first);
+          _mm256_stream_ps(dst + 2 * j + 8, second);
+        } else {
+          _mm256_storeu_ps(dst + 2 * j, first);
+          _mm256_storeu_ps(dst + 2 * j + 8, second);
+        }
       }
 #endif
       for (; j < n; ++j) {

@@ -217,6 +217,7 @@ int main() {
       {2, 4, 10, 9, 64, 3, 3, 1, 0},    // ... 4 channels, no padding: every row common, 4 column blocks
       {2, 3, 9, 32, 7, 7, 7, 2, 3},     // forward in pixel lanes, 7x7: phase blocks shifted by -2 .. 1
       {2, 4, 64, 64, 128, 3, 3, 2, 1},  // ... y of 2 MiB, streamed past the caches (no bias, 1 and 2 threads)
+      {2, 64, 64, 64, 8, 3, 3, 2, 1},   // backward-data in pixel lanes, dx of 2 MiB streamed (1 and 2 threads)
   };
   // Direct forward has three ways to read x (output pixels in the lanes; or channels,
   // broadcasting x from NCHW or from a padded copy), direct backward-data three to read dy
