@@ -79,6 +79,20 @@ void for_each_image(rn_context* ctx, int threads, int32_t images, const Body& bo
   });
 }
 
+// for_each_image, each thread claiming its next image before it computes the current one, so
+// that it can prefetch that image's input meanwhile: body(n, next, tid), next = -1 at the end.
+template <class Body>
+void for_each_image_ahead(rn_context* ctx, int threads, int32_t images, const Body& body) {
+  std::atomic<int32_t> counter{0};
+  ctx->pool.run_each(threads, [&](int tid, int) {
+    for (int32_t n = counter.fetch_add(1); n < images;) {
+      const int32_t next = counter.fetch_add(1);
+      body(n, next < images ? next : -1, tid);
+      n = next;
+    }
+  });
+}
+
 }  // namespace
 
 namespace {
@@ -411,64 +425,59 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   // on Zen 3 (2 threads, median ms of three alternations): none 4.2-5.4, x rows 3.4-4.4, x and
   // y rows 3.2-4.8, so y is left to the hardware. (always_inline: as a call, GCC finds the
   // lambda free of side effects, prefetches being none to it, and deletes the call.)
-  std::atomic<int32_t> counter{0};
-  ctx->pool.run_each(threads, [&](int tid, int) {
+  for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
     char* scratch = at_offset<char>(base, per_thread_at + (xt_bytes + boff_bytes) * tid);
     float* xt = reinterpret_cast<float*>(scratch);
     int64_t* b_off = reinterpret_cast<int64_t*>(scratch + xt_bytes);
     // Prefetches the x rows new to output row p of image n (nothing past the batch).
     auto prefetch_x = [&](int32_t n, int32_t p) __attribute__((always_inline)) {
-      if (n >= d.n) return;
+      if (n < 0) return;
       const float* xn = x + n * x_image;
       const int32_t lo = std::max(0, p * sh - d.pad_h), hi = std::min(d.h, p * sh + d.r - d.pad_h);
       for (int32_t ih = std::max(lo, (p - 1) * sh + d.r - d.pad_h); ih < hi; ++ih)
         for (int32_t c = 0; c < d.c; ++c)
           for (int32_t j = 0; j < d.w; j += 16) __builtin_prefetch(xn + c * hw + int64_t(ih) * d.w + j, 0, 3);
     };
-    int32_t n = counter.fetch_add(1);
+    // (again, if the thread's previous image prefetched them: a few dozen instructions)
     for (int32_t p = 0; p < std::min(kPrefetchRows, d.p); ++p) prefetch_x(n, p);
-    while (n < d.n) {
-      const int32_t next = counter.fetch_add(1);
-      const float* xn = x + n * x_image;
-      float* yn = y + n * (ep ? ep->image(d) : int64_t(d.k) * pq);
-      GemmArgs ga;
-      ga.m = d.k;  // rows: output channels, broadcast from the weights
-      ga.seg_len = d.c;
-      ga.nseg = taps;
-      ga.a = wt;
-      ga.lda = 1;
-      ga.a_step = d.k;
-      ga.a_off = a_off;
-      ga.b = xt;
-      ga.b_off = b_off;
-      ga.b_step = q;
-      ga.ldc = pq;
-      ga.stream = stream_y;
-      int32_t packed = 0;  // packed rows [0, packed) are this image's
-      for (int32_t p = 0; p < d.p; ++p) {  // one GEMM per output row
-        const int32_t ahead = p + kPrefetchRows;
-        if (ahead < d.p)
-          prefetch_x(n, ahead);
+    const float* xn = x + n * x_image;
+    float* yn = y + n * (ep ? ep->image(d) : int64_t(d.k) * pq);
+    GemmArgs ga;
+    ga.m = d.k;  // rows: output channels, broadcast from the weights
+    ga.seg_len = d.c;
+    ga.nseg = taps;
+    ga.a = wt;
+    ga.lda = 1;
+    ga.a_step = d.k;
+    ga.a_off = a_off;
+    ga.b = xt;
+    ga.b_off = b_off;
+    ga.b_step = q;
+    ga.ldc = pq;
+    ga.stream = stream_y;
+    int32_t packed = 0;  // packed rows [0, packed) are this image's
+    for (int32_t p = 0; p < d.p; ++p) {  // one GEMM per output row
+      const int32_t ahead = p + kPrefetchRows;
+      if (ahead < d.p)
+        prefetch_x(n, ahead);
+      else
+        prefetch_x(next, ahead - d.p);
+      const int32_t need = p * sh + d.r;  // packed rows the GEMM reads: [p * sh, need)
+      for (packed = std::max(packed, p * sh); packed < need; ++packed) {
+        float* slot = xt + (packed % ring) * row_pitch;
+        const int32_t ih = packed - d.pad_h;
+        if (ih < 0 || ih >= d.h)
+          std::memset(slot, 0, sizeof(float) * row_pitch);  // a row of the padding
         else
-          prefetch_x(next, ahead - d.p);
-        const int32_t need = p * sh + d.r;  // packed rows the GEMM reads: [p * sh, need)
-        for (packed = std::max(packed, p * sh); packed < need; ++packed) {
-          float* slot = xt + (packed % ring) * row_pitch;
-          const int32_t ih = packed - d.pad_h;
-          if (ih < 0 || ih >= d.h)
-            std::memset(slot, 0, sizeof(float) * row_pitch);  // a row of the padding
-          else
-            kern.phase_blocks(xn + int64_t(ih) * d.w, d.c, hw, q, blocks, blk_phase, blk_shift, slot, block_stride);
-        }
-        for (int32_t t = 0; t < taps; ++t)
-          b_off[t] = ((p * sh + t / d.s) % ring) * row_pitch + col_blk[t % d.s] * block_stride;
-        ga.n = q;
-        ga.c = yn + int64_t(p) * q;
-        kern.gemm_bcast(ga);
+          kern.phase_blocks(xn + int64_t(ih) * d.w, d.c, hw, q, blocks, blk_phase, blk_shift, slot, block_stride);
       }
-      if (finish) epilogue_planes(d, *finish, yn);
-      n = next;
+      for (int32_t t = 0; t < taps; ++t)
+        b_off[t] = ((p * sh + t / d.s) % ring) * row_pitch + col_blk[t % d.s] * block_stride;
+      ga.n = q;
+      ga.c = yn + int64_t(p) * q;
+      kern.gemm_bcast(ga);
     }
+    if (finish) epilogue_planes(d, *finish, yn);
     if (stream_y) _mm_sfence();  // the streamed stores reach memory before the pool reports done
   });
   return RN_STATUS_OK;
@@ -569,8 +578,21 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   // new then too: it was scalar below AVX-512).
   const bool stream_dx = sw == 2 && reinterpret_cast<uintptr_t>(dx) % 64 == 0 &&
                          sizeof(float) * d.n * d.c * hw >= kStreamBytesPerThread * size_t(threads);
-  for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
+  // The next image's dy is prefetched a slice per GEMM row of this one (its copy at the start
+  // of an image otherwise waited on memory: a quarter of the conv's samples at batch 128).
+  int32_t gemm_rows = 0;
+  for (int32_t ah = 0; ah < phases_h; ++ah) gemm_rows += (phase_rows(d, ah) + pair - 1) / pair;
+  const int64_t dy_lines = (dy_image * int64_t(sizeof(float)) + 63) / 64;
+  const int64_t lines_per_row = (dy_lines + std::max(gemm_rows, 1) - 1) / std::max(gemm_rows, 1);
+  for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + tmp_bytes) * tid);
+    int64_t line = 0;  // the next line of next's dy to prefetch
+    auto prefetch_slice = [&]() __attribute__((always_inline)) {  // (always_inline: see forward_pixel_lanes)
+      if (next < 0) return;
+      const char* next_dy = reinterpret_cast<const char*>(dy + next * dy_image);
+      for (const int64_t end = std::min(dy_lines, line + lines_per_row); line < end; ++line)
+        __builtin_prefetch(next_dy + 64 * line, 0, 3);
+    };
     float* dyt = reinterpret_cast<float*>(scratch);
     float* tmp = reinterpret_cast<float*>(scratch + dyt_bytes);
     // The copy's zero padding is written by this thread's first image only (at the 16->32
@@ -592,6 +614,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     for (int32_t ah = 0; ah < phases_h; ++ah) {
       const int32_t ni = phase_rows(d, ah);
       for (int32_t i = 0; i < ni; i += pair) {
+        prefetch_slice();
         const int32_t rows = std::min(pair, ni - i);
         if (sw == 2) {
           // Both column phases in one register tile, interleaved on the way out: straight
