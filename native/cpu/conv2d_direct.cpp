@@ -893,9 +893,27 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // reads one line of each of its planes per 16 / stride_w pixels), dy pixel-major as
   // the vectors. (x used to be packed pixel-major too, one 16x16 transpose per 16
   // pixels of 16 channels: up to 19 % of a stride-2 filter gradient.)
+  // Prefetch slices: the next image's lines spread over about as many GEMM calls as an image
+  // makes (per column tap: the grouped tiles' calls and up to two per row tap, or one per tap).
+  const int64_t x_lines = (int64_t(d.c) * d.h * d.w * int64_t(sizeof(float)) + 63) / 64;
+  const int64_t dy_lines = (int64_t(d.k) * d.p * d.q * int64_t(sizeof(float)) + 63) / 64;
+  const int64_t calls = int64_t(d.s) * (grouped ? (d.c + 3) / 4 + 2 * d.r : d.r);
+  const int64_t lines_per_call = (x_lines + dy_lines + calls - 1) / calls;
   std::atomic<int32_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
     float* dyt = at_offset<float>(base, per_thread_at + dyt_bytes * tid);
+    // The group's next image (x and dy) is prefetched a slice per GEMM call of this one: its
+    // first GEMMs otherwise waited on memory for x's lines and its dy copy for dy's.
+    const float* next_x = nullptr;
+    const float* next_dy = nullptr;
+    int64_t line = 0;
+    auto prefetch_slice = [&]() __attribute__((always_inline)) {  // (always_inline: see forward_pixel_lanes)
+      if (next_x == nullptr) return;
+      for (const int64_t end = std::min(x_lines + dy_lines, line + lines_per_call); line < end; ++line)
+        __builtin_prefetch(line < x_lines ? reinterpret_cast<const char*>(next_x) + 64 * line
+                                          : reinterpret_cast<const char*>(next_dy) + 64 * (line - x_lines),
+                           0, 3);
+    };
     GemmArgs ga;
     ga.m = d.c;  // rows: input channels
     ga.n = g.k16;
@@ -911,6 +929,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
       ga.a_off = a_off + int64_t(t) * d.p + from;
       ga.b_off = b_off + int64_t(t) * d.p + from;
       ga.c = acc + int64_t(t) * d.c * g.k16;
+      prefetch_slice();
       kern.gemm_bcast(ga);
     };
     GemmArgs g3 = ga;  // the grouped tiles: rows (r, c) for r < 3 and 4 channels from c0
@@ -927,6 +946,9 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
       for (int32_t n = first; n < last; ++n) {
         ga.accumulate = grouped || n > first;  // else the group's first image writes acc (every float of it)
         ga.a = x + int64_t(n) * d.c * d.h * d.w;
+        next_x = n + 1 < last ? ga.a + int64_t(d.c) * d.h * d.w : nullptr;
+        next_dy = dy + int64_t(n + 1) * d.k * d.p * d.q;
+        line = 0;
         kern.pack_c16(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt,
                       PackStrides::pixel_major(d.q, g.kb));
         for (int32_t s = 0; s < d.s; ++s) {
@@ -948,6 +970,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
           for (int32_t c0 = 0; c0 < d.c; c0 += 4) {
             g3.a = ga.a + int64_t(c0) * in_plane(d);
             g3.c = acc + int64_t(c0) * g.k16;
+            prefetch_slice();
             kern.gemm_bcast_grouped(g3);
           }
           for (int32_t r = 0; r < 3; ++r)  // rows after them
