@@ -2,7 +2,10 @@
 // and padding, all three directions, with the shared broadcast micro-kernel
 // (gemm_kernels.cpp) doing every multiply-add.
 //
-// Forward reads its broadcast operand straight from the NCHW input, with separate
+// Forward, below AVX-512, puts the output pixels in the lanes where its stride-2 output rows
+// are whole vectors (forward_pixel_lanes: weights broadcast, x from a ring of rows split into
+// column phases, y's NCHW rows as the result). Otherwise it reads its broadcast operand
+// straight from the NCHW input, with separate
 // GEMMs for the border pixels whose taps reach into the padding (or, for shapes that
 // are mostly border, from a zero-padded "row-planar" copy, [row][channel][col]), and
 // produces pixel-major results with the channels in 16-lane blocks
