@@ -82,6 +82,12 @@ void for_each_image(rn_context* ctx, int threads, int32_t images, const Body& bo
   });
 }
 
+// Whether the direct kernels prefetch the next image's input while computing the current one:
+// measured on Zen 3 (AVX2 level) only. On the AVX-512 machine the kernels were tuned on, a
+// prefetch of the next image measured no faster (see for_each_image), so that level goes
+// without until measured there.
+bool prefetches_next_image(const rn_context* ctx) { return ctx->isa != RN_ISA_AVX512; }
+
 // for_each_image, each thread claiming its next image before it computes the current one, so
 // that it can prefetch that image's input meanwhile: body(n, next, tid), next = -1 at the end.
 template <class Body>
@@ -583,6 +589,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
                          sizeof(float) * d.n * d.c * hw >= kStreamBytesPerThread * size_t(threads);
   // The next image's dy is prefetched a slice per GEMM row of this one (its copy at the start
   // of an image otherwise waited on memory: a quarter of the conv's samples at batch 128).
+  const bool prefetch_next = prefetches_next_image(ctx);
   int32_t gemm_rows = 0;
   for (int32_t ah = 0; ah < phases_h; ++ah) gemm_rows += (phase_rows(d, ah) + pair - 1) / pair;
   const int64_t dy_lines = (dy_image * int64_t(sizeof(float)) + 63) / 64;
@@ -591,7 +598,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + tmp_bytes) * tid);
     int64_t line = 0;  // the next line of next's dy to prefetch
     auto prefetch_slice = [&]() __attribute__((always_inline)) {  // (always_inline: see forward_pixel_lanes)
-      if (next < 0) return;
+      if (next < 0 || !prefetch_next) return;
       const char* next_dy = reinterpret_cast<const char*>(dy + next * dy_image);
       for (const int64_t end = std::min(dy_lines, line + lines_per_row); line < end; ++line)
         __builtin_prefetch(next_dy + 64 * line, 0, 3);
@@ -898,6 +905,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // pixels of 16 channels: up to 19 % of a stride-2 filter gradient.)
   // Prefetch slices: the next image's lines spread over about as many GEMM calls as an image
   // makes (per column tap: the grouped tiles' calls and up to two per row tap, or one per tap).
+  const bool prefetch_next = prefetches_next_image(ctx);
   const int64_t x_lines = (int64_t(d.c) * d.h * d.w * int64_t(sizeof(float)) + 63) / 64;
   const int64_t dy_lines = (int64_t(d.k) * d.p * d.q * int64_t(sizeof(float)) + 63) / 64;
   const int64_t calls = int64_t(d.s) * (grouped ? (d.c + 3) / 4 + 2 * d.r : d.r);
@@ -911,7 +919,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
     const float* next_dy = nullptr;
     int64_t line = 0;
     auto prefetch_slice = [&]() __attribute__((always_inline)) {  // (always_inline: see forward_pixel_lanes)
-      if (next_x == nullptr) return;
+      if (next_x == nullptr || !prefetch_next) return;
       for (const int64_t end = std::min(x_lines + dy_lines, line + lines_per_call); line < end; ++line)
         __builtin_prefetch(line < x_lines ? reinterpret_cast<const char*>(next_x) + 64 * line
                                           : reinterpret_cast<const char*>(next_dy) + 64 * (line - x_lines),
