@@ -88,6 +88,40 @@ void for_each_image(rn_context* ctx, int threads, int32_t images, const Body& bo
 // without until measured there.
 bool prefetches_next_image(const rn_context* ctx) { return ctx->isa != RN_ISA_AVX512; }
 
+// Results larger than this per thread, that nothing reads back in the kernel, are written
+// with non-temporal stores (no read of each line before its first store): they would not stay
+// in the threads' L2 (512 KiB on Zen 3) until the next op reads them anyway.
+constexpr size_t kStreamBytesPerThread = size_t(1) << 20;
+
+// Prefetches up to two memory regions (the next image's inputs) a slice at a time, spread
+// over the calls a thread makes while it computes the current image: start() names them,
+// each next() issues the next `per_call` lines. (next() is always_inline: as a call, GCC
+// finds it free of side effects, prefetches being none to it, and deletes it.)
+struct PrefetchSlices {
+  int64_t per_call = 0;
+  const char* region[2] = {nullptr, nullptr};
+  int64_t lines[2] = {0, 0};
+  int64_t line = 0;  // the next line, counted over region 0 then region 1
+
+  void start(const float* a, int64_t a_floats, const float* b, int64_t b_floats) {
+    region[0] = reinterpret_cast<const char*>(a);
+    region[1] = reinterpret_cast<const char*>(b);
+    lines[0] = a ? (a_floats * int64_t(sizeof(float)) + 63) / 64 : 0;
+    lines[1] = b ? (b_floats * int64_t(sizeof(float)) + 63) / 64 : 0;
+    line = 0;
+  }
+  void stop() { start(nullptr, 0, nullptr, 0); }
+  __attribute__((always_inline)) inline void next() {
+    for (const int64_t end = std::min(lines[0] + lines[1], line + per_call); line < end; ++line)
+      __builtin_prefetch(line < lines[0] ? region[0] + 64 * line : region[1] + 64 * (line - lines[0]), 0, 3);
+  }
+  // per_call for `floats` spread over `calls` calls
+  static int64_t spread(int64_t floats, int64_t calls) {
+    const int64_t total = (floats * int64_t(sizeof(float)) + 63) / 64;
+    return (total + std::max<int64_t>(calls, 1) - 1) / std::max<int64_t>(calls, 1);
+  }
+};
+
 // for_each_image, each thread claiming its next image before it computes the current one, so
 // that it can prefetch that image's input meanwhile: body(n, next, tid), next = -1 at the end.
 template <class Body>
@@ -378,10 +412,9 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
 // L1, where reading the rows phase-split but unshifted (one copy a phase, the taps at
 // offsets) spread the same operands over 1.5x the lines and ran the GEMMs at 2/3 of the
 // rate (Zen 3). The copy is a ring of R rows (packed row i in slot i mod R), each row
-// copied just before the first GEMM that reads it, so that all of it stays in L1; x and y
-// are prefetched a few output rows ahead.
+// copied just before the first GEMM that reads it, so that all of it stays in L1; x is
+// prefetched two output rows ahead.
 constexpr int32_t kPrefetchRows = 2;
-constexpr size_t kStreamBytesPerThread = size_t(1) << 20;
 
 int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
                         float* y, const Epilogue* ep) {
@@ -432,8 +465,7 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   // the next image at the end of one (each thread claims its next image before it computes the
   // current one). The rows' channel planes are 4 KiB apart: 16+ concurrent streams. Measured
   // on Zen 3 (2 threads, median ms of three alternations): none 4.2-5.4, x rows 3.4-4.4, x and
-  // y rows 3.2-4.8, so y is left to the hardware. (always_inline: as a call, GCC finds the
-  // lambda free of side effects, prefetches being none to it, and deletes the call.)
+  // y rows 3.2-4.8, so y is left to the hardware. (always_inline: see PrefetchSlices.)
   for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
     char* scratch = at_offset<char>(base, per_thread_at + (xt_bytes + boff_bytes) * tid);
     float* xt = reinterpret_cast<float*>(scratch);
@@ -592,17 +624,11 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   const bool prefetch_next = prefetches_next_image(ctx);
   int32_t gemm_rows = 0;
   for (int32_t ah = 0; ah < phases_h; ++ah) gemm_rows += (phase_rows(d, ah) + pair - 1) / pair;
-  const int64_t dy_lines = (dy_image * int64_t(sizeof(float)) + 63) / 64;
-  const int64_t lines_per_row = (dy_lines + std::max(gemm_rows, 1) - 1) / std::max(gemm_rows, 1);
   for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + tmp_bytes) * tid);
-    int64_t line = 0;  // the next line of next's dy to prefetch
-    auto prefetch_slice = [&]() __attribute__((always_inline)) {  // (always_inline: see forward_pixel_lanes)
-      if (next < 0 || !prefetch_next) return;
-      const char* next_dy = reinterpret_cast<const char*>(dy + next * dy_image);
-      for (const int64_t end = std::min(dy_lines, line + lines_per_row); line < end; ++line)
-        __builtin_prefetch(next_dy + 64 * line, 0, 3);
-    };
+    PrefetchSlices prefetch;
+    prefetch.per_call = PrefetchSlices::spread(dy_image, gemm_rows);
+    if (prefetch_next && next >= 0) prefetch.start(dy + next * dy_image, dy_image, nullptr, 0);
     float* dyt = reinterpret_cast<float*>(scratch);
     float* tmp = reinterpret_cast<float*>(scratch + dyt_bytes);
     // The copy's zero padding is written by this thread's first image only (at the 16->32
@@ -624,7 +650,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     for (int32_t ah = 0; ah < phases_h; ++ah) {
       const int32_t ni = phase_rows(d, ah);
       for (int32_t i = 0; i < ni; i += pair) {
-        prefetch_slice();
+        prefetch.next();
         const int32_t rows = std::min(pair, ni - i);
         if (sw == 2) {
           // Both column phases in one register tile, interleaved on the way out: straight
@@ -906,25 +932,15 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // Prefetch slices: the next image's lines spread over about as many GEMM calls as an image
   // makes (per column tap: the grouped tiles' calls and up to two per row tap, or one per tap).
   const bool prefetch_next = prefetches_next_image(ctx);
-  const int64_t x_lines = (int64_t(d.c) * d.h * d.w * int64_t(sizeof(float)) + 63) / 64;
-  const int64_t dy_lines = (int64_t(d.k) * d.p * d.q * int64_t(sizeof(float)) + 63) / 64;
+  const int64_t x_image = int64_t(d.c) * d.h * d.w, dy_image = int64_t(d.k) * d.p * d.q;
   const int64_t calls = int64_t(d.s) * (grouped ? (d.c + 3) / 4 + 2 * d.r : d.r);
-  const int64_t lines_per_call = (x_lines + dy_lines + calls - 1) / calls;
   std::atomic<int32_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
     float* dyt = at_offset<float>(base, per_thread_at + dyt_bytes * tid);
     // The group's next image (x and dy) is prefetched a slice per GEMM call of this one: its
     // first GEMMs otherwise waited on memory for x's lines and its dy copy for dy's.
-    const float* next_x = nullptr;
-    const float* next_dy = nullptr;
-    int64_t line = 0;
-    auto prefetch_slice = [&]() __attribute__((always_inline)) {  // (always_inline: see forward_pixel_lanes)
-      if (next_x == nullptr || !prefetch_next) return;
-      for (const int64_t end = std::min(x_lines + dy_lines, line + lines_per_call); line < end; ++line)
-        __builtin_prefetch(line < x_lines ? reinterpret_cast<const char*>(next_x) + 64 * line
-                                          : reinterpret_cast<const char*>(next_dy) + 64 * (line - x_lines),
-                           0, 3);
-    };
+    PrefetchSlices prefetch;
+    prefetch.per_call = PrefetchSlices::spread(x_image + dy_image, calls);
     GemmArgs ga;
     ga.m = d.c;  // rows: input channels
     ga.n = g.k16;
@@ -940,7 +956,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
       ga.a_off = a_off + int64_t(t) * d.p + from;
       ga.b_off = b_off + int64_t(t) * d.p + from;
       ga.c = acc + int64_t(t) * d.c * g.k16;
-      prefetch_slice();
+      prefetch.next();
       kern.gemm_bcast(ga);
     };
     GemmArgs g3 = ga;  // the grouped tiles: rows (r, c) for r < 3 and 4 channels from c0
@@ -956,10 +972,11 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
       if (grouped) std::memset(acc, 0, sizeof(float) * acc_floats);
       for (int32_t n = first; n < last; ++n) {
         ga.accumulate = grouped || n > first;  // else the group's first image writes acc (every float of it)
-        ga.a = x + int64_t(n) * d.c * d.h * d.w;
-        next_x = n + 1 < last ? ga.a + int64_t(d.c) * d.h * d.w : nullptr;
-        next_dy = dy + int64_t(n + 1) * d.k * d.p * d.q;
-        line = 0;
+        ga.a = x + n * x_image;
+        if (prefetch_next && n + 1 < last)
+          prefetch.start(ga.a + x_image, x_image, dy + (n + 1) * dy_image, dy_image);
+        else
+          prefetch.stop();
         kern.pack_c16(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt,
                       PackStrides::pixel_major(d.q, g.kb));
         for (int32_t s = 0; s < d.s; ++s) {
@@ -981,7 +998,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
           for (int32_t c0 = 0; c0 < d.c; c0 += 4) {
             g3.a = ga.a + int64_t(c0) * in_plane(d);
             g3.c = acc + int64_t(c0) * g.k16;
-            prefetch_slice();
+            prefetch.next();
             kern.gemm_bcast_grouped(g3);
           }
           for (int32_t r = 0; r < 3; ++r)  // rows after them
