@@ -246,6 +246,13 @@ void pack_planar(const float* x, int32_t channels, int32_t h, int32_t w, int32_t
   }
 }
 
+// A vector stored, or streamed past the caches (p then aligned to the vector's width).
+#if defined(RN_ISA_LEVEL_avx512)
+inline void store_vector(float* p, __m512 v, bool stream) { stream ? _mm512_stream_ps(p, v) : _mm512_storeu_ps(p, v); }
+#elif defined(RN_ISA_LEVEL_avx2)
+inline void store_vector(float* p, __m256 v, bool stream) { stream ? _mm256_stream_ps(p, v) : _mm256_storeu_ps(p, v); }
+#endif
+
 void interleave2(const float* even, const float* odd, int32_t n, int32_t rows, int32_t planes,
                  int64_t plane_stride_out, int64_t row_stride_out, float* out, bool stream) {
 #if defined(RN_ISA_LEVEL_avx512)
@@ -259,14 +266,8 @@ void interleave2(const float* even, const float* odd, int32_t n, int32_t rows, i
 #if defined(RN_ISA_LEVEL_avx512)
       for (; j + 16 <= n; j += 16) {
         const __m512 e = _mm512_loadu_ps(even + j), o = _mm512_loadu_ps(odd + j);
-        const __m512 first = _mm512_permutex2var_ps(e, lo, o), second = _mm512_permutex2var_ps(e, hi, o);
-        if (stream) {
-          _mm512_stream_ps(dst + 2 * j, first);
-          _mm512_stream_ps(dst + 2 * j + 16, second);
-        } else {
-          _mm512_storeu_ps(dst + 2 * j, first);
-          _mm512_storeu_ps(dst + 2 * j + 16, second);
-        }
+        store_vector(dst + 2 * j, _mm512_permutex2var_ps(e, lo, o), stream);
+        store_vector(dst + 2 * j + 16, _mm512_permutex2var_ps(e, hi, o), stream);
       }
 #elif defined(RN_ISA_LEVEL_avx2)
       for (; j + 8 <= n; j += 8) {
@@ -274,14 +275,8 @@ void interleave2(const float* even, const float* odd, int32_t n, int32_t rows, i
         // hi = [e2 o2 e3 o3 | e6 o6 e7 o7]; the 128-bit permutes put the halves in order.
         const __m256 e = _mm256_loadu_ps(even + j), o = _mm256_loadu_ps(odd + j);
         const __m256 l = _mm256_unpacklo_ps(e, o), h = _mm256_unpackhi_ps(e, o);
-        const __m256 first = _mm256_permute2f128_ps(l, h, 0x20), second = _mm256_permute2f128_ps(l, h, 0x31);
-        if (stream) {
-          _mm256_stream_ps(dst + 2 * j, first);
-          _mm256_stream_ps(dst + 2 * j + 8, second);
-        } else {
-          _mm256_storeu_ps(dst + 2 * j, first);
-          _mm256_storeu_ps(dst + 2 * j + 8, second);
-        }
+        store_vector(dst + 2 * j, _mm256_permute2f128_ps(l, h, 0x20), stream);
+        store_vector(dst + 2 * j + 8, _mm256_permute2f128_ps(l, h, 0x31), stream);
       }
 #endif
       for (; j < n; ++j) {
