@@ -93,35 +93,6 @@ bool prefetches_next_image(const rn_context* ctx) { return ctx->isa != RN_ISA_AV
 // in the threads' L2 (512 KiB on Zen 3) until the next op reads them anyway.
 constexpr size_t kStreamBytesPerThread = size_t(1) << 20;
 
-// Prefetches up to two memory regions (the next image's inputs) a slice at a time, spread
-// over the calls a thread makes while it computes the current image: start() names them,
-// each next() issues the next `per_call` lines. (next() is always_inline: as a call, GCC
-// finds it free of side effects, prefetches being none to it, and deletes it.)
-struct PrefetchSlices {
-  int64_t per_call = 0;
-  const char* region[2] = {nullptr, nullptr};
-  int64_t lines[2] = {0, 0};
-  int64_t line = 0;  // the next line, counted over region 0 then region 1
-
-  void start(const float* a, int64_t a_floats, const float* b, int64_t b_floats) {
-    region[0] = reinterpret_cast<const char*>(a);
-    region[1] = reinterpret_cast<const char*>(b);
-    lines[0] = a ? (a_floats * int64_t(sizeof(float)) + 63) / 64 : 0;
-    lines[1] = b ? (b_floats * int64_t(sizeof(float)) + 63) / 64 : 0;
-    line = 0;
-  }
-  void stop() { start(nullptr, 0, nullptr, 0); }
-  __attribute__((always_inline)) inline void next() {
-    for (const int64_t end = std::min(lines[0] + lines[1], line + per_call); line < end; ++line)
-      __builtin_prefetch(line < lines[0] ? region[0] + 64 * line : region[1] + 64 * (line - lines[0]), 0, 3);
-  }
-  // per_call for `floats` spread over `calls` calls
-  static int64_t spread(int64_t floats, int64_t calls) {
-    const int64_t total = (floats * int64_t(sizeof(float)) + 63) / 64;
-    return (total + std::max<int64_t>(calls, 1) - 1) / std::max<int64_t>(calls, 1);
-  }
-};
-
 // for_each_image, each thread claiming its next image before it computes the current one, so
 // that it can prefetch that image's input meanwhile: body(n, next, tid), next = -1 at the end.
 template <class Body>
@@ -465,7 +436,7 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   // the next image at the end of one (each thread claims its next image before it computes the
   // current one). The rows' channel planes are 4 KiB apart: 16+ concurrent streams. Measured
   // on Zen 3 (2 threads, median ms of three alternations): none 4.2-5.4, x rows 3.4-4.4, x and
-  // y rows 3.2-4.8, so y is left to the hardware. (always_inline: see PrefetchSlices.)
+  // y rows 3.2-4.8, so y is left to the hardware. (always_inline: see PacedPrefetch.)
   for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
     char* scratch = at_offset<char>(base, per_thread_at + (xt_bytes + boff_bytes) * tid);
     float* xt = reinterpret_cast<float*>(scratch);
@@ -619,16 +590,20 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   // new then too: it was scalar below AVX-512).
   const bool stream_dx = sw == 2 && reinterpret_cast<uintptr_t>(dx) % 64 == 0 &&
                          sizeof(float) * d.n * d.c * hw >= kStreamBytesPerThread * size_t(threads);
-  // The next image's dy is prefetched a slice per GEMM row of this one (its copy at the start
-  // of an image otherwise waited on memory: a quarter of the conv's samples at batch 128).
+  // The next image's dy is prefetched in step with this one's GEMMs (PacedPrefetch): its copy
+  // at the start of an image otherwise waited on memory, a quarter of the conv's samples at
+  // batch 128. The GEMMs' multiply-adds per image: per phase row pair, m = C rows, n = the
+  // pair's columns, a segment of K per tap.
   const bool prefetch_next = prefetches_next_image(ctx);
-  int32_t gemm_rows = 0;
-  for (int32_t ah = 0; ah < phases_h; ++ah) gemm_rows += (phase_rows(d, ah) + pair - 1) / pair;
+  int64_t image_work = 0;
+  for (int32_t ah = 0; ah < phases_h; ++ah)
+    for (int32_t i = 0; i < phase_rows(d, ah); i += pair)
+      for (int32_t aw = 0; aw < sw; ++aw)
+        image_work += int64_t(d.c) * std::min(pair, phase_rows(d, ah) - i) * nj * d.k * tap_count[ah * sw + aw];
   for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + tmp_bytes) * tid);
-    PrefetchSlices prefetch;
-    prefetch.per_call = PrefetchSlices::spread(dy_image, gemm_rows);
-    if (prefetch_next && next >= 0) prefetch.start(dy + next * dy_image, dy_image, nullptr, 0);
+    PacedPrefetch prefetch;
+    if (prefetch_next && next >= 0) prefetch.start(dy + next * dy_image, dy_image, nullptr, 0, image_work);
     float* dyt = reinterpret_cast<float*>(scratch);
     float* tmp = reinterpret_cast<float*>(scratch + dyt_bytes);
     // The copy's zero padding is written by this thread's first image only (at the 16->32
@@ -647,10 +622,10 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     // Column blocks: with pair == 2 the second vector is the next phase row; else the
     // row's next 16 pixels.
     ga.b_block = pair == 2 ? int64_t(d.k) * pad.cols : kLanes;
+    ga.prefetch = prefetch_next ? &prefetch : nullptr;
     for (int32_t ah = 0; ah < phases_h; ++ah) {
       const int32_t ni = phase_rows(d, ah);
       for (int32_t i = 0; i < ni; i += pair) {
-        prefetch.next();
         const int32_t rows = std::min(pair, ni - i);
         if (sw == 2) {
           // Both column phases in one register tile, interleaved on the way out: straight
@@ -929,18 +904,19 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // reads one line of each of its planes per 16 / stride_w pixels), dy pixel-major as
   // the vectors. (x used to be packed pixel-major too, one 16x16 transpose per 16
   // pixels of 16 channels: up to 19 % of a stride-2 filter gradient.)
-  // Prefetch slices: the next image's lines spread over about as many GEMM calls as an image
-  // makes (per column tap: the grouped tiles' calls and up to two per row tap, or one per tap).
+  // The group's next image (x and dy) is prefetched in step with this one's GEMMs
+  // (PacedPrefetch): its first GEMMs otherwise waited on memory for x's lines and its dy copy
+  // for dy's. (Slices of it between GEMM calls, 170 lines each at 16->32, stalled the core on
+  // full miss buffers: 2.56 / 3.4-4.3 ms -> 2.10 / 2.7-3.4, best / medians of four
+  // alternations, 2 threads on Zen 3; about the time with x the same image every time.)
   const bool prefetch_next = prefetches_next_image(ctx);
   const int64_t x_image = int64_t(d.c) * d.h * d.w, dy_image = int64_t(d.k) * d.p * d.q;
-  const int64_t calls = int64_t(d.s) * (grouped ? (d.c + 3) / 4 + 2 * d.r : d.r);
+  int64_t image_work = 0;  // the GEMMs' multiply-adds per image: C x K16 per tap, row and column
+  for (int32_t t = 0; t < taps; ++t) image_work += int64_t(d.c) * g.k16 * nseg[t] * seg_len[t];
   std::atomic<int32_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
     float* dyt = at_offset<float>(base, per_thread_at + dyt_bytes * tid);
-    // The group's next image (x and dy) is prefetched a slice per GEMM call of this one: its
-    // first GEMMs otherwise waited on memory for x's lines and its dy copy for dy's.
-    PrefetchSlices prefetch;
-    prefetch.per_call = PrefetchSlices::spread(x_image + dy_image, calls);
+    PacedPrefetch prefetch;
     GemmArgs ga;
     ga.m = d.c;  // rows: input channels
     ga.n = g.k16;
@@ -949,6 +925,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
     ga.b = dyt;
     ga.b_step = g.k16;
     ga.ldc = g.k16;
+    ga.prefetch = prefetch_next ? &prefetch : nullptr;
     // Tap t's GEMM over its segments [from, to) (its rows in order; all of them: 0, nseg[t]).
     auto tap_gemm = [&](int32_t t, float* acc, int32_t from, int32_t to) {
       ga.nseg = to - from;  // none: the tap's rows of acc are written zero (or left as they are)
@@ -956,7 +933,6 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
       ga.a_off = a_off + int64_t(t) * d.p + from;
       ga.b_off = b_off + int64_t(t) * d.p + from;
       ga.c = acc + int64_t(t) * d.c * g.k16;
-      prefetch.next();
       kern.gemm_bcast(ga);
     };
     GemmArgs g3 = ga;  // the grouped tiles: rows (r, c) for r < 3 and 4 channels from c0
@@ -974,7 +950,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
         ga.accumulate = grouped || n > first;  // else the group's first image writes acc (every float of it)
         ga.a = x + n * x_image;
         if (prefetch_next && n + 1 < last)
-          prefetch.start(ga.a + x_image, x_image, dy + (n + 1) * dy_image, dy_image);
+          prefetch.start(ga.a + x_image, x_image, dy + (n + 1) * dy_image, dy_image, image_work);
         else
           prefetch.stop();
         kern.pack_c16(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt,
@@ -998,7 +974,6 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
           for (int32_t c0 = 0; c0 < d.c; c0 += 4) {
             g3.a = ga.a + int64_t(c0) * in_plane(d);
             g3.c = acc + int64_t(c0) * g.k16;
-            prefetch.next();
             kern.gemm_bcast_grouped(g3);
           }
           for (int32_t r = 0; r < 3; ++r)  // rows after them

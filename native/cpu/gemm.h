@@ -2,9 +2,40 @@
 // convolution drivers. See gemm_kernels.cpp for the exact formula.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 namespace rn {
+
+// Prefetches up to two memory regions (the next image's inputs) a line at a time, in step with
+// the GEMMs computing the current image: start() names the regions and the multiply-adds the
+// GEMMs will do meanwhile; the GEMMs report theirs (GemmArgs::prefetch), and a line is issued
+// per equal share of them. (Issued in slices between GEMM calls instead, a hundred lines and
+// more at a time, the prefetches stalled the core on full miss buffers.) advance() is
+// always_inline: as a call, GCC finds it free of side effects, prefetches being none to it,
+// and deletes it.
+struct PacedPrefetch {
+  const char* region[2] = {nullptr, nullptr};
+  int64_t lines[2] = {0, 0};
+  int64_t line = 0;           // the next line, counted over region 0 then region 1
+  int64_t work_per_line = 1;  // multiply-adds between two prefetches
+  int64_t credit = 0;         // multiply-adds reported since the last one
+
+  void start(const float* a, int64_t a_floats, const float* b, int64_t b_floats, int64_t work) {
+    region[0] = reinterpret_cast<const char*>(a);
+    region[1] = reinterpret_cast<const char*>(b);
+    lines[0] = a ? (a_floats * int64_t(sizeof(float)) + 63) / 64 : 0;
+    lines[1] = b ? (b_floats * int64_t(sizeof(float)) + 63) / 64 : 0;
+    line = 0;
+    credit = 0;
+    work_per_line = std::max<int64_t>(1, work / std::max<int64_t>(1, lines[0] + lines[1]));
+  }
+  void stop() { start(nullptr, 0, nullptr, 0, 0); }
+  __attribute__((always_inline)) inline void advance(int64_t work) {
+    for (credit += work; credit >= work_per_line && line < lines[0] + lines[1]; credit -= work_per_line, ++line)
+      __builtin_prefetch(line < lines[0] ? region[0] + 64 * line : region[1] + 64 * (line - lines[0]), 0, 3);
+  }
+};
 
 struct GemmArgs {
   int64_t m = 0;            // rows of C (A is read as broadcast scalars)
@@ -36,6 +67,9 @@ struct GemmArgs {
   // register tile hold, say, three filter taps of four channels.
   const int64_t* a_grp = nullptr;
   const int64_t* c_grp = nullptr;
+  // Told of each register tile's multiply-adds segment by segment (gemm_bcast and
+  // gemm_bcast_grouped: m * n * seg_len per segment over a call), null: no prefetches.
+  PacedPrefetch* prefetch = nullptr;
 };
 
 // Lanes of the channel-blocked layouts the conv kernels pack into. (static:

@@ -53,6 +53,7 @@ inline void micro(const GemmArgs& g, int64_t i0, int64_t j0) {
   constexpr int kGroups = (MR + 3) / 4;
   const int64_t lda3 = 3 * lda;
   for (int32_t seg = 0; seg < g.nseg; ++seg) {
+    if (g.prefetch != nullptr) g.prefetch->advance(int64_t(MR) * NV * kWidth * g.seg_len);
     const float* pa = g.a + (g.a_off ? g.a_off[seg] : 0) + i0 * lda;
     const float* pb = g.b + (g.b_off ? g.b_off[seg] : 0) + j0 / 16 * bb;
     const float* base[kGroups];
