@@ -31,10 +31,15 @@ struct PacedPrefetch {
     work_per_line = std::max<int64_t>(1, work / std::max<int64_t>(1, lines[0] + lines[1]));
   }
   void stop() { start(nullptr, 0, nullptr, 0, 0); }
+  // Reports `work` multiply-adds done: issues the lines due by now. (With `work` at start() at
+  // least the lines, every line is issued by the time all of it is reported; a GEMM smaller
+  // than its prefetch leaves the rest to the hardware.)
   __attribute__((always_inline)) inline void advance(int64_t work) {
     for (credit += work; credit >= work_per_line && line < lines[0] + lines[1]; credit -= work_per_line, ++line)
-      __builtin_prefetch(line < lines[0] ? region[0] + 64 * line : region[1] + 64 * (line - lines[0]), 0, 3);
+      __builtin_prefetch(address(line), 0, 3);
   }
+  // Where line i starts: region 0's lines, then region 1's.
+  const char* address(int64_t i) const { return i < lines[0] ? region[0] + 64 * i : region[1] + 64 * (i - lines[0]); }
 };
 
 struct GemmArgs {
