@@ -33,22 +33,34 @@ int check_desc(const rn_conv2d_desc* d) {
 }
 
 // AUTO's choice, from measurements on the shapes of CIFAR and ImageNet ResNets
-// (docs/PERFORMANCE.md): Winograd for every 3x3 stride-1 conv; direct convolution
-// where its 16-lane channel blocks are full; im2col + OpenBLAS for the pointwise
-// (1x1) convs, which are plain GEMMs, and for the few-channel stem's gradients.
+// (docs/PERFORMANCE.md): Winograd for the 3x3 stride-1 convs of kWinogradMinChannels input
+// channels or more; direct convolution for every other conv with a spatial kernel, the
+// few-channel stems included; im2col + OpenBLAS for the pointwise (1x1) convs, which are plain
+// GEMMs; backward-data runs direct where it puts the input pixels in the lanes (rows of whole
+// vectors) or has 4 channels or more for them, else im2col.
+//
+// The stems: direct puts the output channels in the lanes forward and for the filter gradient
+// (a 1- or 3-channel input wastes nothing there), where Winograd pads the input channels to a
+// 16-lane block and im2col re-lays the input out. Measured on Zen 3 (AVX2, 2 threads, batch
+// 128, `bench_conv`, median ms, Winograd / direct): 1->16 @32x32 forward 3.1 / 1.3, backward-
+// data 3.6 / 1.4, backward-filter 3.8 / 1.2; 3->16 2.8 / 1.6, 3.0 / 1.7, 3.9 / 1.6; 6->16 4.3 /
+// 2.5, 4.2 / 2.4, 4.3 / 2.4; at 8 channels about even (8->32 @32x32 5.5 / 5.5 forward, 8->64
+// @16x16 3.1 / 3.6), at 16 Winograd 2-2.3x faster. The 7x7/2 ImageNet stem's gradients (batch
+// 16), im2col / direct: backward-filter 73 / 55 ms, backward-data 79 / 55 (pixels in the lanes).
+// With the channels in the lanes instead (rows not whole vectors), a few-channel backward-data
+// wastes most lanes: @28x28, im2col / direct, 1->16 2.4 / 4.1 ms, 2->16 3.0 / 4.5, 3->16 4.2 /
+// 3.9, 4->16 5.1 / 3.6, 6->16 7.3 / 4.2; 12->16 stride 2 4.7 / 2.2.
+constexpr int32_t kWinogradMinChannels = 8;
+
 int resolve(const rn_conv2d_desc& d, int direction) {
   if (d.algo != RN_CONV_ALGO_AUTO) return d.algo;
-  if (rn::conv::winograd_applicable(d)) return RN_CONV_ALGO_WINOGRAD;
+  if (rn::conv::winograd_applicable(d) && d.c >= kWinogradMinChannels) return RN_CONV_ALGO_WINOGRAD;
   const bool pointwise = d.r == 1 && d.s == 1;
-  switch (direction) {
-    case 0:  // forward: k in the lanes
-      return pointwise ? RN_CONV_ALGO_IM2COL : RN_CONV_ALGO_DIRECT;
-    case 1:  // backward-data: c in the lanes
-      return d.c >= 16 && !(pointwise && (d.stride_h > 1 || d.stride_w > 1)) ? RN_CONV_ALGO_DIRECT
-                                                                              : RN_CONV_ALGO_IM2COL;
-    default:  // backward-filter: c as the broadcast rows
-      return d.c >= 16 && !pointwise ? RN_CONV_ALGO_DIRECT : RN_CONV_ALGO_IM2COL;
+  if (direction == 1) {  // backward-data: direct puts the input pixels or channels in the lanes
+    if (pointwise) return d.c >= 16 && d.stride_h == 1 && d.stride_w == 1 ? RN_CONV_ALGO_DIRECT : RN_CONV_ALGO_IM2COL;
+    return d.c >= 4 || rn::conv::direct_backward_data_in_pixel_lanes(d) ? RN_CONV_ALGO_DIRECT : RN_CONV_ALGO_IM2COL;
   }
+  return pointwise ? RN_CONV_ALGO_IM2COL : RN_CONV_ALGO_DIRECT;  // forward, backward-filter
 }
 
 }  // namespace
