@@ -146,7 +146,10 @@ class CudaResNetTest {
         }
       }
       sameTensors("parameter", want.parameters(), got.parameters(), tol);
-      sameTensors("momentum", want.momentumBuffers(), got.momentumBuffers(), 10 * tol);
+      // The momentum buffers are sums of the gradients (after one step, the gradients), so they
+      // are compared as a whole like them: per tensor, a BN weight's buffer measured only its
+      // cancellation (ImageNet ResNet-18 after one step: 2.9e-3 for one tensor, 3.3e-5 as a whole).
+      sameAsWhole("momentum", want.momentumBuffers(), got.momentumBuffers(), tol);
       float[] images = new float[batch * 3 * h * w];
       for (int i = 0; i < images.length; i++) {
         images[i] = (float) rng.nextGaussian();
