@@ -112,10 +112,15 @@ void for_each_image(rn_context* ctx, int threads, int32_t images, const Body& bo
 // without until measured there.
 bool prefetches_next_image(const rn_context* ctx) { return ctx->isa != RN_ISA_AVX512; }
 
-// Results larger than this per thread, that nothing reads back in the kernel, are written
-// with non-temporal stores (no read of each line before its first store): they would not stay
-// in the threads' L2 (512 KiB on Zen 3) until the next op reads them anyway.
-constexpr size_t kStreamBytesPerThread = size_t(1) << 20;
+// Whether a result of `floats` floats at `out`, that nothing reads back in the kernel, is
+// written with non-temporal stores (no read of each line before its first store): where it is
+// larger than 1 MiB per thread, so would not stay in the threads' L2 (512 KiB on Zen 3) until
+// the next op reads it anyway, and aligned for whole-line vector stores.
+bool streams_result(const float* out, int64_t floats, int threads) {
+  constexpr size_t kStreamBytesPerThread = size_t(1) << 20;
+  return reinterpret_cast<uintptr_t>(out) % 64 == 0 &&
+         sizeof(float) * size_t(floats) >= kStreamBytesPerThread * size_t(threads);
+}
 
 // for_each_image, each thread claiming its next image before it computes the current one, so
 // that it can prefetch that image's input meanwhile: body(n, next, tid), next = -1 at the end.
@@ -454,8 +459,7 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   // the threads' L2 could keep and nothing reads it back here (no epilogue). Measured on Zen 3
   // at batch 128 (y 4 MiB, best / median ms of five alternations): 2.78 / 3.9-5.7 streamed,
   // 3.34 / 4.8-6.9 not; one thread 4.75 / 7.1-7.2 against 5.75 / 8.9-9.6.
-  const bool stream_y = !finish && reinterpret_cast<uintptr_t>(y) % 64 == 0 && pq % kLanes == 0 &&
-                        sizeof(float) * d.n * d.k * pq >= kStreamBytesPerThread * size_t(threads);
+  const bool stream_y = !finish && pq % kLanes == 0 && streams_result(y, int64_t(d.n) * d.k * pq, threads);
   // Software prefetches of the x rows the copy will read, kPrefetchRows output rows ahead, into
   // the next image at the end of one (each thread claims its next image before it computes the
   // current one). The rows' channel planes are 4 KiB apart: 16+ concurrent streams. Measured
@@ -612,8 +616,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   // the 16->32 transition at batch 128 (dx 8 MiB), 2 threads, best / median ms of four
   // alternations: 2.91 / 3.8-4.9 streamed, 3.91 / 5.3-6.0 not (with interleave2's AVX2 path,
   // new then too: it was scalar below AVX-512).
-  const bool stream_dx = sw == 2 && reinterpret_cast<uintptr_t>(dx) % 64 == 0 &&
-                         sizeof(float) * d.n * d.c * hw >= kStreamBytesPerThread * size_t(threads);
+  const bool stream_dx = sw == 2 && streams_result(dx, int64_t(d.n) * d.c * hw, threads);
   // The next image's dy is prefetched in step with this one's GEMMs (PacedPrefetch): its copy
   // at the start of an image otherwise waited on memory, a quarter of the conv's samples at
   // batch 128. The GEMMs' multiply-adds per image: per phase row pair, m = C rows, n = the

@@ -240,8 +240,9 @@ inline PlaneTaps backward_data_phase_taps(const rn_conv2d_desc& d, int32_t ah, i
 //   whole vectors and read every input column (W = 2Q): x's rows split into their two
 //   column phases, the weights broadcast, y's NCHW rows written straight from the tile
 //   (below AVX-512: measured on Zen 3's AVX2; the AVX-512 level keeps the NCHW reads it was
-//   tuned with, not measured against this path); else it broadcasts x, straight from its NCHW planes where most outputs read inside the
-//   image, else from a zero-padded copy of each image;
+//   tuned with, not measured against this path); else it broadcasts x, straight from its
+//   NCHW planes where most outputs read inside the image, else from a zero-padded copy of
+//   each image;
 // - backward-data puts the input pixels in the lanes where a stride phase's rows are whole
 //   vectors (dy rows are then the vectors, from a zero-padded copy); else it broadcasts dy,
 //   straight from NCHW where every phase reads mostly inside, else from a padded copy.
