@@ -36,10 +36,11 @@
   void interleave2(const float* even, const float* odd, int32_t n, int32_t rows, int32_t planes,  \
                    int64_t plane_stride_out, int64_t row_stride_out, float* out, bool stream);  \
   /* One input row (x: channel 0's, planes `plane` floats apart, 2q columns) split into its    \
-     column phases: out[blk * block_stride + c * q + j] = x[c][2 (j + shift[blk]) + phase[blk]], \
-     zero where that column is outside [0, 2q) (x is not read there) */                          \
+     column phases: out[blk * block_stride + c * c_pitch + j] = x[c][2 (j + shift[blk]) +       \
+     phase[blk]], zero where that column is outside [0, 2q) (x is not read there) */             \
   void phase_blocks(const float* x, int32_t channels, int64_t plane, int32_t q, int32_t blocks,   \
-                    const int32_t* phase, const int32_t* shift, float* out, int64_t block_stride);  \
+                    const int32_t* phase, const int32_t* shift, float* out, int64_t block_stride,   \
+                    int64_t c_pitch);                                                             \
   void unpack_c16(const float* in, const PackStrides& st, int32_t channels, int32_t rows,       \
                   int32_t cols, int32_t p, int32_t q, int32_t row0, float* y);                  \
   /* CReLU of packed data in place: pos[i] = relu(pos[i]) and pos[count + i] = relu(-pos[i]) */ \

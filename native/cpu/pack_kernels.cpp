@@ -300,8 +300,7 @@ inline __m256 split_phase(__m256 lo, __m256 hi, int32_t a) {
 // the general path below does, cost 6 cycles a vector: a fifth of the conv with x in L2.)
 template <int NV>
 void phase_blocks_small_shifts(const float* x, int32_t channels, int64_t plane, int32_t blocks, const int32_t* phase,
-                               const int32_t* shift, float* out, int64_t block_stride) {
-  constexpr int32_t q = 8 * NV;
+                               const int32_t* shift, float* out, int64_t block_stride, int64_t c_pitch) {
   const __m256i rot_right = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);  // lane j <- j - 1
   const __m256i rot_left = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);   // lane j <- j + 1
   for (int32_t c = 0; c < channels; ++c) {
@@ -317,7 +316,7 @@ void phase_blocks_small_shifts(const float* x, int32_t channels, int64_t plane, 
     }
     for (int32_t b = 0; b < blocks; ++b) {
       const __m256* v = phase[b] == 0 ? ph[0] + 1 : ph[1] + 1;
-      float* to = out + b * block_stride + int64_t(c) * q;
+      float* to = out + b * block_stride + int64_t(c) * c_pitch;
       if (shift[b] < 0) {
 #pragma GCC unroll 8
         for (int i = 0; i < NV; ++i)  // [v[i-1][7], v[i][0..6]]
@@ -338,14 +337,18 @@ void phase_blocks_small_shifts(const float* x, int32_t channels, int64_t plane, 
 #endif
 
 void phase_blocks(const float* x, int32_t channels, int64_t plane, int32_t q, int32_t blocks, const int32_t* phase,
-                  const int32_t* shift, float* out, int64_t block_stride) {
+                  const int32_t* shift, float* out, int64_t block_stride, int64_t c_pitch) {
   const int32_t w = 2 * q;
 #if defined(RN_ISA_LEVEL_avx2) || defined(RN_ISA_LEVEL_avx512)
   // (AVX2 code at the AVX-512 level too: the conv runs this path below AVX-512 only.)
   bool small_shifts = true;
   for (int32_t b = 0; b < blocks; ++b) small_shifts = small_shifts && shift[b] >= -1 && shift[b] <= 1;
-  if (small_shifts && q == 16) return phase_blocks_small_shifts<2>(x, channels, plane, blocks, phase, shift, out, block_stride);
-  if (small_shifts && q == 32) return phase_blocks_small_shifts<4>(x, channels, plane, blocks, phase, shift, out, block_stride);
+  if (small_shifts && q == 8)
+    return phase_blocks_small_shifts<1>(x, channels, plane, blocks, phase, shift, out, block_stride, c_pitch);
+  if (small_shifts && q == 16)
+    return phase_blocks_small_shifts<2>(x, channels, plane, blocks, phase, shift, out, block_stride, c_pitch);
+  if (small_shifts && q == 32)
+    return phase_blocks_small_shifts<4>(x, channels, plane, blocks, phase, shift, out, block_stride, c_pitch);
 #endif
   // Any shift: each vector loaded from its source columns 2 (j + shift) + phase ... (two
   // vectors' worth from 2 (j + shift) on), the ones outside the row masked off (a masked
@@ -354,7 +357,7 @@ void phase_blocks(const float* x, int32_t channels, int64_t plane, int32_t q, in
     const int32_t a = phase[blk], e = shift[blk];
     for (int32_t c = 0; c < channels; ++c) {
       const float* src = x + c * plane;
-      float* to = out + blk * block_stride + int64_t(c) * q;
+      float* to = out + blk * block_stride + int64_t(c) * c_pitch;
       int32_t j = 0;
 #if defined(RN_ISA_LEVEL_avx2) || defined(RN_ISA_LEVEL_avx512)
       for (; j + 8 <= q; j += 8) {

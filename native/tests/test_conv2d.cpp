@@ -218,30 +218,37 @@ int main() {
       {2, 3, 9, 32, 7, 7, 7, 2, 3},     // forward in pixel lanes, 7x7: phase blocks shifted by -2 .. 1
       {2, 4, 64, 64, 128, 3, 3, 2, 1},  // ... y of 2 MiB, streamed past the caches (no bias, 1 and 2 threads)
       {2, 64, 64, 64, 8, 3, 3, 2, 1},   // backward-data in pixel lanes, dx of 2 MiB streamed (1 and 2 threads)
+      {2, 3, 12, 14, 5, 7, 7, 2, 3},    // forward in phase planes, 7x7: row and column shifts -2 .. 1
+      {3, 7, 11, 10, 9, 3, 3, 2, 1},    // ... odd input height: the last plane row is padding
+      {2, 4, 9, 8, 6, 1, 1, 2, 0},      // ... 1x1: one row phase, one column block
+      {2, 3, 10, 12, 20, 5, 5, 2, 2},   // ... 5x5, partial output-channel blocks
+      {2, 64, 32, 30, 8, 3, 3, 2, 1},   // W = 2Q, but planes over kPhasePlaneMaxBytes: NCHW
   };
-  // Direct forward has three ways to read x (output pixels in the lanes; or channels,
-  // broadcasting x from NCHW or from a padded copy), direct backward-data three to read dy
+  // Direct forward has four ways to read x (output pixels in the lanes; or channels,
+  // broadcasting x from phase planes, from NCHW or from a padded copy), direct backward-data three to read dy
   // (input pixels in the lanes; or channels, broadcasting dy from NCHW or from a padded
   // copy): the shapes must take each.
-  int forward_lanes = 0, reads_nchw = 0, reads_copy = 0, data_lanes = 0, data_nchw = 0, data_copy = 0, filter_grouped = 0;
+  int forward_lanes = 0, phase_planes = 0, reads_nchw = 0, reads_copy = 0, data_lanes = 0, data_nchw = 0, data_copy = 0, filter_grouped = 0;
   for (const Shape& s : shapes) {
     const rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, RN_CONV_ALGO_DIRECT);
-    // (forward in pixel lanes: below AVX-512, so at every level these tests run on most machines)
-    ++(rn::conv::direct_forward_in_pixel_lanes(d, RN_ISA_GENERIC) ? forward_lanes
-       : rn::conv::direct_forward_reads_nchw(d)   ? reads_nchw
-                                                  : reads_copy);
+    // (forward in pixel lanes or phase planes: below AVX-512, so at every level these tests run
+    // on most machines)
+    ++(rn::conv::direct_forward_in_pixel_lanes(d, RN_ISA_GENERIC)    ? forward_lanes
+       : rn::conv::direct_forward_in_phase_planes(d, RN_ISA_GENERIC) ? phase_planes
+       : rn::conv::direct_forward_reads_nchw(d)                      ? reads_nchw
+                                                                     : reads_copy);
     filter_grouped += rn::conv::direct_backward_filter_groups_row_taps(d);
     ++(rn::conv::direct_backward_data_in_pixel_lanes(d) ? data_lanes
        : rn::conv::direct_backward_data_reads_nchw(d)   ? data_nchw
                                                         : data_copy);
   }
-  std::printf("direct paths: forward %d pixel lanes / %d NCHW / %d copy; backward-data %d pixel lanes / %d NCHW / %d copy; "
+  std::printf("direct paths: forward %d pixel lanes / %d phase planes / %d NCHW / %d copy; backward-data %d pixel lanes / %d NCHW / %d copy; "
               "backward-filter %d with grouped row taps\n",
-              forward_lanes, reads_nchw, reads_copy, data_lanes, data_nchw, data_copy, filter_grouped);
+              forward_lanes, phase_planes, reads_nchw, reads_copy, data_lanes, data_nchw, data_copy, filter_grouped);
   RN_EXPECT(filter_grouped >= 5, "backward-filter's grouped row taps covered: %d shapes", filter_grouped);
-  RN_EXPECT(forward_lanes >= 5 && reads_nchw >= 10 && reads_copy >= 2,
-            "direct forward paths covered: %d pixel lanes, %d NCHW, %d padded copy", forward_lanes, reads_nchw,
-            reads_copy);
+  RN_EXPECT(forward_lanes >= 5 && phase_planes >= 8 && reads_nchw >= 10 && reads_copy >= 2,
+            "direct forward paths covered: %d pixel lanes, %d phase planes, %d NCHW, %d padded copy", forward_lanes,
+            phase_planes, reads_nchw, reads_copy);
   RN_EXPECT(data_lanes >= 5 && data_nchw >= 10 && data_copy >= 2,
             "direct backward-data paths covered: %d pixel lanes, %d NCHW, %d padded copy", data_lanes, data_nchw,
             data_copy);
