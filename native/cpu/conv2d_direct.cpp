@@ -552,9 +552,16 @@ int forward_phase_planes(rn_context* ctx, const rn_conv2d_desc& d, const float* 
     b_off[t] = int64_t(t) * g.c16 * g.k16;
   }
   const int64_t x_image = int64_t(d.c) * d.h * d.w, hw = in_plane(d), pixels = out_plane(d);
-  // (A paced prefetch of the next image's x, as backward-filter has, measured no faster here:
-  // best / medians of six alternations on Zen 3, 2.19 / 2.8-3.5 ms without, 2.24 / 2.8-3.5 with.)
-  for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
+  // Paced over each image's GEMM (PacedPrefetch), the next image's x, which the copy would
+  // otherwise wait for (a fifth of the samples at batch 128 on one thread, against a tenth with
+  // the batch in L2), and this image's y, which the transposing unpack writes after the GEMM
+  // (each line read before its first store). Zen 3, batch 128, best / medians of four to six
+  // alternations, ms: one thread, none 4.94 / 6.5-8.3, x 4.17 / 5.5-6.7, x and y 3.94 / 4.1-5.9;
+  // two threads, none 2.74 / 3.3-4.6, x 2.23 / 2.7-4.1, x and y 2.08 / 2.5-4.0.
+  const bool prefetch = prefetches_next_image(ctx);
+  const int64_t image_work = pixels * g.k16 * d.c * taps;  // the GEMM's multiply-adds, as PacedPrefetch counts them
+  const int64_t y_image = ep ? ep->image(d) : int64_t(d.k) * pixels;
+  for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
     char* scratch = at_offset<char>(base, per_thread_at + per_thread * tid);
     float* xt = reinterpret_cast<float*>(scratch);
     float* yt = reinterpret_cast<float*>(scratch + xt_bytes);
@@ -574,6 +581,8 @@ int forward_phase_planes(rn_context* ctx, const rn_conv2d_desc& d, const float* 
           for (int32_t c = 0; c < d.c; ++c) std::fill_n(to + b * pl.block_stride + c * pl.c_pitch, pl.q, 0.0f);
       }
     }
+    PacedPrefetch paced;
+    if (prefetch) paced.start(next >= 0 ? x + next * x_image : nullptr, x_image, y + n * y_image, y_image, image_work);
     fc.fill_bias(yt, pixels);
     GemmArgs ga = fc.gemm_args();
     ga.m = pixels;
@@ -585,6 +594,7 @@ int forward_phase_planes(rn_context* ctx, const rn_conv2d_desc& d, const float* 
     ga.b_off = b_off;
     ga.c = yt;
     ga.ldc = g.k16;
+    ga.prefetch = prefetch ? &paced : nullptr;
     kern.gemm_bcast(ga);
     fc.finish_image(n, yt, yt_neg, y);
   });
@@ -830,9 +840,21 @@ int backward_data_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const floa
                             gemms + count, a_off, b_off, &segs);
     }
 
-  for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
+  // Paced over each image's GEMMs (PacedPrefetch): the next image's dy and this image's dx,
+  // which the transposing unpack writes after them (each line read before its first store).
+  // Zen 3, 32->64 at batch 128, best / medians of four alternations, ms: one thread, none
+  // 4.39 / 5.0-7.4, dx 4.04 / 5.3-5.4, dx and dy 3.83 / 4.8-5.5; two threads 2.59 / 2.8-3.5,
+  // 2.23 / 2.5-3.1, 2.03 / 2.4-2.9. (The next dy alone measured no faster in the ninth session.)
+  const bool prefetch = prefetches_next_image(ctx);
+  int64_t image_work = 0;  // the GEMMs' multiply-adds, as PacedPrefetch counts them
+  for (int32_t i = 0; i < count; ++i) image_work += gemms[i].m * gemms[i].nseg * int64_t(g.c16) * d.k;
+  const int64_t dy_image = int64_t(d.k) * d.p * d.q, dx_image = int64_t(d.c) * d.h * d.w;
+  for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
     float* dxt = at_offset<float>(base, per_thread_at + dxt_bytes * tid);
+    PacedPrefetch paced;
+    if (prefetch) paced.start(next >= 0 ? dy + next * dy_image : nullptr, dy_image, dx + n * dx_image, dx_image, image_work);
     GemmArgs ga;
+    ga.prefetch = prefetch ? &paced : nullptr;
     ga.n = g.c16;
     ga.seg_len = d.k;
     ga.a = dy + int64_t(n) * d.k * d.p * d.q;
