@@ -4,8 +4,9 @@
 //
 // Forward, below AVX-512, puts the output pixels in the lanes where its stride-2 output rows
 // are whole vectors (forward_pixel_lanes: weights broadcast, x from a ring of rows split into
-// column phases, y's NCHW rows as the result). Otherwise it reads its broadcast operand
-// straight from the NCHW input, with separate
+// column phases, y's NCHW rows as the result), and reads x from "phase planes" where shorter
+// stride-2 rows read every input column (forward_phase_planes: one GEMM of all the image's
+// pixels). Otherwise it reads its broadcast operand straight from the NCHW input, with separate
 // GEMMs for the border pixels whose taps reach into the padding (or, for shapes that
 // are mostly border, from a zero-padded "row-planar" copy, [row][channel][col]), and
 // produces pixel-major results with the channels in 16-lane blocks
