@@ -958,9 +958,16 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   const Geometry g(d);
   const int32_t taps = g.taps();
   const int threads = std::min<int>(ctx->pool.size(), d.n);
-  // Per thread: dy of one image pixel-major; per group: acc[r][s][c][k16] (dW transposed).
-  const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * d.p * d.q * g.k16);
   const int64_t acc_floats = int64_t(taps) * d.c * g.k16;
+  GemmArgs probe;  // m = 0: asks whether this ISA level has the grouped tile (see below)
+  const bool grouped = direct_backward_filter_groups_row_taps(d) && kern.gemm_bcast_grouped(probe);
+  // Images per GEMM call (chunk): where an image has few output pixels, each call sums several
+  // images' (the segments run image after image, so every sum keeps its order), so that a tap's
+  // accumulator tile is loaded and stored once per chunk rather than once per image.
+  const int32_t chunk = grouped ? 1 : std::clamp<int32_t>(int32_t(kFilterChunkPixels / out_plane(d)), 1, d.n);
+  // Per thread: dy of one chunk pixel-major; per group: acc[r][s][c][k16] (dW transposed).
+  const int64_t dyt_image = out_plane(d) * g.k16;
+  const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * dyt_image * chunk);
   // Determinism: images in fixed ranges, each summed into its own accumulator in image
   // order, the ranges added in group order (WorkGroups): same inputs and thread count =>
   // bit-identical dW, hence reproducible training, while threads take ranges dynamically
@@ -973,7 +980,10 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // Per tap: the output rows whose input row is inside the image (one segment each) and
   // the columns likewise (every segment's length): the padding contributes nothing, so
   // the taps just skip it.
-  const size_t aoff_at = plan.add_array<int64_t>(size_t(taps) * d.p), boff_at = plan.add_array<int64_t>(size_t(taps) * d.p);
+  // Per tap, a chunk's segments: (image, output row) in that order, seg_stride apart.
+  const int64_t seg_stride = int64_t(chunk) * d.p;
+  const size_t aoff_at = plan.add_array<int64_t>(size_t(taps) * seg_stride);
+  const size_t boff_at = plan.add_array<int64_t>(size_t(taps) * seg_stride);
   const size_t nseg_at = plan.add_array<int32_t>(taps), len_at = plan.add_array<int32_t>(taps);
   const size_t per_thread_at = plan.add(dyt_bytes * threads);
   const size_t acc_at = plan.add(acc_bytes * groups);
@@ -982,6 +992,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
   int32_t* nseg = at_offset<int32_t>(base, nseg_at);
   int32_t* seg_len = at_offset<int32_t>(base, len_at);
+  const int64_t x_image = int64_t(d.c) * d.h * d.w, dy_image = int64_t(d.k) * d.p * d.q;
   for (int32_t r = 0; r < d.r; ++r)
     for (int32_t s = 0; s < d.s; ++s) {
       const int32_t t = r * d.s + s;
@@ -989,11 +1000,13 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
       const Span cols = inside_outputs(d.q, d.w, 1, d.stride_w, d.pad_w - s);
       seg_len[t] = cols.size();
       nseg[t] = cols.size() > 0 ? rows.size() : 0;
-      for (int32_t i = 0; i < nseg[t]; ++i) {
-        const int32_t p = rows.lo + i;
-        a_off[t * d.p + i] = int64_t(p * d.stride_h - d.pad_h + r) * d.w + (cols.lo * d.stride_w - d.pad_w + s);
-        b_off[t * d.p + i] = (int64_t(p) * d.q + cols.lo) * g.k16;
-      }
+      for (int32_t j = 0; j < chunk; ++j)
+        for (int32_t i = 0; i < nseg[t]; ++i) {
+          const int32_t p = rows.lo + i;
+          const int64_t at = t * seg_stride + int64_t(j) * nseg[t] + i;
+          a_off[at] = j * x_image + int64_t(p * d.stride_h - d.pad_h + r) * d.w + (cols.lo * d.stride_w - d.pad_w + s);
+          b_off[at] = j * dyt_image + (int64_t(p) * d.q + cols.lo) * g.k16;
+        }
     }
   auto acc_of = [&](int group) { return at_offset<float>(base, acc_at + acc_bytes * group); };
 
@@ -1006,8 +1019,6 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // 8x2 (16 accumulators, 10 loads per 16 FMAs, against 24 and 14 per 24 here), and the
   // 16->32 transition's filter gradient ran 20 % faster grouped; at 32 channels they are
   // 11x2 and it ran 10 % slower (the rows only some taps read cost GEMMs of their own).
-  GemmArgs probe;  // m = 0: asks whether this ISA level has the grouped tile
-  const bool grouped = direct_backward_filter_groups_row_taps(d) && kern.gemm_bcast_grouped(probe);
   Span tap_rows[3] = {}, common = {0, 0};  // the output rows row tap r reads inside; all three do
   if (grouped) {
     common = {0, d.p};
@@ -1029,7 +1040,6 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // full miss buffers: 2.56 / 3.4-4.3 ms -> 2.10 / 2.7-3.4, best / medians of four
   // alternations, 2 threads on Zen 3; about the time with x the same image every time.)
   const bool prefetch_next = prefetches_next_image(ctx);
-  const int64_t x_image = int64_t(d.c) * d.h * d.w, dy_image = int64_t(d.k) * d.p * d.q;
   int64_t image_work = 0;  // the GEMMs' multiply-adds per image: C x K16 per tap, row and column
   for (int32_t t = 0; t < taps; ++t) image_work += int64_t(d.c) * g.k16 * nseg[t] * seg_len[t];
   std::atomic<int32_t> next{0};
@@ -1045,12 +1055,13 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
     ga.b_step = g.k16;
     ga.ldc = g.k16;
     ga.prefetch = prefetch_next ? &prefetch : nullptr;
-    // Tap t's GEMM over its segments [from, to) (its rows in order; all of them: 0, nseg[t]).
+    // Tap t's GEMM over its segments [from, to) (its rows in order, image after image; all of
+    // them: 0, images * nseg[t]).
     auto tap_gemm = [&](int32_t t, float* acc, int32_t from, int32_t to) {
       ga.nseg = to - from;  // none: the tap's rows of acc are written zero (or left as they are)
       ga.seg_len = seg_len[t];
-      ga.a_off = a_off + int64_t(t) * d.p + from;
-      ga.b_off = b_off + int64_t(t) * d.p + from;
+      ga.a_off = a_off + t * seg_stride + from;
+      ga.b_off = b_off + t * seg_stride + from;
       ga.c = acc + int64_t(t) * d.c * g.k16;
       kern.gemm_bcast(ga);
     };
@@ -1065,18 +1076,21 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
       const int32_t first = int32_t(split.begin(group)), last = int32_t(split.end(group));
       // grouped: acc starts at zero and every GEMM adds (a tap's rows come in up to three GEMMs)
       if (grouped) std::memset(acc, 0, sizeof(float) * acc_floats);
-      for (int32_t n = first; n < last; ++n) {
-        ga.accumulate = grouped || n > first;  // else the group's first image writes acc (every float of it)
+      for (int32_t n = first; n < last;) {
+        const int32_t images = std::min(chunk, last - n), after = std::min(chunk, last - n - images);
+        ga.accumulate = grouped || n > first;  // else the group's first chunk writes acc (every float of it)
         ga.a = x + n * x_image;
-        if (prefetch_next && n + 1 < last)
-          prefetch.start(ga.a + x_image, x_image, dy + (n + 1) * dy_image, dy_image, image_work);
+        if (prefetch_next && after > 0)
+          prefetch.start(ga.a + images * x_image, after * x_image, dy + (n + images) * dy_image, after * dy_image,
+                         images * image_work);
         else
           prefetch.stop();
-        kern.pack_c16(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt,
-                      PackStrides::pixel_major(d.q, g.kb));
+        for (int32_t j = 0; j < images; ++j)
+          kern.pack_c16(dy + (n + j) * dy_image, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt + j * dyt_image,
+                        PackStrides::pixel_major(d.q, g.kb));
         for (int32_t s = 0; s < d.s; ++s) {
           if (common.size() == 0 || seg_len[s] == 0) {  // not grouped, or nothing all three taps read
-            for (int32_t r = 0; r < d.r; ++r) tap_gemm(r * d.s + s, acc, 0, nseg[r * d.s + s]);
+            for (int32_t r = 0; r < d.r; ++r) tap_gemm(r * d.s + s, acc, 0, images * nseg[r * d.s + s]);
             continue;
           }
           for (int32_t r = 0; r < 3; ++r)  // rows before the common ones
@@ -1087,8 +1101,8 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
           g3.accumulate = true;
           g3.nseg = common.size();
           g3.seg_len = seg_len[t0];
-          g3.a_off = a_off + int64_t(t0) * d.p + (common.lo - tap_rows[0].lo);
-          g3.b_off = b_off + int64_t(t0) * d.p + (common.lo - tap_rows[0].lo);
+          g3.a_off = a_off + t0 * seg_stride + (common.lo - tap_rows[0].lo);  // (chunk 1 when grouped)
+          g3.b_off = b_off + t0 * seg_stride + (common.lo - tap_rows[0].lo);
           for (int32_t r = 0; r < 3; ++r) c_grp[r] = int64_t(r * d.s + s) * d.c * g.k16;
           for (int32_t c0 = 0; c0 < d.c; c0 += 4) {
             g3.a = ga.a + int64_t(c0) * in_plane(d);
@@ -1099,16 +1113,24 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
             if (tap_rows[r].hi > common.hi)
               tap_gemm(r * d.s + s, acc, common.hi - tap_rows[r].lo, tap_rows[r].size());
         }
+        n += images;
       }
     }
   });
   // dw[k][c][r][s] = sum over groups of acc[r][s][c][k], in group order: first the sums,
-  // contiguous (vectorized), into group 0's accumulator, then one transposing copy.
+  // contiguous (vectorized), into group 0's accumulator, then one transposing copy, a lane block
+  // of k at a time: it reads acc a whole line at a time and writes 16 rows of dw, each in order.
+  // (Taking k in dw's order instead read one float of each line, which at 128->256 (acc 1.2 MB,
+  // past L2) missed on nearly every read: 38 % of a filter gradient over 8 images.)
   const float* total = sum_group_accumulators(ctx->pool, groups, acc_floats, acc_of);
-  ctx->pool.parallel_for(int64_t(d.k) * d.c, 256, [&](int64_t b, int64_t e, int) {
+  ctx->pool.parallel_for(int64_t(g.kb) * d.c, 8, [&](int64_t b, int64_t e, int) {
     for (int64_t idx = b; idx < e; ++idx) {
-      const int64_t k = idx / d.c, c = idx % d.c;
-      for (int32_t t = 0; t < taps; ++t) dw[idx * taps + t] = total[(int64_t(t) * d.c + c) * g.k16 + k];
+      const int32_t k0 = int32_t(idx / d.c) * kLanes, c = int32_t(idx % d.c), lanes = std::min(kLanes, d.k - k0);
+      for (int32_t t = 0; t < taps; ++t) {
+        const float* from = total + (int64_t(t) * d.c + c) * g.k16 + k0;
+        float* to = dw + (int64_t(k0) * d.c + c) * taps + t;
+        for (int32_t kk = 0; kk < lanes; ++kk) to[kk * int64_t(d.c) * taps] = from[kk];
+      }
     }
   });
   if (dbias != nullptr) bias_gradient(ctx, d, dy, dbias);

@@ -334,6 +334,9 @@ inline bool direct_backward_data_reads_nchw(const rn_conv2d_desc& d) {
 // - backward-filter runs a 3x3 filter's three row taps in one register tile (four
 //   channels of each) where its per-tap tiles would have at most 8 rows (the channels) and
 //   the output channels fill 32-lane blocks (AVX-512 only; the other levels run the taps apart).
+// Backward-filter sums the images of a chunk in one GEMM call per tap where an image has fewer
+// output pixels than this (a chunk of at least this many pixels; conv2d_direct.cpp).
+constexpr int64_t kFilterChunkPixels = 64;
 inline bool direct_backward_filter_groups_row_taps(const rn_conv2d_desc& d) {
   const int32_t plain_tiles = (d.c + 11) / 12, plain_rows = (d.c + plain_tiles - 1) / plain_tiles;
   return d.r == 3 && d.s == 3 && d.c % 4 == 0 && plain_rows <= 8 && lane_blocks(d.k) % 2 == 0;
