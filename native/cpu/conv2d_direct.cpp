@@ -58,39 +58,37 @@ int32_t planar_pitch(int32_t cols) { return (cols + kLanes - 1) / kLanes * kLane
 // w[k][c][r][s] regrouped tap-major for the GEMMs, zero in the lane padding:
 // k_rows = false: out[(t*c_pad + c)*k_pad + k] (c rows, k columns);
 // k_rows = true:  out[(t*k_pad + k)*c_pad + c] (k rows, c columns).
-// Written in out's order, read with a stride: the few lines one inner loop reads (one per
-// output or input channel) stay in L1 for the next, where writing in w's order spread each
-// output line's stores over the whole copy (at 32->64, 11 % of a forward with 8 images).
-void tap_major_weights(const rn_conv2d_desc& d, const float* w, bool k_rows, int32_t c_pad, int32_t k_pad,
-                       float* out) {
+// A block of 16 columns at a time, all taps: it reads the block's filters, each a few lines of
+// w (its taps contiguous), and writes one line of each tap plane. (Writing in w's order spread
+// each output line's stores over the whole copy: at 32->64, 11 % of a forward with 8 images;
+// writing each tap plane in turn re-read all of w per tap: at 128->256, 1.2 MB from L3 nine
+// times, 28 % of a forward with 8 images.)
+// Split over the pool by plane rows where it is large (the 1.2 MB of a 128->256 conv).
+void tap_major_weights(ThreadPool& pool, const rn_conv2d_desc& d, const float* w, bool k_rows, int32_t c_pad,
+                       int32_t k_pad, float* out) {
   const int32_t taps = d.r * d.s;
   const int64_t k_stride = int64_t(d.c) * taps;  // w's floats from one output channel to the next
-  for (int32_t t = 0; t < taps; ++t) {
-    float* plane = out + int64_t(t) * c_pad * k_pad;
-    if (k_rows) {  // [k][c]
-      for (int32_t k = 0; k < k_pad; ++k) {
-        float* row = plane + int64_t(k) * c_pad;
-        if (k >= d.k) {
-          std::fill(row, row + c_pad, 0.0f);
-          continue;
+  const int32_t rows = k_rows ? k_pad : c_pad, cols = k_rows ? c_pad : k_pad;  // of each tap plane
+  const int32_t real_rows = k_rows ? d.k : d.c, real_cols = k_rows ? d.c : d.k;
+  const int64_t plane = int64_t(rows) * cols;
+  // w's floats from one plane row / column to the next
+  const int64_t row_step = k_rows ? k_stride : taps, col_step = k_rows ? taps : k_stride;
+  constexpr int64_t kFloatsPerThread = 32 << 10;  // below this, a pool dispatch costs more than it saves
+  pool.parallel_for(rows, std::max<int64_t>(1, kFloatsPerThread / (int64_t(cols) * taps)), [&](int64_t b, int64_t e, int) {
+    for (int32_t i = int32_t(b); i < int32_t(e); ++i)
+      for (int32_t j0 = 0; j0 < cols; j0 += kLanes) {
+        const int32_t j1 = std::min(cols, j0 + kLanes), real_j1 = std::min(real_cols, j1);
+        for (int32_t t = 0; t < taps; ++t) {
+          float* to = out + t * plane + int64_t(i) * cols;
+          int32_t j = j0;
+          if (i < real_rows) {
+            const float* from = w + i * row_step + t;
+            for (; j < real_j1; ++j) to[j] = from[j * col_step];
+          }
+          for (; j < j1; ++j) to[j] = 0.0f;
         }
-        const float* wk = w + k * k_stride + t;
-        for (int32_t c = 0; c < d.c; ++c) row[c] = wk[int64_t(c) * taps];
-        std::fill(row + d.c, row + c_pad, 0.0f);
       }
-    } else {  // [c][k]
-      for (int32_t c = 0; c < c_pad; ++c) {
-        float* row = plane + int64_t(c) * k_pad;
-        if (c >= d.c) {
-          std::fill(row, row + k_pad, 0.0f);
-          continue;
-        }
-        const float* wc = w + int64_t(c) * taps + t;
-        for (int32_t k = 0; k < d.k; ++k) row[k] = wc[k * k_stride];
-        std::fill(row + d.k, row + k_pad, 0.0f);
-      }
-    }
-  }
+  });
 }
 
 // Hands images to the pool's threads one at a time (an atomic counter: the two
@@ -155,7 +153,7 @@ struct ForwardCommon {
   size_t yt_bytes, neg_bytes;
 
   ForwardCommon(rn_context* ctx, const rn_conv2d_desc& desc, const Epilogue* epilogue)
-      : d(desc), kern(isa_kernels(ctx->isa)), g(desc), ep(epilogue) {
+      : d(desc), kern(isa_kernels(ctx->isa)), g(desc), ep(epilogue), pool_(ctx->pool) {
     yt_bytes = ScratchCarver::round_up(sizeof(float) * d.p * d.q * g.k16);
     neg_bytes = ep && ep->crelu() ? yt_bytes : 0;  // the CReLU epilogue's negative half
   }
@@ -165,7 +163,7 @@ struct ForwardCommon {
   }
   void set_up(void* base, const float* w, const float* bias) {
     wt = at_offset<float>(base, wt_at_);
-    tap_major_weights(d, w, false, g.c16, g.k16, wt);
+    tap_major_weights(pool_, d, w, false, g.c16, g.k16, wt);
     if (bias) {
       bias16 = at_offset<float>(base, bias_at_);
       std::memset(bias16, 0, sizeof(float) * g.k16);
@@ -196,6 +194,7 @@ struct ForwardCommon {
   }
 
  private:
+  ThreadPool& pool_;
   size_t wt_at_ = 0, bias_at_ = 0;
 };
 
@@ -447,7 +446,7 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   const size_t per_thread_at = plan.add((xt_bytes + boff_bytes) * threads);
   void* base = ctx->workspace.require(plan.total());
   float* wt = at_offset<float>(base, wt_at);
-  tap_major_weights(d, w, false, d.c, d.k, wt);
+  tap_major_weights(ctx->pool, d, w, false, d.c, d.k, wt);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   for (int32_t t = 0; t < taps; ++t) a_off[t] = int64_t(t) * d.c * d.k;
   // A bias alone runs as an epilogue too (after the GEMMs, on the image's planes in cache).
@@ -677,7 +676,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   std::memset(padded, 0, threads);
 
   float* wt = at_offset<float>(base, wt_at);
-  tap_major_weights(d, w, true, d.c, d.k, wt);
+  tap_major_weights(ctx->pool, d, w, true, d.c, d.k, wt);
   int32_t* tap_count = at_offset<int32_t>(base, count_at);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
@@ -819,7 +818,7 @@ int backward_data_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const floa
   void* base = ctx->workspace.require(plan.total());
 
   float* wt = at_offset<float>(base, wt_at);
-  tap_major_weights(d, w, true, g.c16, g.k16, wt);
+  tap_major_weights(ctx->pool, d, w, true, g.c16, g.k16, wt);
   BorderGemm* gemms = at_offset<BorderGemm>(base, gemms_at);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
@@ -897,7 +896,7 @@ int backward_data_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const fl
   std::memset(padded, 0, threads);
 
   float* wt = at_offset<float>(base, wt_at);
-  tap_major_weights(d, w, true, g.c16, g.k16, wt);
+  tap_major_weights(ctx->pool, d, w, true, g.c16, g.k16, wt);
   int32_t* tap_count = at_offset<int32_t>(base, count_at);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
