@@ -605,8 +605,8 @@ int forward_phase_planes(rn_context* ctx, const rn_conv2d_desc& d, const float* 
 
 int direct_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
                    float* y, const Epilogue* ep) {
-  if (direct_forward_in_pixel_lanes(d, ctx->isa)) return forward_pixel_lanes(ctx, d, x, w, bias, y, ep);
   if (direct_forward_in_phase_planes(d, ctx->isa)) return forward_phase_planes(ctx, d, x, w, bias, y, ep);
+  if (direct_forward_in_pixel_lanes(d, ctx->isa)) return forward_pixel_lanes(ctx, d, x, w, bias, y, ep);
   return direct_forward_reads_nchw(d) ? forward_from_nchw(ctx, d, x, w, bias, y, ep)
                                       : forward_from_planar(ctx, d, x, w, bias, y, ep);
 }

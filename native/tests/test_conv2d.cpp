@@ -215,14 +215,20 @@ int main() {
       {3, 16, 13, 11, 20, 3, 3, 2, 1},  // filter gradient, row taps grouped: rows after the common ones
       {3, 16, 12, 10, 32, 3, 3, 1, 2},  // ... padding 2: rows before and after
       {2, 4, 10, 9, 64, 3, 3, 1, 0},    // ... 4 channels, no padding: every row common, 4 column blocks
-      {2, 3, 9, 32, 7, 7, 7, 2, 3},     // forward in pixel lanes, 7x7: phase blocks shifted by -2 .. 1
-      {2, 4, 64, 64, 128, 3, 3, 2, 1},  // ... y of 2 MiB, streamed past the caches (no bias, 1 and 2 threads)
+      {2, 3, 9, 32, 7, 7, 7, 2, 3},     // forward in phase planes on 32-wide rows, 7x7: blocks shifted by -2 .. 1
+      {2, 4, 64, 64, 128, 3, 3, 2, 1},  // ... y of 2 MiB (1 and 2 threads)
       {2, 64, 64, 64, 8, 3, 3, 2, 1},   // backward-data in pixel lanes, dx of 2 MiB streamed (1 and 2 threads)
       {2, 3, 12, 14, 5, 7, 7, 2, 3},    // forward in phase planes, 7x7: row and column shifts -2 .. 1
       {3, 7, 11, 10, 9, 3, 3, 2, 1},    // ... odd input height: the last plane row is padding
       {2, 4, 9, 8, 6, 1, 1, 2, 0},      // ... 1x1: one row phase, one column block
       {2, 3, 10, 12, 20, 5, 5, 2, 2},   // ... 5x5, partial output-channel blocks
       {2, 64, 32, 30, 8, 3, 3, 2, 1},   // W = 2Q, but planes over kPhasePlaneMaxBytes: NCHW
+      // pixel lanes where the phase planes would be over kPhasePlaneMaxBytes:
+      {1, 48, 32, 32, 8, 3, 3, 2, 1},   // ... 16-pixel rows
+      {1, 24, 64, 64, 5, 3, 3, 2, 1},   // ... 32-pixel rows, odd output channels
+      {1, 21, 40, 32, 3, 7, 7, 2, 3},   // ... 7x7: phase blocks shifted by -2 .. 1
+      {2, 45, 20, 32, 6, 5, 5, 2, 2},   // ... 5x5
+      {2, 11, 64, 64, 128, 3, 3, 2, 1}, // ... y of 2 MiB, streamed past the caches (no bias, 1 and 2 threads)
   };
   // Direct forward has four ways to read x (output pixels in the lanes; or channels,
   // broadcasting x from phase planes, from NCHW or from a padded copy), direct backward-data three to read dy
@@ -233,8 +239,8 @@ int main() {
     const rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, RN_CONV_ALGO_DIRECT);
     // (forward in pixel lanes or phase planes: below AVX-512, so at every level these tests run
     // on most machines)
-    ++(rn::conv::direct_forward_in_pixel_lanes(d, RN_ISA_GENERIC)    ? forward_lanes
-       : rn::conv::direct_forward_in_phase_planes(d, RN_ISA_GENERIC) ? phase_planes
+    ++(rn::conv::direct_forward_in_phase_planes(d, RN_ISA_GENERIC)  ? phase_planes
+       : rn::conv::direct_forward_in_pixel_lanes(d, RN_ISA_GENERIC)  ? forward_lanes
        : rn::conv::direct_forward_reads_nchw(d)                      ? reads_nchw
                                                                      : reads_copy);
     filter_grouped += rn::conv::direct_backward_filter_groups_row_taps(d);
