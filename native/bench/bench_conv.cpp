@@ -108,9 +108,12 @@ int main(int argc, char** argv) {
     }
     std::sort(samples.begin(), samples.end());
     const double med = samples[samples.size() / 2], best = samples.front();
-    std::printf("%-16s algo %d: median %8.3f ms %7.1f GFLOP/s | best %8.3f ms %7.1f GFLOP/s\n", names[dir],
-                rn_conv2d_resolve_algo(&d, dir < 3 ? dir : 0), med * 1e3, scale[dir] * flops / med * 1e-9, best * 1e3,
-                scale[dir] * flops / best * 1e-9);
+    // (the mean last: JMH reports means, which a few slow calls pull up)
+    double mean = 0;
+    for (double t : samples) mean += t / samples.size();
+    std::printf("%-16s algo %d: median %8.3f ms %7.1f GFLOP/s | best %8.3f ms %7.1f GFLOP/s | mean %8.3f ms\n",
+                names[dir], rn_conv2d_resolve_algo(&d, dir < 3 ? dir : 0), med * 1e3, scale[dir] * flops / med * 1e-9,
+                best * 1e3, scale[dir] * flops / best * 1e-9, mean * 1e3);
   }
   rn_context_destroy(ctx);
   return 0;
