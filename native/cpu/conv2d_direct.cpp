@@ -74,7 +74,8 @@ void tap_major_weights(ThreadPool& pool, const rn_conv2d_desc& d, const float* w
   // w's floats from one plane row / column to the next
   const int64_t row_step = k_rows ? k_stride : taps, col_step = k_rows ? taps : k_stride;
   constexpr int64_t kFloatsPerThread = 32 << 10;  // below this, a pool dispatch costs more than it saves
-  pool.parallel_for(rows, std::max<int64_t>(1, kFloatsPerThread / (int64_t(cols) * taps)), [&](int64_t b, int64_t e, int) {
+  const int64_t min_rows = std::max<int64_t>(1, kFloatsPerThread / (int64_t(cols) * taps));
+  pool.parallel_for(rows, min_rows, [&](int64_t b, int64_t e, int) {
     for (int32_t i = int32_t(b); i < int32_t(e); ++i)
       for (int32_t j0 = 0; j0 < cols; j0 += kLanes) {
         const int32_t j1 = std::min(cols, j0 + kLanes), real_j1 = std::min(real_cols, j1);
@@ -420,22 +421,9 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
                         float* y, const Epilogue* ep) {
   const IsaKernels& kern = isa_kernels(ctx->isa);
   const int32_t taps = d.r * d.s, q = d.q, sh = d.stride_h;
-  // The phase blocks: (phase, shift) of each filter column, deduplicated.
-  int32_t blk_phase[kMaxPixelLaneFilterCols], blk_shift[kMaxPixelLaneFilterCols], col_blk[kMaxPixelLaneFilterCols];
-  int32_t blocks = 0;
-  for (int32_t s = 0; s < d.s; ++s) {
-    const int32_t a = (s - d.pad_w) & 1, e = floor_div(s - d.pad_w, 2);
-    int32_t b = 0;
-    while (b < blocks && (blk_phase[b] != a || blk_shift[b] != e)) ++b;
-    if (b == blocks) {
-      blk_phase[b] = a;
-      blk_shift[b] = e;
-      ++blocks;
-    }
-    col_blk[s] = b;
-  }
+  const PhaseColumnBlocks col_blocks(d);
   const int32_t ring = d.r;  // packed row pr (input row pr - pad_h) sits in slot pr mod ring
-  const int64_t block_stride = int64_t(d.c) * q, row_pitch = blocks * block_stride;
+  const int64_t block_stride = int64_t(d.c) * q, row_pitch = col_blocks.blocks * block_stride;
   const int threads = std::min<int>(ctx->pool.size(), d.n);
 
   ScratchPlan plan;
@@ -509,10 +497,11 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
         if (ih < 0 || ih >= d.h)
           std::memset(slot, 0, sizeof(float) * row_pitch);  // a row of the padding
         else
-          kern.phase_blocks(xn + int64_t(ih) * d.w, d.c, hw, q, blocks, blk_phase, blk_shift, slot, block_stride, q);
+          kern.phase_blocks(xn + int64_t(ih) * d.w, d.c, hw, q, col_blocks.blocks, col_blocks.phase, col_blocks.shift,
+                            slot, block_stride, q);
       }
       for (int32_t t = 0; t < taps; ++t)
-        b_off[t] = ((p * sh + t / d.s) % ring) * row_pitch + col_blk[t % d.s] * block_stride;
+        b_off[t] = ((p * sh + t / d.s) % ring) * row_pitch + col_blocks.of_col[t % d.s] * block_stride;
       ga.n = q;
       ga.c = yn + int64_t(p) * q;
       kern.gemm_bcast(ga);
@@ -573,16 +562,17 @@ int forward_phase_planes(rn_context* ctx, const rn_conv2d_desc& d, const float* 
         float* to = xt + a * pl.row_phase_stride + j * pl.q;
         const int32_t ih = pl.input_row(a, j);
         if (ih >= 0 && ih < d.h) {
-          kern.phase_blocks(xn + int64_t(ih) * d.w, d.c, hw, d.q, pl.blocks, pl.blk_phase, pl.blk_shift, to,
+          kern.phase_blocks(xn + int64_t(ih) * d.w, d.c, hw, d.q, pl.cols.blocks, pl.cols.phase, pl.cols.shift, to,
                             pl.block_stride, pl.c_pitch);
           continue;
         }
-        for (int32_t b = 0; b < pl.blocks; ++b)  // a row of the padding
+        for (int32_t b = 0; b < pl.cols.blocks; ++b)  // a row of the padding
           for (int32_t c = 0; c < d.c; ++c) std::fill_n(to + b * pl.block_stride + c * pl.c_pitch, pl.q, 0.0f);
       }
     }
     PacedPrefetch paced;
-    if (prefetch) paced.start(next >= 0 ? x + next * x_image : nullptr, x_image, y + n * y_image, y_image, image_work);
+    if (prefetch)
+      paced.start(next >= 0 ? x + next * x_image : nullptr, x_image, y + n * y_image, y_image, image_work);
     fc.fill_bias(yt, pixels);
     GemmArgs ga = fc.gemm_args();
     ga.m = pixels;
@@ -852,12 +842,13 @@ int backward_data_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const floa
   for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
     float* dxt = at_offset<float>(base, per_thread_at + dxt_bytes * tid);
     PacedPrefetch paced;
-    if (prefetch) paced.start(next >= 0 ? dy + next * dy_image : nullptr, dy_image, dx + n * dx_image, dx_image, image_work);
+    if (prefetch)
+      paced.start(next >= 0 ? dy + next * dy_image : nullptr, dy_image, dx + n * dx_image, dx_image, image_work);
     GemmArgs ga;
     ga.prefetch = prefetch ? &paced : nullptr;
     ga.n = g.c16;
     ga.seg_len = d.k;
-    ga.a = dy + int64_t(n) * d.k * d.p * d.q;
+    ga.a = dy + n * dy_image;
     ga.a_step = int64_t(d.p) * d.q;  // one dy plane per output channel
     ga.b = wt;
     ga.b_step = g.c16;

@@ -252,37 +252,46 @@ inline bool direct_forward_in_pixel_lanes(const rn_conv2d_desc& d, int isa) {
          d.s <= kMaxPixelLaneFilterCols;
 }
 
+// The column blocks of a stride-2 forward that reads x split by column phase (the pixel lanes'
+// phase blocks, the phase planes' columns): input column 2q + s - pad_w = 2 (q + shift) + phase
+// for filter column s, the filter columns with the same (phase, shift) sharing a block
+// (`phase_blocks` in isa_kernels.h copies a row into them). 3 blocks for 3x3 pad 1.
+struct PhaseColumnBlocks {
+  int32_t blocks = 0;
+  int32_t phase[kMaxPixelLaneFilterCols] = {}, shift[kMaxPixelLaneFilterCols] = {};
+  int32_t of_col[kMaxPixelLaneFilterCols] = {};  // filter column s -> its block
+  explicit PhaseColumnBlocks(const rn_conv2d_desc& d) {
+    for (int32_t s = 0; s < d.s && s < kMaxPixelLaneFilterCols; ++s) {
+      const int32_t a = (s - d.pad_w) & 1, e = floor_div(s - d.pad_w, 2);
+      int32_t b = 0;
+      while (b < blocks && (phase[b] != a || shift[b] != e)) ++b;
+      if (b == blocks) {
+        phase[b] = a;
+        shift[b] = e;
+        ++blocks;
+      }
+      of_col[s] = b;
+    }
+  }
+};
+
 // The layout of the stride-2 forward's "phase planes" (forward_phase_planes in conv2d_direct.cpp):
 // x copied once per image into planes of Q-column rows, one per (column block, row phase), so
 // that every tap reads output pixel (p, q)'s operand at that tap's offset + p * Q + q, for all
 // P * Q pixels alike: one GEMM of P * Q rows an image, no border GEMMs.
-//   columns: input column 2q + s - pad_w = 2 (q + shift) + phase; the filter columns with the
-//            same (phase, shift) share a block (phase_blocks' layout, 3 blocks for 3x3 pad 1);
+//   columns: the PhaseColumnBlocks;
 //   rows:    input row 2p + r - pad_h = 2 (p + e) + a; plane row j of row phase a holds input
 //            row 2 (j + row_lo[a]) + a, so tap r reads plane row p + e - row_lo[a].
 // Layout [block][row phase][c][rows][Q] (zero where the input row or column is outside x).
 struct PhasePlanes {
-  int32_t blocks = 0;
-  int32_t blk_phase[kMaxPixelLaneFilterCols] = {}, blk_shift[kMaxPixelLaneFilterCols] = {};
-  int32_t col_blk[kMaxPixelLaneFilterCols] = {};  // filter column s -> its block
+  PhaseColumnBlocks cols;
   bool row_phase_used[2] = {false, false};
   int32_t row_lo[2] = {0, 0};  // per row phase: the lowest row shift e of its taps
   int32_t rows = 0;            // plane rows: P + the widest spread of row shifts in one phase
   int64_t q = 0, c_pitch = 0, row_phase_stride = 0, block_stride = 0, floats = 0;
 
-  explicit PhasePlanes(const rn_conv2d_desc& d) {
+  explicit PhasePlanes(const rn_conv2d_desc& d) : cols(d) {
     q = d.q;
-    for (int32_t s = 0; s < d.s && s < kMaxPixelLaneFilterCols; ++s) {
-      const int32_t a = (s - d.pad_w) & 1, e = floor_div(s - d.pad_w, 2);
-      int32_t b = 0;
-      while (b < blocks && (blk_phase[b] != a || blk_shift[b] != e)) ++b;
-      if (b == blocks) {
-        blk_phase[b] = a;
-        blk_shift[b] = e;
-        ++blocks;
-      }
-      col_blk[s] = b;
-    }
     int32_t row_hi[2] = {0, 0};
     for (int32_t r = 0; r < d.r; ++r) {
       const int32_t a = (r - d.pad_h) & 1, e = floor_div(r - d.pad_h, 2);
@@ -297,12 +306,12 @@ struct PhasePlanes {
     c_pitch = int64_t(rows) * q;
     row_phase_stride = int64_t(d.c) * c_pitch;
     block_stride = 2 * row_phase_stride;
-    floats = blocks * block_stride;
+    floats = cols.blocks * block_stride;
   }
   // Where tap (r, s) reads output pixel (0, 0)'s operand of channel 0.
   int64_t tap_offset(const rn_conv2d_desc& d, int32_t r, int32_t s) const {
     const int32_t a = (r - d.pad_h) & 1, e = floor_div(r - d.pad_h, 2);
-    return col_blk[s] * block_stride + a * row_phase_stride + int64_t(e - row_lo[a]) * q;
+    return cols.of_col[s] * block_stride + a * row_phase_stride + int64_t(e - row_lo[a]) * q;
   }
   // The input row plane row j of row phase a holds (maybe outside x).
   int32_t input_row(int32_t a, int32_t j) const { return 2 * (j + row_lo[a]) + a; }

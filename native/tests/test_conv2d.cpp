@@ -234,7 +234,8 @@ int main() {
   // broadcasting x from phase planes, from NCHW or from a padded copy), direct backward-data three to read dy
   // (input pixels in the lanes; or channels, broadcasting dy from NCHW or from a padded
   // copy): the shapes must take each.
-  int forward_lanes = 0, phase_planes = 0, reads_nchw = 0, reads_copy = 0, data_lanes = 0, data_nchw = 0, data_copy = 0, filter_grouped = 0;
+  int forward_lanes = 0, phase_planes = 0, reads_nchw = 0, reads_copy = 0;
+  int data_lanes = 0, data_nchw = 0, data_copy = 0, filter_grouped = 0;
   for (const Shape& s : shapes) {
     const rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, RN_CONV_ALGO_DIRECT);
     // (forward in pixel lanes or phase planes: below AVX-512, so at every level these tests run
@@ -248,8 +249,8 @@ int main() {
        : rn::conv::direct_backward_data_reads_nchw(d)   ? data_nchw
                                                         : data_copy);
   }
-  std::printf("direct paths: forward %d pixel lanes / %d phase planes / %d NCHW / %d copy; backward-data %d pixel lanes / %d NCHW / %d copy; "
-              "backward-filter %d with grouped row taps\n",
+  std::printf("direct paths: forward %d pixel lanes / %d phase planes / %d NCHW / %d copy; "
+              "backward-data %d pixel lanes / %d NCHW / %d copy; backward-filter %d with grouped row taps\n",
               forward_lanes, phase_planes, reads_nchw, reads_copy, data_lanes, data_nchw, data_copy, filter_grouped);
   RN_EXPECT(filter_grouped >= 5, "backward-filter's grouped row taps covered: %d shapes", filter_grouped);
   RN_EXPECT(forward_lanes >= 5 && phase_planes >= 8 && reads_nchw >= 10 && reads_copy >= 2,
