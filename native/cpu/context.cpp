@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <sys/mman.h>
+
 #include "blas.h"
 #include "context_impl.h"
 
@@ -79,6 +81,30 @@ namespace {
 constexpr size_t kHeader = 64;
 std::atomic<int64_t> g_live_bytes{0};
 std::atomic<int64_t> g_live_blocks{0};
+
+// Blocks of 2 MiB or more (a batch's tensors, the workspaces) ask for transparent huge pages
+// on their 2 MiB-aligned interior: a batch-128 conv streams 4-12 MiB, 1000-3000 4 KiB pages,
+// a TLB miss each. Zen 3, 2 threads, batch 128, `bench_conv`, medians of six alternations:
+// the 3x3/2 16->32 forward 3.76 -> 3.58 ms, backward-data 3.15 -> 2.97, backward-filter 3.82
+// -> 3.45 (5 or 6 rounds of 6 won each). Advice only: where THP is off ("never") nothing
+// changes. RESNORM_HUGE_PAGES=0 in the environment turns it off (read once).
+constexpr size_t kHugePage = size_t(2) << 20;
+
+bool huge_pages_wanted() {
+  static const bool wanted = [] {
+    const char* v = std::getenv("RESNORM_HUGE_PAGES");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return wanted;
+}
+
+void advise_huge_pages(void* block, size_t bytes) {
+  if (bytes < kHugePage || !huge_pages_wanted()) return;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(block);
+  const uintptr_t lo = (start + kHugePage - 1) & ~uintptr_t(kHugePage - 1);
+  const uintptr_t hi = (start + bytes) & ~uintptr_t(kHugePage - 1);
+  if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // advice: failure is harmless
+}
 }  // namespace
 
 void* rn_alloc(size_t bytes) {
@@ -87,6 +113,7 @@ void* rn_alloc(size_t bytes) {
   size_t body = (bytes + 63) & ~static_cast<size_t>(63);
   void* p = nullptr;
   if (posix_memalign(&p, 64, body + kHeader) != 0) return nullptr;
+  advise_huge_pages(p, body + kHeader);
   *static_cast<size_t*>(p) = body;
   g_live_bytes.fetch_add(static_cast<int64_t>(body), std::memory_order_relaxed);
   g_live_blocks.fetch_add(1, std::memory_order_relaxed);

@@ -63,7 +63,9 @@ RN_API int rn_context_set_isa(rn_context* ctx, int isa);
 RN_API size_t rn_context_workspace_bytes(const rn_context* ctx);
 RN_API void rn_context_trim(rn_context* ctx);
 
-/* 64-byte aligned memory for tensors. rn_free(NULL) is a no-op. */
+/* 64-byte aligned memory for tensors. rn_free(NULL) is a no-op. Blocks of 2 MiB or more ask
+ * the kernel for transparent huge pages (madvise) on their 2 MiB-aligned part, unless the
+ * environment has RESNORM_HUGE_PAGES=0 (read once, at the first large block). */
 RN_API void* rn_alloc(size_t bytes);
 RN_API void rn_free(void* p);
 /* Bytes (rounded up to 64) and blocks currently allocated by rn_alloc and not yet freed, the
