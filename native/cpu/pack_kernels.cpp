@@ -334,6 +334,36 @@ void phase_blocks_small_shifts(const float* x, int32_t channels, int64_t plane, 
     }
   }
 }
+
+// phase_blocks for the blocks of a 3x3 filter with padding 1 (every stride-2 transition of a
+// ResNet): (phase 1, shift -1), (phase 0, shift 0), (phase 1, shift 0). The general version above
+// picks each block's phase and shift at run time, which kept its split vectors on the stack (a
+// store and a reload per vector and block): at 16->32 @32x32, batch 128, the copy took 12.5 % of
+// the forward's samples, 8.4 % with this one (`perf record`, Zen 3, 2 threads).
+template <int NV>
+void phase_blocks_3x3_pad1(const float* x, int32_t channels, int64_t plane, float* out, int64_t block_stride,
+                           int64_t c_pitch) {
+  const __m256i rot_right = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);  // lane j <- j - 1
+  const __m256 zero = _mm256_setzero_ps();
+  for (int32_t c = 0; c < channels; ++c) {
+    const float* src = x + c * plane;
+    float* to = out + int64_t(c) * c_pitch;
+    __m256 even[NV], odd[NV], odd_right[NV];
+#pragma GCC unroll 4
+    for (int i = 0; i < NV; ++i) {
+      const __m256 lo = _mm256_loadu_ps(src + 16 * i), hi = _mm256_loadu_ps(src + 16 * i + 8);
+      even[i] = split_phase(lo, hi, 0);
+      odd[i] = split_phase(lo, hi, 1);
+      odd_right[i] = _mm256_permutevar8x32_ps(odd[i], rot_right);
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < NV; ++i) {  // block 0: [odd[i-1][7], odd[i][0..6]], zero left of the row
+      _mm256_storeu_ps(to + 8 * i, _mm256_blend_ps(odd_right[i], i > 0 ? odd_right[i - 1] : zero, 0x01));
+      _mm256_storeu_ps(to + block_stride + 8 * i, even[i]);
+      _mm256_storeu_ps(to + 2 * block_stride + 8 * i, odd[i]);
+    }
+  }
+}
 #endif
 
 void phase_blocks(const float* x, int32_t channels, int64_t plane, int32_t q, int32_t blocks, const int32_t* phase,
@@ -341,6 +371,12 @@ void phase_blocks(const float* x, int32_t channels, int64_t plane, int32_t q, in
   const int32_t w = 2 * q;
 #if defined(RN_ISA_LEVEL_avx2) || defined(RN_ISA_LEVEL_avx512)
   // (AVX2 code at the AVX-512 level too: the conv runs this path below AVX-512 only.)
+  if (blocks == 3 && phase[0] == 1 && shift[0] == -1 && phase[1] == 0 && shift[1] == 0 && phase[2] == 1 &&
+      shift[2] == 0) {
+    if (q == 8) return phase_blocks_3x3_pad1<1>(x, channels, plane, out, block_stride, c_pitch);
+    if (q == 16) return phase_blocks_3x3_pad1<2>(x, channels, plane, out, block_stride, c_pitch);
+    if (q == 32) return phase_blocks_3x3_pad1<4>(x, channels, plane, out, block_stride, c_pitch);
+  }
   bool small_shifts = true;
   for (int32_t b = 0; b < blocks; ++b) small_shifts = small_shifts && shift[b] >= -1 && shift[b] <= 1;
   if (small_shifts && q == 8)
