@@ -13,7 +13,18 @@ import org.resnorm.core.Tensor;
 public final class Ceilings {
   private Ceilings() {}
 
-  /** Best-of-{@code reps} sgemm GFLOP/s for n x n x n on {@code threads} OpenBLAS threads. */
+  /**
+   * How long to wait after the last threaded sgemm: OpenBLAS's worker threads busy-wait a while
+   * after a threaded call before they sleep, and a kernel timed meanwhile shares the cores with
+   * them (measured, Zen 3, 2 threads: a 3x3/2 32->64 backward-data right after sgemm ran at 56-70
+   * GFLOP/s, 50 ms later at 116-141).
+   */
+  static final long OPENBLAS_SPIN_MILLIS = 200;
+
+  /**
+   * Best-of-{@code reps} sgemm GFLOP/s for n x n x n on {@code threads} OpenBLAS threads; returns
+   * once OpenBLAS's threads have gone idle ({@link #OPENBLAS_SPIN_MILLIS}).
+   */
   public static double sgemmGflops(int n, int threads, int reps) {
     try (Tensor a = Tensor.full(0.5f, n, n); Tensor b = Tensor.full(0.25f, n, n); Tensor c = Tensor.zeros(n, n)) {
       double best = 0;
@@ -26,7 +37,16 @@ public final class Ceilings {
           best = Math.max(best, 2.0 * n * n * n / s * 1e-9);
         }
       }
+      waitForOpenBlasIdle();
       return best;
+    }
+  }
+
+  private static void waitForOpenBlasIdle() {
+    try {
+      Thread.sleep(OPENBLAS_SPIN_MILLIS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
