@@ -11,8 +11,8 @@
 // are mostly border, from a zero-padded "row-planar" copy, [row][channel][col]), and
 // produces pixel-major results with the channels in 16-lane blocks
 // ([row][col][C16]), which one register-transpose pass turns back into NCHW.
-// Backward-filter broadcasts x from its NCHW planes and reads dy pixel-major (the
-// output channels contiguous, in 16-lane blocks).
+// Backward-filter broadcasts x from its NCHW planes and reads dy from a copy with the output
+// channels in 16-lane blocks (block-major, or pixel-major at AVX-512).
 // Backward-data puts the input pixels in the lanes when its rows are whole vectors
 // (backward_data_pixel_lanes: weights broadcast, dy rows as the vectors from a padded
 // copy, dx rows as the result), else the channels like forward, broadcasting dy from
@@ -955,7 +955,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // images' (the segments run image after image, so every sum keeps its order), so that a tap's
   // accumulator tile is loaded and stored once per chunk rather than once per image.
   const int32_t chunk = grouped ? 1 : std::clamp<int32_t>(int32_t(kFilterChunkPixels / out_plane(d)), 1, d.n);
-  // Per thread: dy of one chunk pixel-major; per group: acc[r][s][c][k16] (dW transposed).
+  // Per thread: dy of one chunk (dyt_strides below); per group: acc[r][s][c][k16] (dW transposed).
   const int64_t dyt_image = out_plane(d) * g.k16;
   const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * dyt_image * chunk);
   // Determinism: images in fixed ranges, each summed into its own accumulator in image
@@ -983,6 +983,15 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   int32_t* nseg = at_offset<int32_t>(base, nseg_at);
   int32_t* seg_len = at_offset<int32_t>(base, len_at);
   const int64_t x_image = int64_t(d.c) * d.h * d.w, dy_image = int64_t(d.k) * d.p * d.q;
+  // dy's copy, per image: below AVX-512 block-major ([k block][pixel][16]), so that a GEMM over
+  // one 16-column block (the AVX2 tile's width) reads whole lines of it, not half of each line
+  // of a pixel-major copy with the other half read by the next block's pass. Zen 3, 2 threads,
+  // batch 128, medians of six alternations, ms: 16->32 @32x32 2.65 -> 2.56 (6 of 6 rounds won),
+  // 32->64 @16x16 2.84 -> 2.65, 64->128 @16x16 13.6 -> 12.2; the 7x7/2 ImageNet stem at batch 16
+  // 52.4 -> 44.1. AVX-512's 32-column tile reads both blocks of a pixel at once: pixel-major.
+  const PackStrides dyt_strides =
+      ctx->isa == RN_ISA_AVX512 ? PackStrides::pixel_major(d.q, g.kb) : PackStrides::block_major(d.p, d.q);
+  const int64_t dyt_pixel = dyt_strides.col;  // floats from one pixel to the next within a block
   for (int32_t r = 0; r < d.r; ++r)
     for (int32_t s = 0; s < d.s; ++s) {
       const int32_t t = r * d.s + s;
@@ -995,7 +1004,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
           const int32_t p = rows.lo + i;
           const int64_t at = t * seg_stride + int64_t(j) * nseg[t] + i;
           a_off[at] = j * x_image + int64_t(p * d.stride_h - d.pad_h + r) * d.w + (cols.lo * d.stride_w - d.pad_w + s);
-          b_off[at] = j * dyt_image + (int64_t(p) * d.q + cols.lo) * g.k16;
+          b_off[at] = j * dyt_image + (int64_t(p) * d.q + cols.lo) * dyt_pixel;
         }
     }
   auto acc_of = [&](int group) { return at_offset<float>(base, acc_at + acc_bytes * group); };
@@ -1021,8 +1030,8 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
 
   // dW^T[t][c][k] += sum over output pixels of x[c][pixel + tap t] * dy[k][pixel]: the
   // input channels are the rows, broadcast straight from x's NCHW planes (a row tile
-  // reads one line of each of its planes per 16 / stride_w pixels), dy pixel-major as
-  // the vectors. (x used to be packed pixel-major too, one 16x16 transpose per 16
+  // reads one line of each of its planes per 16 / stride_w pixels), dy's copy as the
+  // vectors. (x used to be packed pixel-major too, one 16x16 transpose per 16
   // pixels of 16 channels: up to 19 % of a stride-2 filter gradient.)
   // The group's next image (x and dy) is prefetched in step with this one's GEMMs
   // (PacedPrefetch): its first GEMMs otherwise waited on memory for x's lines and its dy copy
@@ -1042,7 +1051,8 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
     ga.lda = in_plane(d);
     ga.a_step = d.stride_w;
     ga.b = dyt;
-    ga.b_step = g.k16;
+    ga.b_step = dyt_pixel;
+    ga.b_block = dyt_strides.block;
     ga.ldc = g.k16;
     ga.prefetch = prefetch_next ? &prefetch : nullptr;
     // Tap t's GEMM over its segments [from, to) (its rows in order, image after image; all of
@@ -1076,8 +1086,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
         else
           prefetch.stop();
         for (int32_t j = 0; j < images; ++j)
-          kern.pack_c16(dy + (n + j) * dy_image, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt + j * dyt_image,
-                        PackStrides::pixel_major(d.q, g.kb));
+          kern.pack_c16(dy + (n + j) * dy_image, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt + j * dyt_image, dyt_strides);
         for (int32_t s = 0; s < d.s; ++s) {
           if (common.size() == 0 || seg_len[s] == 0) {  // not grouped, or nothing all three taps read
             for (int32_t r = 0; r < d.r; ++r) tap_gemm(r * d.s + s, acc, 0, images * nseg[r * d.s + s]);
