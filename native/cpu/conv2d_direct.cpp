@@ -99,8 +99,9 @@ void tap_major_weights(ThreadPool& pool, const rn_conv2d_desc& d, const float* w
 // Where tap_major_weights put things, for the GEMMs that read the weights as their B operand:
 // `rows` rows a tap plane, `cols` columns (a multiple of 16). Below AVX-512 the columns come in
 // blocks (column_blocks), so that a GEMM pass over one 16-column block (the AVX2 tile's width)
-// reads whole lines of the weights, a quarter to half of them, instead of a line of each (at
-// 32->64: 72 KiB, past L1). Zen 3, 2 threads, batch 128, forward, medians of four to six
+// reads consecutive lines, not one line in every cols / 16 (such a stride maps the pass onto
+// that fraction of L1's sets: at 32->64 the 18 KiB a pass reads would have 8 KiB of L1 to
+// itself). Zen 3, 2 threads, batch 128, forward, medians of four to six
 // alternations, ms: 3x3/2 32->64 @16x16 3.14 -> 2.99 (8 images in L2 on one thread 0.303 ->
 // 0.272), 64->128 @16x16 11.2 -> 9.1, 128->256 @8x8 15.6 -> 13.0, 64->128 @56x56 at batch 32
 // 38.9 -> 34.2. AVX-512's 32-column tiles read two blocks a step: there the planes stay whole.
@@ -1012,8 +1013,9 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   int32_t* seg_len = at_offset<int32_t>(base, len_at);
   const int64_t x_image = int64_t(d.c) * d.h * d.w, dy_image = int64_t(d.k) * d.p * d.q;
   // dy's copy, per image: below AVX-512 block-major ([k block][pixel][16]), so that a GEMM over
-  // one 16-column block (the AVX2 tile's width) reads whole lines of it, not half of each line
-  // of a pixel-major copy with the other half read by the next block's pass. Zen 3, 2 threads,
+  // one 16-column block (the AVX2 tile's width) reads consecutive lines of it, not every second
+  // line of a pixel-major copy (a stride that maps the pass onto half of L1's sets; see
+  // TapWeights). Zen 3, 2 threads,
   // batch 128, medians of six alternations, ms: 16->32 @32x32 2.65 -> 2.56 (6 of 6 rounds won),
   // 32->64 @16x16 2.84 -> 2.65, 64->128 @16x16 13.6 -> 12.2; the 7x7/2 ImageNet stem at batch 16
   // 52.4 -> 44.1. AVX-512's 32-column tile reads both blocks of a pixel at once: pixel-major.
