@@ -6,13 +6,14 @@
 //   bench_conv_paired N C H W K R S stride pad direction(f|d|w) [rounds=5] [threads=all]
 // OpenBLAS's threads busy-wait for a while after each threaded sgemm, so every round waits
 // kOpenBlasSpinSeconds before it times the conv (timed right after, the 3x3/2 32->64
-// backward-data ran at half its speed: 56-70 against 116-141 GFLOP/s, Zen 3, 2 threads).
+// backward-data ran at half its speed: 56-70 against 116-141 GFLOP/s, Zen 3, 2 threads). It
+// waits busy, as a training step would keep the core: after a sleep, the first calls ran slower.
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
-#include <thread>
 #include <vector>
 
 #include "resnorm/resnorm.h"
@@ -21,6 +22,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 constexpr double kOpenBlasSpinSeconds = 0.2;
+void busy_wait(double seconds) {
+  for (const auto start = Clock::now(); seconds_since(start) < seconds;) {
+  }
+}
 
 // rn_alloc'd floats (64-byte aligned, as the engine's tensors), uniform in [-1, 1).
 struct Floats {
@@ -79,7 +84,7 @@ int main(int argc, char** argv) {
   std::vector<double> ratios;
   for (int round = 0; round < rounds; ++round) {
     const double s1 = sgemm_seconds();
-    std::this_thread::sleep_for(std::chrono::duration<double>(kOpenBlasSpinSeconds));
+    busy_wait(kOpenBlasSpinSeconds);
     std::vector<double> samples;
     for (const auto start = Clock::now(); samples.size() < 5 || seconds_since(start) < s1;) {
       const auto t = Clock::now();
@@ -93,7 +98,7 @@ int main(int argc, char** argv) {
     ratios.push_back(median / ceiling);
     std::printf("round %d: sgemm %.1f GFLOP/s, conv median %.1f best %.1f GFLOP/s: %.0f %%\n", round, ceiling, median,
                 best, 100 * ratios.back());
-    std::this_thread::sleep_for(std::chrono::duration<double>(kOpenBlasSpinSeconds));
+    busy_wait(kOpenBlasSpinSeconds);
   }
   std::sort(ratios.begin(), ratios.end());
   std::printf("conv median / adjacent sgemm, median of %d rounds: %.0f %%\n", rounds, 100 * ratios[ratios.size() / 2]);
