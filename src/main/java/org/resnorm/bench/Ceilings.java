@@ -42,11 +42,11 @@ public final class Ceilings {
     }
   }
 
+  /** Busy: after a sleep the cores' first calls measured slower (native bench_conv_paired). */
   private static void waitForOpenBlasIdle() {
-    try {
-      Thread.sleep(OPENBLAS_SPIN_MILLIS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+    long end = System.nanoTime() + OPENBLAS_SPIN_MILLIS * 1_000_000L;
+    while (System.nanoTime() < end) {
+      Thread.onSpinWait();
     }
   }
 
