@@ -56,10 +56,11 @@
                         float* yt_neg);                                                         \
   void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0,       \
                       int64_t xi_stride);                                                       \
-  /* u[xi * u_plane + i * cout16 + o] = (G g_io G^T)[xi] for i in [i0, i1), all o < cout16,     \
-     from g[(i * 9 + tap) * cout16 + o] (zero past the real output channels) */                 \
+  /* u[xi * u_plane + i * i_stride + o / 16 * block_stride + o % 16] = (G g_io G^T)[xi] for i in \
+     [i0, i1), all o < cout16, from g[(i * 9 + tap) * cout16 + o] (zero past the real output    \
+     channels); rows whole: i_stride cout16, block_stride 16 */                                  \
   void wino4_filters(const float* g, int32_t i0, int32_t i1, int32_t cout16, float* u,          \
-                     int64_t u_plane);                                                          \
+                     int64_t u_plane, int64_t i_stride, int64_t block_stride);                  \
   /* dw[(k * cin + c) * 9 + tap] = (G^T S_kc G)[tap] for k in [k0, k1), c < cin, where          \
      S_kc[xi] = s[xi * s_plane + k * cin16 + c] (backward-filter's inverse transform) */        \
   void wino4_filter_grads(const float* s, int64_t s_plane, int32_t k0, int32_t k1, int32_t cin, \

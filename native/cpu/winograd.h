@@ -9,7 +9,8 @@
 // Layouts (16 = channels per lane block, rn::kLanes):
 //   xt  [CB][6][wp][16]    six packed input rows of one tile row, wp = 4*tw + 2
 //   v   [36][T][CB*16]     transformed input, one row per tile of the block
-//   u   [36][CB*16][KB*16] transformed filters (zero past C and K), planes u_plane apart
+//   u   [36][CB*16][KB*16] transformed filters (zero past C and K), planes u_plane apart;
+//       below AVX-512 each plane block by block, [KB][CB*16][16] (Plan::u_blocks)
 //   m   [36][T][KB*16]     GEMM result
 //   yt  [KB][4][4*tw][16]  four packed output rows of one tile row
 // The 36 planes of v, m and u (and of backward-filter's accumulators) sit plane_stride()

@@ -126,7 +126,8 @@ void output_row(const float* m, int64_t t0, int64_t xi_stride, int32_t blocks, i
 
 }  // namespace
 
-void wino4_filters(const float* g, int32_t i0, int32_t i1, int32_t cout16, float* u, int64_t u_plane) {
+void wino4_filters(const float* g, int32_t i0, int32_t i1, int32_t cout16, float* u, int64_t u_plane, int64_t i_stride,
+                   int64_t block_stride) {
   for (int32_t i = i0; i < i1; ++i) {
     const float* gi = g + int64_t(i) * 9 * cout16;
     for (int32_t o = 0; o < cout16; o += kWidth) {
@@ -141,7 +142,8 @@ void wino4_filters(const float* g, int32_t i0, int32_t i1, int32_t cout16, float
       for (int a = 0; a < 6; ++a) {
         Vec out[6];  // (G g G^T)[a][c]
         g3(t[a], out);
-        for (int c = 0; c < 6; ++c) vstore(u + (a * 6 + c) * u_plane + int64_t(i) * cout16 + o, out[c]);
+        float* to = u + int64_t(i) * i_stride + int64_t(o / kLanes) * block_stride + o % kLanes;
+        for (int c = 0; c < 6; ++c) vstore(to + (a * 6 + c) * u_plane, out[c]);
       }
     }
   }
