@@ -55,24 +55,47 @@ struct Geometry {
 // across lines cost more than the copy: 12-16 % of a stride-2 conv before).
 int32_t planar_pitch(int32_t cols) { return (cols + kLanes - 1) / kLanes * kLanes; }
 
-// w[k][c][r][s] regrouped tap-major for the GEMMs, zero in the lane padding:
-// k_rows = false: out[(t*c_pad + c)*k_pad + k] (c rows, k columns);
-// k_rows = true:  out[(t*k_pad + k)*c_pad + c] (k rows, c columns).
-// column_blocks: the columns in blocks of 16, each block's taps together:
-//                 out[((col/16 * taps + t) * rows + row) * 16 + col % 16].
+// Whether the GEMMs' B operands (regrouped weights, backward-filter's copy of dy) are stored in
+// 16-column blocks: below AVX-512, whose 16-column tiles then read consecutive lines of them
+// (TapWeights).
+bool b_in_column_blocks(const rn_context* ctx) { return ctx->isa != RN_ISA_AVX512; }
+
+// The layout of weights regrouped tap-major (tap_major_weights) for GEMMs that read them as their
+// B operand: `rows` rows a tap plane, `cols` columns, in whole rows ([tap][row][cols]) or, with
+// column_blocks (cols a multiple of 16), block by block ([col / 16][tap][row][16]), so that a
+// GEMM pass over one 16-column block (the AVX2 tile's width) reads consecutive lines, not one
+// line in every cols / 16 (such a stride maps the pass onto that fraction of L1's sets: at 32->64
+// the 18 KiB a pass reads would have 8 KiB of L1 to itself). Zen 3, 2 threads, batch 128,
+// forward, medians of four to six alternations, ms: 3x3/2 32->64 @16x16 3.14 -> 2.99 (8 images in
+// L2 on one thread 0.303 -> 0.272), 64->128 @16x16 11.2 -> 9.1, 128->256 @8x8 15.6 -> 13.0,
+// 64->128 @56x56 at batch 32 38.9 -> 34.2. AVX-512's 32-column tiles read two blocks a step.
+struct TapWeights {
+  bool column_blocks;
+  int32_t taps, rows, cols;
+  int64_t tap_offset(int32_t t) const { return int64_t(t) * rows * (column_blocks ? kLanes : cols); }
+  int64_t b_step() const { return column_blocks ? kLanes : cols; }  // from one row to the next
+  int64_t b_block() const { return column_blocks ? int64_t(taps) * rows * kLanes : kLanes; }
+  int64_t offset(int32_t t, int32_t row, int32_t col) const {
+    return tap_offset(t) + row * b_step() + col / kLanes * b_block() + col % kLanes;
+  }
+};
+
+// w[k][c][r][s] regrouped tap-major for the GEMMs, zero in the lane padding, laid out as `layout`
+// says (its rows and columns at least w's):
+// k_rows = false: c rows, k columns, out[layout.offset(t, c, k)];
+// k_rows = true:  k rows, c columns, out[layout.offset(t, k, c)].
 // A block of 16 columns at a time, all taps: it reads the block's filters, each a few lines of
 // w (its taps contiguous), and writes one line of each tap plane. (Writing in w's order spread
 // each output line's stores over the whole copy: at 32->64, 11 % of a forward with 8 images;
 // writing each tap plane in turn re-read all of w per tap: at 128->256, 1.2 MB from L3 nine
 // times, 28 % of a forward with 8 images.)
 // Split over the pool by plane rows where it is large (the 1.2 MB of a 128->256 conv).
-void tap_major_weights(ThreadPool& pool, const rn_conv2d_desc& d, const float* w, bool k_rows, int32_t c_pad,
-                       int32_t k_pad, float* out, bool column_blocks = false) {
+void tap_major_weights(ThreadPool& pool, const rn_conv2d_desc& d, const float* w, bool k_rows,
+                       const TapWeights& layout, float* out) {
   const int32_t taps = d.r * d.s;
   const int64_t k_stride = int64_t(d.c) * taps;  // w's floats from one output channel to the next
-  const int32_t rows = k_rows ? k_pad : c_pad, cols = k_rows ? c_pad : k_pad;  // of each tap plane
+  const int32_t rows = layout.rows, cols = layout.cols;  // of each tap plane
   const int32_t real_rows = k_rows ? d.k : d.c, real_cols = k_rows ? d.c : d.k;
-  const int64_t plane = int64_t(rows) * cols;
   // w's floats from one plane row / column to the next
   const int64_t row_step = k_rows ? k_stride : taps, col_step = k_rows ? taps : k_stride;
   constexpr int64_t kFloatsPerThread = 32 << 10;  // below this, a pool dispatch costs more than it saves
@@ -82,9 +105,7 @@ void tap_major_weights(ThreadPool& pool, const rn_conv2d_desc& d, const float* w
       for (int32_t j0 = 0; j0 < cols; j0 += kLanes) {
         const int32_t j1 = std::min(cols, j0 + kLanes), real_j1 = std::min(real_cols, j1);
         for (int32_t t = 0; t < taps; ++t) {
-          // to[j] for the columns j of this block
-          float* to = column_blocks ? out + int64_t(j0 / kLanes) * taps * rows * kLanes + (int64_t(t) * rows + i) * kLanes - j0
-                                    : out + t * plane + int64_t(i) * cols;
+          float* to = out + layout.offset(t, i, j0) - j0;  // to[j] for the columns j of this block
           int32_t j = j0;
           if (i < real_rows) {
             const float* from = w + i * row_step + t;
@@ -95,25 +116,6 @@ void tap_major_weights(ThreadPool& pool, const rn_conv2d_desc& d, const float* w
       }
   });
 }
-
-// Where tap_major_weights put things, for the GEMMs that read the weights as their B operand:
-// `rows` rows a tap plane, `cols` columns (a multiple of 16). Below AVX-512 the columns come in
-// blocks (column_blocks), so that a GEMM pass over one 16-column block (the AVX2 tile's width)
-// reads consecutive lines, not one line in every cols / 16 (such a stride maps the pass onto
-// that fraction of L1's sets: at 32->64 the 18 KiB a pass reads would have 8 KiB of L1 to
-// itself). Zen 3, 2 threads, batch 128, forward, medians of four to six
-// alternations, ms: 3x3/2 32->64 @16x16 3.14 -> 2.99 (8 images in L2 on one thread 0.303 ->
-// 0.272), 64->128 @16x16 11.2 -> 9.1, 128->256 @8x8 15.6 -> 13.0, 64->128 @56x56 at batch 32
-// 38.9 -> 34.2. AVX-512's 32-column tiles read two blocks a step: there the planes stay whole.
-struct TapWeights {
-  bool column_blocks;
-  int32_t taps, rows, cols;
-  TapWeights(const rn_context* ctx, int32_t taps_, int32_t rows_, int32_t cols_)
-      : column_blocks(ctx->isa != RN_ISA_AVX512), taps(taps_), rows(rows_), cols(cols_) {}
-  int64_t tap_offset(int32_t t) const { return int64_t(t) * rows * (column_blocks ? kLanes : cols); }
-  int64_t b_step() const { return column_blocks ? kLanes : cols; }
-  int64_t b_block() const { return column_blocks ? int64_t(taps) * rows * kLanes : kLanes; }
-};
 
 // Hands images to the pool's threads one at a time (an atomic counter: the two
 // cores of a VM are rarely equally fast, so static splits leave one waiting);
@@ -178,7 +180,7 @@ struct ForwardCommon {
   const TapWeights layout;  // of wt: c16 rows, k16 columns a tap
 
   ForwardCommon(rn_context* ctx, const rn_conv2d_desc& desc, const Epilogue* epilogue)
-      : d(desc), kern(isa_kernels(ctx->isa)), g(desc), ep(epilogue), layout(ctx, g.taps(), g.c16, g.k16), pool_(ctx->pool) {
+      : d(desc), kern(isa_kernels(ctx->isa)), g(desc), ep(epilogue), layout{b_in_column_blocks(ctx), g.taps(), g.c16, g.k16}, pool_(ctx->pool) {
     yt_bytes = ScratchCarver::round_up(sizeof(float) * d.p * d.q * g.k16);
     neg_bytes = ep && ep->crelu() ? yt_bytes : 0;  // the CReLU epilogue's negative half
   }
@@ -188,7 +190,7 @@ struct ForwardCommon {
   }
   void set_up(void* base, const float* w, const float* bias) {
     wt = at_offset<float>(base, wt_at_);
-    tap_major_weights(pool_, d, w, false, g.c16, g.k16, wt, layout.column_blocks);
+    tap_major_weights(pool_, d, w, false, layout, wt);
     if (bias) {
       bias16 = at_offset<float>(base, bias_at_);
       std::memset(bias16, 0, sizeof(float) * g.k16);
@@ -459,7 +461,7 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   const size_t per_thread_at = plan.add((xt_bytes + boff_bytes) * threads);
   void* base = ctx->workspace.require(plan.total());
   float* wt = at_offset<float>(base, wt_at);
-  tap_major_weights(ctx->pool, d, w, false, d.c, d.k, wt);
+  tap_major_weights(ctx->pool, d, w, false, TapWeights{false, taps, d.c, d.k}, wt);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   for (int32_t t = 0; t < taps; ++t) a_off[t] = int64_t(t) * d.c * d.k;
   // A bias alone runs as an epilogue too (after the GEMMs, on the image's planes in cache).
@@ -691,7 +693,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   std::memset(padded, 0, threads);
 
   float* wt = at_offset<float>(base, wt_at);
-  tap_major_weights(ctx->pool, d, w, true, d.c, d.k, wt);
+  tap_major_weights(ctx->pool, d, w, true, TapWeights{false, taps, d.k, d.c}, wt);
   int32_t* tap_count = at_offset<int32_t>(base, count_at);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
@@ -833,8 +835,8 @@ int backward_data_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const floa
   void* base = ctx->workspace.require(plan.total());
 
   float* wt = at_offset<float>(base, wt_at);
-  const TapWeights layout(ctx, taps, g.k16, g.c16);
-  tap_major_weights(ctx->pool, d, w, true, g.c16, g.k16, wt, layout.column_blocks);
+  const TapWeights layout{b_in_column_blocks(ctx), taps, g.k16, g.c16};
+  tap_major_weights(ctx->pool, d, w, true, layout, wt);
   BorderGemm* gemms = at_offset<BorderGemm>(base, gemms_at);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
@@ -914,8 +916,8 @@ int backward_data_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const fl
   std::memset(padded, 0, threads);
 
   float* wt = at_offset<float>(base, wt_at);
-  const TapWeights layout(ctx, taps, g.k16, g.c16);
-  tap_major_weights(ctx->pool, d, w, true, g.c16, g.k16, wt, layout.column_blocks);
+  const TapWeights layout{b_in_column_blocks(ctx), taps, g.k16, g.c16};
+  tap_major_weights(ctx->pool, d, w, true, layout, wt);
   int32_t* tap_count = at_offset<int32_t>(base, count_at);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
@@ -1020,7 +1022,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // 32->64 @16x16 2.84 -> 2.65, 64->128 @16x16 13.6 -> 12.2; the 7x7/2 ImageNet stem at batch 16
   // 52.4 -> 44.1. AVX-512's 32-column tile reads both blocks of a pixel at once: pixel-major.
   const PackStrides dyt_strides =
-      ctx->isa == RN_ISA_AVX512 ? PackStrides::pixel_major(d.q, g.kb) : PackStrides::block_major(d.p, d.q);
+      b_in_column_blocks(ctx) ? PackStrides::block_major(d.p, d.q) : PackStrides::pixel_major(d.q, g.kb);
   const int64_t dyt_pixel = dyt_strides.col;  // floats from one pixel to the next within a block
   for (int32_t r = 0; r < d.r; ++r)
     for (int32_t s = 0; s < d.s; ++s) {
