@@ -55,11 +55,6 @@ struct Geometry {
 // across lines cost more than the copy: 12-16 % of a stride-2 conv before).
 int32_t planar_pitch(int32_t cols) { return (cols + kLanes - 1) / kLanes * kLanes; }
 
-// Whether the GEMMs' B operands (regrouped weights, backward-filter's copy of dy) are stored in
-// 16-column blocks: below AVX-512, whose 16-column tiles then read consecutive lines of them
-// (TapWeights).
-bool b_in_column_blocks(const rn_context* ctx) { return ctx->isa != RN_ISA_AVX512; }
-
 // The layout of weights regrouped tap-major (tap_major_weights) for GEMMs that read them as their
 // B operand: `rows` rows a tap plane, `cols` columns, in whole rows ([tap][row][cols]) or, with
 // column_blocks (cols a multiple of 16), block by block ([col / 16][tap][row][16]), so that a

@@ -49,6 +49,12 @@ void epilogue_planes(const rn_conv2d_desc& d, const Epilogue& ep, float* y_image
 // True for the shapes the Winograd F(4x4,3x3) path handles: 3x3, stride 1.
 bool winograd_applicable(const rn_conv2d_desc& d);
 
+// Whether the GEMMs' B operands with more than 16 columns (the direct convs' regrouped weights,
+// backward-filter's copy of dy, Winograd's transformed filters) are stored in 16-column blocks:
+// below AVX-512, whose 16-column register tiles then read consecutive lines of them in each
+// block's pass (TapWeights in conv2d_direct.cpp). AVX-512's 32-column tiles read two blocks a step.
+inline bool b_in_column_blocks(const rn_context* ctx) { return ctx->isa != RN_ISA_AVX512; }
+
 // Sum of count floats (vectorized partial sums, combined in double).
 double plane_sum(const float* v, int64_t count);
 

@@ -43,8 +43,7 @@ struct Plan {
   int64_t v_stride, m_stride;  // floats between the planes of V and of M (wino::plane_stride)
   int64_t u_plane;             // floats between the planes of U
   // U's planes block by block ([cout block][cin16][16]; u_row, u_block the strides) or in whole
-  // rows ([cin16][cout16]). Block by block below AVX-512, whose 16-column tiles then read
-  // consecutive lines of a plane (see TapWeights in conv2d_direct.cpp). Zen 3, 2 threads, batch
+  // rows ([cin16][cout16]), as b_in_column_blocks (conv2d_impl.h) says. Zen 3, 2 threads, batch
   // 128, means of five medians, ms: 64->64 @8x8 forward 1.99 -> 1.83 (5 of 5 rounds), backward-
   // data 1.90 -> 1.81; CReLU 128->64 @8x8 backward-data 4.33 -> 3.76, forward alike (4.0-4.1).
   // Backward-filter's GEMMs read U not at all.
@@ -229,7 +228,7 @@ bool winograd_crelu_input_applicable(const rn_conv2d_desc& d) {
 int winograd_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w, const float* bias,
                      float* y, const Epilogue* ep, bool crelu_input) {
   Plan pl = make_plan(d.n, d.c, d.h, d.w, d.k, d.p, d.q, d.pad_h, d.pad_w);
-  pl.u_blocks = ctx->isa != RN_ISA_AVX512;  // (measured below AVX-512 only)
+  pl.u_blocks = b_in_column_blocks(ctx);
   pl.crelu_input = crelu_input;
   return forward_form(ctx, pl, x, w, false, bias, y, ep ? ep->image(d) : int64_t(d.k) * d.p * d.q, ep);
 }
@@ -237,7 +236,7 @@ int winograd_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, c
 int winograd_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
   // dx = correlation of dy (K channels, P x Q) with the rotated filters, padding 2 - pad: H x W.
   Plan pl = make_plan(d.n, d.k, d.p, d.q, d.c, d.h, d.w, 2 - d.pad_h, 2 - d.pad_w);
-  pl.u_blocks = ctx->isa != RN_ISA_AVX512;  // (measured below AVX-512 only)
+  pl.u_blocks = b_in_column_blocks(ctx);
   return forward_form(ctx, pl, dy, w, true, nullptr, dx, int64_t(d.c) * d.h * d.w, nullptr);
 }
 
