@@ -8,53 +8,25 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <new>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "bench_common.h"
 #include "resnorm/resnorm.h"
 
-namespace {
-// The engine's own tensor memory (rn_alloc: 64-byte aligned, as Tensor.java gets it): a
-// std::vector's large blocks start 16 bytes into a page, so every vector load and store
-// of x, y, dy and dx would split across two cache lines, which no caller of the engine sees.
-template <class T>
-struct EngineAllocator {
-  using value_type = T;
-  EngineAllocator() = default;
-  template <class U>
-  EngineAllocator(const EngineAllocator<U>&) {}
-  T* allocate(size_t n) {
-    void* p = rn_alloc(n * sizeof(T));
-    if (p == nullptr) throw std::bad_alloc();
-    return static_cast<T*>(p);
-  }
-  void deallocate(T* p, size_t) { rn_free(p); }
-  template <class U>
-  bool operator==(const EngineAllocator<U>&) const { return true; }
-  template <class U>
-  bool operator!=(const EngineAllocator<U>&) const { return false; }
-};
-using Floats = std::vector<float, EngineAllocator<float>>;
-}  // namespace
+using rnbench::Floats;
 
 int main(int argc, char** argv) {
   if (argc < 10) {
     std::fprintf(stderr, "usage: %s N C H W K R S stride pad [algo] [threads] [seconds] [directions] [isa]\n", argv[0]);
     return 2;
   }
-  rn_conv2d_desc d{};
-  d.n = std::atoi(argv[1]); d.c = std::atoi(argv[2]); d.h = std::atoi(argv[3]); d.w = std::atoi(argv[4]);
-  d.k = std::atoi(argv[5]); d.r = std::atoi(argv[6]); d.s = std::atoi(argv[7]);
-  d.stride_h = d.stride_w = std::atoi(argv[8]);
-  d.pad_h = d.pad_w = std::atoi(argv[9]);
+  rn_conv2d_desc d = rnbench::conv_desc_from_args(argv);
   d.algo = argc > 10 ? std::atoi(argv[10]) : 0;
   const int threads = argc > 11 ? std::atoi(argv[11]) : 0;
   const double seconds = argc > 12 ? std::atof(argv[12]) : 1.0;
   const std::string dirs = argc > 13 ? argv[13] : "fdw";
-  d.p = (d.h + 2 * d.pad_h - d.r) / d.stride_h + 1;
-  d.q = (d.w + 2 * d.pad_w - d.s) / d.stride_w + 1;
   if (rn_conv2d_check(&d) != RN_STATUS_OK) {
     std::fprintf(stderr, "bad shape / algorithm\n");
     return 2;

@@ -16,6 +16,7 @@
 #include <random>
 #include <vector>
 
+#include "bench_common.h"
 #include "resnorm/resnorm.h"
 
 namespace {
@@ -26,18 +27,6 @@ void busy_wait(double seconds) {
   for (const auto start = Clock::now(); seconds_since(start) < seconds;) {
   }
 }
-
-// rn_alloc'd floats (64-byte aligned, as the engine's tensors), uniform in [-1, 1).
-struct Floats {
-  float* p = nullptr;
-  explicit Floats(size_t n, std::mt19937& rng) : p(static_cast<float*>(rn_alloc(n * sizeof(float)))) {
-    std::uniform_real_distribution<float> u(-1, 1);
-    for (size_t i = 0; i < n && p; ++i) p[i] = u(rng);
-  }
-  ~Floats() { rn_free(p); }
-  Floats(const Floats&) = delete;
-  Floats& operator=(const Floats&) = delete;
-};
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,18 +34,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s N C H W K R S stride pad direction(f|d|w) [rounds] [threads]\n", argv[0]);
     return 2;
   }
-  rn_conv2d_desc d{};
-  d.n = std::atoi(argv[1]); d.c = std::atoi(argv[2]); d.h = std::atoi(argv[3]); d.w = std::atoi(argv[4]);
-  d.k = std::atoi(argv[5]); d.r = std::atoi(argv[6]); d.s = std::atoi(argv[7]);
-  d.stride_h = d.stride_w = std::atoi(argv[8]);
-  d.pad_h = d.pad_w = std::atoi(argv[9]);
+  const rn_conv2d_desc d = rnbench::conv_desc_from_args(argv);
   const char dir = argv[10][0];
   const int rounds = argc > 11 ? std::atoi(argv[11]) : 5;
   const int threads = argc > 12 ? std::atoi(argv[12]) : 0;
-  if (d.stride_h > 0 && d.h + 2 * d.pad_h >= d.r && d.w + 2 * d.pad_w >= d.s) {
-    d.p = (d.h + 2 * d.pad_h - d.r) / d.stride_h + 1;
-    d.q = (d.w + 2 * d.pad_w - d.s) / d.stride_w + 1;
-  }
   if (rn_conv2d_check(&d) != RN_STATUS_OK || (dir != 'f' && dir != 'd' && dir != 'w') || rounds < 1) {
     std::fprintf(stderr, "bad shape, direction or rounds\n");
     return 2;
@@ -64,18 +45,21 @@ int main(int argc, char** argv) {
   std::mt19937 rng(1);
   const size_t xs = size_t(d.n) * d.c * d.h * d.w, ws = size_t(d.k) * d.c * d.r * d.s,
                ys = size_t(d.n) * d.k * d.p * d.q;
-  Floats x(xs, rng), w(ws, rng), y(ys, rng), dy(ys, rng), dx(xs, rng), dw(ws, rng);
+  using rnbench::random_floats;
+  rnbench::Floats x = random_floats(xs, rng), w = random_floats(ws, rng), y = random_floats(ys, rng),
+                  dy = random_floats(ys, rng), dx = random_floats(xs, rng), dw = random_floats(ws, rng);
   const int n = 2048;
-  Floats a(size_t(n) * n, rng), b(size_t(n) * n, rng), c(size_t(n) * n, rng);
+  rnbench::Floats a = random_floats(size_t(n) * n, rng), b = random_floats(size_t(n) * n, rng),
+                  c = random_floats(size_t(n) * n, rng);
   rn_context* ctx = rn_context_create(threads);
   auto conv = [&] {
-    if (dir == 'f') return rn_conv2d_forward(ctx, &d, x.p, w.p, nullptr, y.p);
-    if (dir == 'd') return rn_conv2d_backward_data(ctx, &d, dy.p, w.p, dx.p);
-    return rn_conv2d_backward_filter(ctx, &d, x.p, dy.p, dw.p, nullptr);
+    if (dir == 'f') return rn_conv2d_forward(ctx, &d, x.data(), w.data(), nullptr, y.data());
+    if (dir == 'd') return rn_conv2d_backward_data(ctx, &d, dy.data(), w.data(), dx.data());
+    return rn_conv2d_backward_filter(ctx, &d, x.data(), dy.data(), dw.data(), nullptr);
   };
   auto sgemm_seconds = [&] {
     const auto t = Clock::now();
-    rn_blas_sgemm_ceiling(rn_context_num_threads(ctx), n, n, n, a.p, b.p, c.p);
+    rn_blas_sgemm_ceiling(rn_context_num_threads(ctx), n, n, n, a.data(), b.data(), c.data());
     return seconds_since(t);
   };
   const double conv_flops = 2.0 * d.n * d.k * d.c * d.r * d.s * d.p * d.q, sgemm_flops = 2.0 * n * n * n;

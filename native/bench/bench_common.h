@@ -1,0 +1,58 @@
+// Pieces the native conv benchmarks share (bench_conv, bench_conv_paired).
+#pragma once
+
+#include <cstdlib>
+#include <new>
+#include <random>
+#include <vector>
+
+#include "resnorm/resnorm.h"
+
+namespace rnbench {
+
+// The engine's own tensor memory (rn_alloc: 64-byte aligned, as Tensor.java gets it): a
+// std::vector's large blocks start 16 bytes into a page, so every vector load and store
+// of x, y, dy and dx would split across two cache lines, which no caller of the engine sees.
+template <class T>
+struct EngineAllocator {
+  using value_type = T;
+  EngineAllocator() = default;
+  template <class U>
+  EngineAllocator(const EngineAllocator<U>&) {}
+  T* allocate(size_t n) {
+    void* p = rn_alloc(n * sizeof(T));
+    if (p == nullptr) throw std::bad_alloc();
+    return static_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { rn_free(p); }
+  template <class U>
+  bool operator==(const EngineAllocator<U>&) const { return true; }
+  template <class U>
+  bool operator!=(const EngineAllocator<U>&) const { return false; }
+};
+using Floats = std::vector<float, EngineAllocator<float>>;
+
+// n floats uniform in [-1, 1).
+inline Floats random_floats(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  Floats v(n);
+  for (float& f : v) f = u(rng);
+  return v;
+}
+
+// The conv of the command line's first nine arguments, N C H W K R S stride pad, with its output
+// size (left 0 where the shape has none: rn_conv2d_check then rejects it).
+inline rn_conv2d_desc conv_desc_from_args(char** argv) {
+  rn_conv2d_desc d{};
+  d.n = std::atoi(argv[1]); d.c = std::atoi(argv[2]); d.h = std::atoi(argv[3]); d.w = std::atoi(argv[4]);
+  d.k = std::atoi(argv[5]); d.r = std::atoi(argv[6]); d.s = std::atoi(argv[7]);
+  d.stride_h = d.stride_w = std::atoi(argv[8]);
+  d.pad_h = d.pad_w = std::atoi(argv[9]);
+  if (d.stride_h > 0 && d.h + 2 * d.pad_h >= d.r && d.w + 2 * d.pad_w >= d.s) {
+    d.p = (d.h + 2 * d.pad_h - d.r) / d.stride_h + 1;
+    d.q = (d.w + 2 * d.pad_w - d.s) / d.stride_w + 1;
+  }
+  return d;
+}
+
+}  // namespace rnbench
