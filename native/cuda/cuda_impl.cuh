@@ -33,6 +33,9 @@ struct rn_cuda_context {
   // Op scratch: grows to the largest request.
   void* workspace = nullptr;
   size_t workspace_capacity = 0;
+  // Counts the workspace's reallocations. A graph remembers the count it was recorded at:
+  // the block's address cannot tell (cudaMalloc readily returns the address just freed).
+  uint64_t workspace_generation = 0;
   // Between rn_cuda_graph_begin and rn_cuda_graph_end (graph.cu): the stream is being
   // recorded, so nothing may synchronize or reallocate the workspace.
   bool recording = false;

@@ -27,6 +27,7 @@ int workspace(rn_cuda_context* ctx, size_t bytes, void** out) {
     ctx->workspace = nullptr;
     ctx->workspace_capacity = 0;
   }
+  ++ctx->workspace_generation;  // recorded graphs are stale from here on, even if p == the old block
   void* p = nullptr;
   cudaError_t e = cudaMalloc(&p, want);
   if (e != cudaSuccess) {

@@ -8,9 +8,10 @@ struct rn_cuda_graph {
   cudaGraphExec_t exec = nullptr;
   const rn_cuda_context* owner = nullptr;
   size_t nodes = 0;
-  // The workspace block the recorded kernels point into: a later reallocation (a bigger
-  // request outside the graph) frees it, and launching would then touch freed memory.
-  const void* workspace = nullptr;
+  // The workspace block the recorded kernels point into, by the context's count of
+  // reallocations: a later one (a bigger request outside the graph) frees that block, and
+  // launching would then touch freed memory (or a new block that only has its address).
+  uint64_t workspace_generation = 0;
 };
 
 using rn::cuda::guarded;
@@ -55,7 +56,7 @@ RN_API int rn_cuda_graph_end(rn_cuda_context* ctx, rn_cuda_graph** out) {
     g->graph = graph;
     g->exec = exec;
     g->owner = ctx;
-    g->workspace = ctx->workspace;
+    g->workspace_generation = ctx->workspace_generation;
     size_t nodes = 0;
     if (cudaGraphGetNodes(graph, nullptr, &nodes) == cudaSuccess) g->nodes = nodes;
     (void)cudaGetLastError();
@@ -68,7 +69,8 @@ RN_API int rn_cuda_graph_launch(rn_cuda_context* ctx, const rn_cuda_graph* graph
   if (graph == nullptr || graph->owner != ctx) return RN_STATUS_BAD_ARGUMENT;
   return guarded(ctx, [&] {
     if (ctx->recording) return int(RN_STATUS_BAD_ARGUMENT);
-    if (graph->workspace != ctx->workspace) return int(RN_STATUS_BAD_ARGUMENT);  // stale: record again
+    // stale (the workspace was reallocated after recording): record again
+    if (graph->workspace_generation != ctx->workspace_generation) return int(RN_STATUS_BAD_ARGUMENT);
     RN_CUDA_TRY(cudaGraphLaunch(graph->exec, ctx->stream));
     return int(RN_STATUS_OK);
   });
@@ -77,7 +79,7 @@ RN_API int rn_cuda_graph_launch(rn_cuda_context* ctx, const rn_cuda_graph* graph
 RN_API size_t rn_cuda_graph_nodes(const rn_cuda_graph* graph) { return graph ? graph->nodes : 0; }
 
 RN_API int rn_cuda_graph_valid(const rn_cuda_context* ctx, const rn_cuda_graph* graph) {
-  return ctx != nullptr && graph != nullptr && graph->owner == ctx && graph->workspace == ctx->workspace ? 1 : 0;
+  return ctx != nullptr && graph != nullptr && graph->owner == ctx && graph->workspace_generation == ctx->workspace_generation ? 1 : 0;
 }
 
 RN_API void rn_cuda_graph_destroy(rn_cuda_graph* graph) {
