@@ -2,8 +2,9 @@
 // NCHW tensors in place, with the fused forward epilogue (per-channel scale and bias,
 // ReLU / CReLU, NormProp's post map) applied as each output element leaves the GEMM.
 //   forward:         M = k output channels, N = n*p*q output pixels, K = c*r*s taps
-//   backward-data:   M = c input channels,  N = n*h*w input pixels,  K = k*r*s
-//                    (a tap contributes where (h + pad - r) is a multiple of the stride)
+//   backward-data:   M = c input channels,  N = n*h*w input pixels,  K = k*r*s; with
+//                    stride > 1 one GEMM per phase of the input pixels, over the taps
+//                    that reach that phase ((h + pad - r) a multiple of the stride)
 //   backward-filter: M = k, N = c*r*s, K = n*p*q: a small output over a long reduction,
 //                    so K is split over blocks (split-K) into scratch partial sums that
 //                    a second kernel adds in a fixed order (deterministic, no atomics).
@@ -68,7 +69,9 @@ int forward(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* x, const
 }
 
 int backward_data(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
-  return launch_gemm(ctx, backward_data_problem(d, dy, w, dx));
+  for (const BackwardData& phase : backward_data_problems(d, dy, w, dx))
+    if (int st = launch_gemm(ctx, phase); st != RN_STATUS_OK) return st;
+  return RN_STATUS_OK;
 }
 
 int backward_filter(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy, float* dw,

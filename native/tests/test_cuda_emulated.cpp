@@ -6,8 +6,11 @@
 // the same kernels on a device are checked by test_cuda_conv / test_cuda_misc.
 #include "cuda_host_emulation.h"
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "conv_case.h"
 #include "conv2d_problems.cuh"
@@ -102,9 +105,34 @@ void conv_case(rn_context* cpu, std::mt19937_64& rng, const Case& cs) {
   // Backward-data.
   Buffer dx_ref(xs), dx(xs);
   RN_EXPECT_OK(rn_conv2d_backward_data(cpu, &d, dy.data(), w.data(), dx_ref.data()));
-  every_tile(
-      conv::backward_data_problem(d, dy.data(), w.data(), dx.data()), 1, 0, [&] { dx.poison(); },
-      [&](const char* t) { check(l + " backward_data " + t, dx, dx_ref); });
+  // One GEMM per phase of dx (stride_h * stride_w of them; K = 0 where no tap reaches).
+  const std::vector<conv::BackwardData> phases = conv::backward_data_problems(d, dy.data(), w.data(), dx.data());
+  RN_EXPECT(phases.size() == size_t(std::min(d.stride_h, d.h)) * std::min(d.stride_w, d.w),
+            "%s: %zu backward-data phases", l.c_str(), phases.size());
+  dx.poison();
+  for (const conv::BackwardData& phase : phases) run_tile<Tile16>(phase, 1, 0);
+  check(l + " backward_data tile 16x128", dx, dx_ref);
+  dx.poison();
+  for (const conv::BackwardData& phase : phases) run_tile<Tile64>(phase, 1, 0);
+  check(l + " backward_data tile 64x64", dx, dx_ref);
+  for (const conv::BackwardData& phase : phases) {  // each phase alone, on every tile shape
+    if (phase.K == 0) continue;
+    every_tile(
+        phase, 1, 0, [&] { dx.poison(); },
+        [&](const char* t) {  // the phase's pixels only: ||dx - ref|| / ||ref|| there
+          double diff = 0.0, norm = 0.0;
+          for (int32_t img = 0; img < d.n; ++img)
+            for (int32_t c = 0; c < d.c; ++c)
+              for (int32_t ih = phase.phase_h; ih < d.h; ih += d.stride_h)
+                for (int32_t iw = phase.phase_w; iw < d.w; iw += d.stride_w) {
+                  const size_t i = ((size_t(img) * d.c + c) * d.h + ih) * d.w + iw;
+                  diff += (double(dx[i]) - dx_ref[i]) * (double(dx[i]) - dx_ref[i]);  // NaN stays NaN
+                  norm += double(dx_ref[i]) * dx_ref[i];
+                }
+          RN_EXPECT(std::sqrt(diff) <= 1e-5 * std::sqrt(norm), "%s backward_data phase %d,%d %s: rel. error %.3g",
+                    l.c_str(), phase.phase_h, phase.phase_w, t, std::sqrt(diff / norm));
+        });
+  }
   // Backward-filter: one split, and split-K into partial sums added here in order.
   Buffer dw_ref(ws), dw(ws);
   RN_EXPECT_OK(rn_conv2d_backward_filter(cpu, &d, x.data(), dy.data(), dw_ref.data(), nullptr));
