@@ -124,7 +124,7 @@ cat "$build/backends.txt" | tee -a "$out/machine.txt"
 # Tests: a GPU machine must run the CUDA tests, not skip them; there the host
 # emulation of the CUDA kernels (label "emulated", for machines without a GPU) is not
 # built (RESNORM_CUDA_EMULATION=OFF) nor run.
-ctest_args=(--test-dir "$build" --output-on-failure --timeout 240)
+ctest_args=(--test-dir "$build" --output-on-failure --timeout 240 -j 6)
 if [[ $gpu == yes ]]; then
   export RESNORM_REQUIRE_CUDA=1
   ctest_args+=(-LE emulated)
@@ -139,7 +139,7 @@ echo "gpu-check: ctest $((SECONDS - t1)) s, status $test_status"
 bench_status=0
 if [[ $gpu == yes ]]; then
   t2=$SECONDS
-  "${run_env[@]}" timeout 240 "$build/bench_cuda" "$out/gpu-bench.md" 2>"$out/bench.log"
+  "${run_env[@]}" timeout 170 "$build/bench_cuda" "$out/gpu-bench.md" 2>"$out/bench.log"
   bench_status=$?
   if [[ $bench_status -eq 0 ]]; then
     cat "$out/gpu-bench.md"
@@ -152,7 +152,7 @@ if [[ $gpu == yes ]]; then
   # Whole training steps: resnorm (eager, graph) and PyTorch eager on the same card.
   t3=$SECONDS
   results=$(mktemp)
-  "${run_env[@]}" timeout 260 "$build/bench_resnet_cuda" >"$results" 2>>"$out/bench.log"
+  "${run_env[@]}" timeout 170 "$build/bench_resnet_cuda" >"$results" 2>>"$out/bench.log"
   step_status=$?
   if [[ $step_status -ne 0 ]]; then
     echo "gpu-check: bench_resnet_cuda FAILED (status $step_status)"
@@ -161,7 +161,7 @@ if [[ $gpu == yes ]]; then
   grep -v '^RESULT' "$results" | tee -a "$out/gpu-bench.md"
   echo | tee -a "$out/gpu-bench.md"
   torch_out=$(mktemp)
-  PYTHONUNBUFFERED=1 timeout 200 python3 scripts/pytorch_resnet_step.py >"$torch_out" 2>>"$out/bench.log" ||
+  PYTHONUNBUFFERED=1 timeout 130 python3 scripts/pytorch_resnet_step.py >"$torch_out" 2>>"$out/bench.log" ||
     echo "gpu-check: the PyTorch baseline failed (see bench.log)" | tee -a "$out/gpu-bench.md"
   grep -v '^RESULT' "$torch_out" | tee -a "$out/gpu-bench.md"
   cat "$torch_out" >>"$results"

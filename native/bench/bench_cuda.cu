@@ -10,7 +10,9 @@
 // speed relative to it (the target: >= 0.8x) and the relative difference of the two
 // outputs (a cheap sanity check); without cuDNN the table is the same less those columns.
 // Prints a markdown table (and writes it to the file named by argv[1]).
-//   bench_cuda [out.md] [--quick]
+//   bench_cuda [out.md] [--quick] [--only TEXT]
+// --only runs just the rows whose "op shape" contains TEXT (e.g. "bwd-filter+bias fp32 16->16"),
+// to put one kernel under a profiler (ncu -k regex:gemm bench_cuda --only ...).
 // Linked with the library's objects (one CUDA runtime in the process).
 #include <cuda_runtime.h>
 
@@ -31,6 +33,7 @@
 namespace {
 
 bool quick = false;
+std::string only;  // --only: the rows run
 bool with_cudnn = false;  // rn_cudnn_load succeeded
 
 void die(const char* what, int st) {
@@ -103,6 +106,8 @@ class Bench {
   // Times f (enqueues one call, returns its status): warm-up, then enough repetitions
   // for ~25 ms (at least 3, at most 200) between two events.
   void run(const std::string& op, const std::string& shape, double flops, double bytes, const std::function<int()>& f) {
+    skipped_ = !only.empty() && (op + " " + shape).find(only) == std::string::npos;
+    if (skipped_) return;
     const double ms = time_ms(op, f);
     rows_.push_back(Row{op, shape, ms, flops, bytes, -1.0, -1.0, {}, {}});
     std::fprintf(stderr, "  %-34s %-28s %9.4f ms\n", op.c_str(), shape.c_str(), ms);
@@ -118,7 +123,7 @@ class Bench {
   };
   void versus_cudnn(const rn_conv2d_desc& d, int direction, const std::function<int()>& f,
                     std::initializer_list<Pair> outputs) {
-    if (!with_cudnn) return;
+    if (!with_cudnn || skipped_) return;
     Row& row = rows_.back();
     if (int st = f(); st != RN_STATUS_OK) {
       row.cudnn_error = "status " + std::to_string(st) + ": " + rn_cudnn_error();
@@ -185,6 +190,7 @@ class Bench {
   cudaEvent_t start_, stop_;
   std::mt19937_64 rng_{42};
   std::vector<Row> rows_;
+  bool skipped_ = false;  // the last run() was left out by --only
 };
 
 rn_conv2d_desc conv(int n, int c, int hw, int k, int r, int stride, int pad) {
@@ -422,6 +428,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0)
       quick = true;
+    else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+      only = argv[++i];
     else
       out_path = argv[i];
   }
