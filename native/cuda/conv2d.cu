@@ -21,13 +21,25 @@ namespace rn::cuda::conv {
 
 namespace {
 
-// dw[i] = sum over splits of partial[split][i], in order, in double.
-__global__ void sum_splits(const float* partial, int64_t count, int32_t splits, float* dw) {
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= count) return;
+// dw[i] = sum over splits of partial[split][i] in double, in a fixed order (the result
+// does not depend on timing): lane j of the block's kSumLanes (threadIdx.y) adds splits
+// j, j + kSumLanes, ..., then lane 0 adds the lane sums in lane order. One thread per
+// output walking all splits alone left a few thousand threads each waiting on hundreds
+// of dependent loads.
+constexpr int kSumColumns = 32, kSumLanes = 8;
+__global__ void __launch_bounds__(kSumColumns * kSumLanes)
+    sum_splits(const float* partial, int64_t count, int32_t splits, float* dw) {
+  __shared__ double lane_sum[kSumLanes][kSumColumns];
+  const int64_t i = int64_t(blockIdx.x) * kSumColumns + threadIdx.x;
   double s = 0.0;
-  for (int32_t k = 0; k < splits; ++k) s += partial[int64_t(k) * count + i];
-  dw[i] = float(s);
+  if (i < count)
+    for (int32_t k = int32_t(threadIdx.y); k < splits; k += kSumLanes) s += partial[int64_t(k) * count + i];
+  lane_sum[threadIdx.y][threadIdx.x] = s;
+  __syncthreads();
+  if (threadIdx.y != 0 || i >= count) return;
+  double total = 0.0;
+  for (int l = 0; l < kSumLanes; ++l) total += lane_sum[l][threadIdx.x];
+  dw[i] = float(total);
 }
 
 bool positive(int32_t v) { return v > 0; }
@@ -86,7 +98,8 @@ int backward_filter(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* 
   if (int st = launch_gemm(ctx, b, sk.splits, sk.chunk); st != RN_STATUS_OK) return st;
   if (sk.splits > 1) {
     const int64_t count = int64_t(b.M) * b.N;
-    RN_LAUNCH(sum_splits, blocks_for(count, 256), 256, ctx->stream, partial, count, sk.splits, dw);
+    RN_LAUNCH(sum_splits, blocks_for(count, kSumColumns), dim3(kSumColumns, kSumLanes), ctx->stream, partial, count,
+              sk.splits, dw);
     RN_CUDA_CHECK_LAUNCH();
   }
   if (dbias != nullptr) return channel_sum(ctx, d.n, d.k, d.p * d.q, dy, dbias, at<char>(scratch, bias_at));

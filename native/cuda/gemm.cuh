@@ -226,8 +226,7 @@ __global__ void __launch_bounds__(T::kThreads) gemm_tf32(const P prob, int32_t k
 }
 
 // Launches the GEMM for `prob` on the context's stream with `splits` K-chunks of
-// k_chunk (a multiple of 16; splits * k_chunk >= K), picking the tile by M (the
-// output channels of a conv: 16, 32, 64 in the CIFAR ResNets) and the math mode.
+// k_chunk (a multiple of 16; splits * k_chunk >= K).
 template <class T, class P, bool kTf32>
 int launch_tile(rn_cuda_context* ctx, const P& prob, int32_t splits, int32_t k_chunk) {
   const dim3 grid(blocks_for(prob.N, T::BN), blocks_for(prob.M, T::BM), splits);
@@ -240,6 +239,19 @@ int launch_tile(rn_cuda_context* ctx, const P& prob, int32_t splits, int32_t k_c
   return RN_STATUS_OK;
 }
 
+// Tile Big, or Small (half as wide) where Big would leave the device short of blocks: the
+// ResNet-110 GEMMs are small (a 64->64 conv at 8x8 px, batch 128, is 128 blocks of 64x64
+// on 132 SMs), and with fewer than ~3 blocks per SM too few warps hide the operand loads'
+// latency (ncu on an H200: 12-23 % achieved occupancy, 0.24-0.48 waves).
+template <class Big, class Small, class P, bool kTf32>
+int launch_sized(rn_cuda_context* ctx, const P& prob, int32_t splits, int32_t k_chunk) {
+  const int64_t blocks = int64_t(blocks_for(prob.N, Big::BN)) * blocks_for(prob.M, Big::BM) * splits;
+  if (blocks < int64_t(3) * ctx->sm_count) return launch_tile<Small, P, kTf32>(ctx, prob, splits, k_chunk);
+  return launch_tile<Big, P, kTf32>(ctx, prob, splits, k_chunk);
+}
+
+// Picks the tile by M (the output channels of a conv: 16, 32, 64 in the CIFAR ResNets),
+// the math mode and the block count (launch_sized). Every tile has 256 threads.
 template <class P>
 int launch_gemm(rn_cuda_context* ctx, const P& prob, int32_t splits = 1, int32_t k_chunk = 0) {
   // K = 0 is an empty sum: the tiles store zeros (a backward-data phase no tap reaches).
@@ -248,27 +260,34 @@ int launch_gemm(rn_cuda_context* ctx, const P& prob, int32_t splits = 1, int32_t
     splits = 1;
     k_chunk = prob.K;
   }
+  const int32_t m = prob.M;
   if (ctx->math == RN_CUDA_MATH_TF32) {
-    if (prob.M <= 16) return launch_tile<TcTile<16, 128, 16, 16>, P, true>(ctx, prob, splits, k_chunk);
-    if (prob.M <= 32) return launch_tile<TcTile<32, 128, 16, 32>, P, true>(ctx, prob, splits, k_chunk);
-    return launch_tile<TcTile<64, 64, 16, 32>, P, true>(ctx, prob, splits, k_chunk);
+    using Tc16 = TcTile<16, 128, 16, 16>;
+    using Tc32 = TcTile<32, 128, 16, 32>;
+    using Tc64 = TcTile<64, 64, 16, 32>;
+    if (m <= 16) return launch_sized<Tc16, TcTile<16, 64, 16, 16>, P, true>(ctx, prob, splits, k_chunk);
+    if (m <= 32) return launch_sized<Tc32, TcTile<32, 64, 16, 16>, P, true>(ctx, prob, splits, k_chunk);
+    return launch_sized<Tc64, TcTile<64, 32, 16, 16>, P, true>(ctx, prob, splits, k_chunk);
   }
-  if (prob.M <= 16) return launch_tile<SimtTile<16, 128, 16, 2, 4>, P, false>(ctx, prob, splits, k_chunk);
-  if (prob.M <= 32) return launch_tile<SimtTile<32, 128, 16, 4, 4>, P, false>(ctx, prob, splits, k_chunk);
-  if (prob.M <= 64 || prob.N < 4096)
-    return launch_tile<SimtTile<64, 64, 16, 4, 4>, P, false>(ctx, prob, splits, k_chunk);
+  using Simt16 = SimtTile<16, 128, 16, 2, 4>;
+  using Simt32 = SimtTile<32, 128, 16, 4, 4>;
+  using Simt64 = SimtTile<64, 64, 16, 4, 4>;
+  if (m <= 16) return launch_sized<Simt16, SimtTile<16, 64, 16, 1, 4>, P, false>(ctx, prob, splits, k_chunk);
+  if (m <= 32) return launch_sized<Simt32, SimtTile<32, 64, 16, 2, 4>, P, false>(ctx, prob, splits, k_chunk);
+  if (m <= 64 || prob.N < 4096)
+    return launch_sized<Simt64, SimtTile<64, 32, 16, 4, 2>, P, false>(ctx, prob, splits, k_chunk);
   return launch_tile<SimtTile<128, 128, 16, 8, 8>, P, false>(ctx, prob, splits, k_chunk);
 }
 
 // Split-K plan for a GEMM whose output is too small to fill the device (the conv's
-// backward-filter: M x N = k x c*r*s, K = n*p*q): about 4 blocks per SM, each split at
-// least 8 slices of 16.
+// backward-filter: M x N = k x c*r*s, K = n*p*q): about 8 blocks per SM (ncu: 4 left
+// the SMs at 31 % achieved occupancy), each split at least 8 slices of 16.
 struct SplitK {
   int32_t splits, chunk;
 };
 inline SplitK plan_split_k(const rn_cuda_context* ctx, int32_t m, int32_t n, int32_t k) {
   const int64_t tiles = int64_t(blocks_for(n, 64)) * blocks_for(m, 64);
-  int64_t splits = (int64_t(4) * ctx->sm_count + tiles - 1) / tiles;
+  int64_t splits = (int64_t(8) * ctx->sm_count + tiles - 1) / tiles;
   const int64_t by_size = (int64_t(k) + 127) / 128;
   if (splits > by_size) splits = by_size;
   if (splits > 1024) splits = 1024;

@@ -209,6 +209,7 @@ int main() {
       {3, 4, 9, 8, 5, 3, 1, 2, 1, 1, 0},      // non-square kernel, stride and padding
       {2, 17, 9, 9, 33, 3, 3, 1, 1, 1, 1},    // M <= 64 (forward), <= 32 (backward-data)
       {4, 16, 32, 32, 16, 3, 3, 1, 1, 1, 1},  // a CIFAR layer: split-K backward-filter
+      {8, 4, 16, 16, 8, 3, 3, 1, 1, 1, 1},    // 16 splits: more than sum_splits has lanes
       {8, 70, 24, 24, 70, 3, 3, 1, 1, 1, 1},  // M > 64 with N >= 4096: the 128x128 tile
   };
   for (int math : {RN_CUDA_MATH_FP32, RN_CUDA_MATH_TF32}) {

@@ -27,6 +27,10 @@ using Tile16 = SimtTile<16, 128, 16, 2, 4>;
 using Tile32 = SimtTile<32, 128, 16, 4, 4>;
 using Tile64 = SimtTile<64, 64, 16, 4, 4>;
 using Tile128 = SimtTile<128, 128, 16, 8, 8>;
+// The half-width tiles launch_gemm takes when the full ones leave the device short of blocks.
+using Tile16x64 = SimtTile<16, 64, 16, 1, 4>;
+using Tile32x64 = SimtTile<32, 64, 16, 2, 4>;
+using Tile64x32 = SimtTile<64, 32, 16, 4, 2>;
 
 template <class T, class P>
 void run_tile(const P& prob, int32_t splits, int32_t chunk) {
@@ -54,6 +58,15 @@ void every_tile(const P& prob, int32_t splits, int32_t chunk, const std::functio
   before();
   run_tile<Tile128>(prob, splits, chunk);
   after("tile 128x128");
+  before();
+  run_tile<Tile16x64>(prob, splits, chunk);
+  after("tile 16x64");
+  before();
+  run_tile<Tile32x64>(prob, splits, chunk);
+  after("tile 32x64");
+  before();
+  run_tile<Tile64x32>(prob, splits, chunk);
+  after("tile 64x32");
 }
 
 using conv_shapes::Case;
