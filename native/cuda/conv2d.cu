@@ -23,9 +23,9 @@ namespace {
 
 // dw[i] = sum over splits of partial[split][i] in double, in a fixed order (the result
 // does not depend on timing): lane j of the block's kSumLanes (threadIdx.y) adds splits
-// j, j + kSumLanes, ..., then lane 0 adds the lane sums in lane order. One thread per
-// output walking all splits alone left a few thousand threads each waiting on hundreds
-// of dependent loads.
+// j, j + kSumLanes, ..., then lane 0 adds the lane sums in lane order. (One thread per
+// output, adding all splits itself, left only a few thousand threads, each with a chain of
+// hundreds of loads and adds.)
 constexpr int kSumColumns = 32, kSumLanes = 8;
 __global__ void __launch_bounds__(kSumColumns * kSumLanes)
     sum_splits(const float* partial, int64_t count, int32_t splits, float* dw) {
