@@ -17,7 +17,7 @@ struct Geom {
   int32_t RS, PQ, HW;
   int32_t c_src;   // channels of x as stored: C, or C/2 when the conv reads crelu(x)
   bool crelu_in;
-  FastDiv div_rs, div_s, div_pq, div_q, div_hw, div_w, div_sh, div_sw;
+  FastDiv div_rs, div_s, div_pq, div_q;
 };
 
 inline Geom make_geom(const rn_conv2d_desc& d, bool crelu_in) {
@@ -28,7 +28,6 @@ inline Geom make_geom(const rn_conv2d_desc& d, bool crelu_in) {
   g.crelu_in = crelu_in;
   g.c_src = crelu_in ? d.c / 2 : d.c;
   g.div_rs = FastDiv(g.RS), g.div_s = FastDiv(g.S), g.div_pq = FastDiv(g.PQ), g.div_q = FastDiv(g.Q);
-  g.div_hw = FastDiv(g.HW), g.div_w = FastDiv(g.W), g.div_sh = FastDiv(g.sh), g.div_sw = FastDiv(g.sw);
   return g;
 }
 

@@ -36,9 +36,10 @@ struct SimtTile {
   static constexpr int kThreads = (BM / TM) * (BN / TN);
 };
 
-// WM x WN: one warp's tile (multiples of 16). 8 warps a block, as the SIMT tiles have: the
-// operand loads, not the MMAs, bound these small-channel GEMMs, and 4 warps left too few
-// loads in flight (TF32 ran slower than FP32 on most ResNet-110 shapes).
+// WM x WN: one warp's tile (multiples of 16). launch_gemm's tiles have 8 warps, as the SIMT
+// tiles have 256 threads: the operand loads, not the MMAs, bound these small-channel GEMMs,
+// and 4 warps left too few loads in flight (TF32 ran slower than FP32 on most ResNet-110
+// shapes on an H200 with 4; as fast or faster with 8).
 template <int BM_, int BN_, int WM_, int WN_>
 struct TcTile {
   static constexpr int BM = BM_, BN = BN_, BK = 16;
@@ -251,7 +252,8 @@ int launch_sized(rn_cuda_context* ctx, const P& prob, int32_t splits, int32_t k_
 }
 
 // Picks the tile by M (the output channels of a conv: 16, 32, 64 in the CIFAR ResNets),
-// the math mode and the block count (launch_sized). Every tile has 256 threads.
+// the math mode and the block count (launch_sized). Every tile has 256 threads but TF32's
+// 16x64, which has 128 (four warps of 16x16, the smallest wmma tile).
 template <class P>
 int launch_gemm(rn_cuda_context* ctx, const P& prob, int32_t splits = 1, int32_t k_chunk = 0) {
   // K = 0 is an empty sum: the tiles store zeros (a backward-data phase no tap reaches).
