@@ -11,7 +11,8 @@
 #      (label "emulated") are neither built nor run;
 #   3. runs the CUDA kernel benchmark (native/bench/bench_cuda.cu) at the ResNet-110
 #      batch-128 shapes: ms, GFLOP/s, GB/s per op against the card's copy bandwidth, and
-#      each conv beside cuDNN's fastest algorithm;
+#      each conv beside cuDNN's fastest algorithm; then, where ncu is installed, the hardware
+#      counters of three of its GEMMs (bench_cuda --only ROW under ncu);
 #   4. times whole ResNet-110 training steps (batch 128, BN+ReLU / BN+CReLU, FP32 / TF32,
 #      each op separate and with the Java executor's fusions across ops (the add + ReLU
 #      in the block's last BN; the CReLU formed by the next conv), and FP32 with cuDNN's
@@ -29,7 +30,7 @@
 # cuDNN comparison test then fails instead of skipping); not finding it fails nothing.
 # Results go under $OUT (or /tmp/gpu-check), at most 8 files (what the device tool brings
 # back): machine.txt, build.log (configure + build), ctest.log, gpu-bench.md (every
-# benchmark table), bench.log (the benchmarks' stderr), summary.txt. Exits non-zero when
+# benchmark table), bench.log (the benchmarks' stderr), ncu.txt, summary.txt. Exits non-zero when
 # the build, ctest, bench_cuda or bench_resnet_cuda failed (2: target/openblas missing); a
 # failed PyTorch baseline or Java bench is reported, not counted. Without a GPU it says so
 # loudly, builds with the host emulation, runs the CPU tests and the emulated CUDA tests
@@ -131,6 +132,19 @@ if [[ $gpu == yes ]]; then
     tail -20 "$out/bench.log"
   fi
   echo "gpu-check: bench $((SECONDS - t2)) s"
+
+  # Hardware counters (ncu, where installed) of the GEMMs that take most of a ResNet-110 step:
+  # occupancy, waves, issue slots, stall reasons, in ncu.txt (~20 s).
+  if command -v ncu >/dev/null 2>&1; then
+    t4=$SECONDS
+    for row in "bwd-filter+bias fp32 16->16" "fwd fp32 32->32" "bwd-data fp32 64->64"; do
+      echo "=== ncu: $row" >>"$out/ncu.txt"
+      "${run_env[@]}" timeout 60 ncu --section SpeedOfLight --section Occupancy --section LaunchStats \
+        --section WarpStateStats -k regex:gemm_ -c 1 "$build/bench_cuda" --quick --only "$row" >>"$out/ncu.txt" 2>&1
+    done
+    grep -E '^===|Duration|Achieved Occupancy|Waves Per SM|Issue Slots Busy' "$out/ncu.txt"
+    echo "gpu-check: ncu $((SECONDS - t4)) s"
+  fi
 
   # Whole training steps: resnorm (eager, graph) and PyTorch eager on the same card.
   t3=$SECONDS
