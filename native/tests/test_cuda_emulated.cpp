@@ -42,31 +42,24 @@ void run_tile(const P& prob, int32_t splits, int32_t chunk) {
   rn_emulation::launch(grid, dim3(T::kThreads), [&] { gemm_simt<T, P>(prob, chunk); });
 }
 
-// Runs prob on every tile shape: before(tile) poisons the outputs, after(tile) checks.
+// Runs prob on each tile shape Tiles: before() poisons the outputs, after("tile BMxBN") checks.
+template <class... Tiles, class P>
+void on_tiles(const P& prob, int32_t splits, int32_t chunk, const std::function<void()>& before,
+              const std::function<void(const char*)>& after) {
+  const auto one = [&](auto tile) {
+    using T = decltype(tile);
+    before();
+    run_tile<T>(prob, splits, chunk);
+    after(("tile " + std::to_string(T::BM) + "x" + std::to_string(T::BN)).c_str());
+  };
+  (one(Tiles{}), ...);
+}
+
+// Every SIMT tile launch_gemm can pick.
 template <class P>
 void every_tile(const P& prob, int32_t splits, int32_t chunk, const std::function<void()>& before,
                 const std::function<void(const char*)>& after) {
-  before();
-  run_tile<Tile16>(prob, splits, chunk);
-  after("tile 16x128");
-  before();
-  run_tile<Tile32>(prob, splits, chunk);
-  after("tile 32x128");
-  before();
-  run_tile<Tile64>(prob, splits, chunk);
-  after("tile 64x64");
-  before();
-  run_tile<Tile128>(prob, splits, chunk);
-  after("tile 128x128");
-  before();
-  run_tile<Tile16x64>(prob, splits, chunk);
-  after("tile 16x64");
-  before();
-  run_tile<Tile32x64>(prob, splits, chunk);
-  after("tile 32x64");
-  before();
-  run_tile<Tile64x32>(prob, splits, chunk);
-  after("tile 64x32");
+  on_tiles<Tile16, Tile32, Tile64, Tile128, Tile16x64, Tile32x64, Tile64x32>(prob, splits, chunk, before, after);
 }
 
 using conv_shapes::Case;
