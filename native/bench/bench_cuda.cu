@@ -428,9 +428,13 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0)
       quick = true;
-    else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+    else if (std::strcmp(argv[i], "--only") == 0) {
+      if (i + 1 == argc) {
+        std::fprintf(stderr, "usage: bench_cuda [out.md] [--quick] [--only TEXT]\n");
+        return 2;
+      }
       only = argv[++i];
-    else
+    } else
       out_path = argv[i];
   }
   rn_cuda_context* ctx = nullptr;

@@ -81,9 +81,8 @@ int forward(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* x, const
 }
 
 int backward_data(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
-  for (const BackwardData& phase : backward_data_problems(d, dy, w, dx))
-    if (int st = launch_gemm(ctx, phase); st != RN_STATUS_OK) return st;
-  return RN_STATUS_OK;
+  return for_each_backward_data_phase(d, dy, w, dx,
+                                      [&](const BackwardData& phase) { return launch_gemm(ctx, phase); });
 }
 
 int backward_filter(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy, float* dw,

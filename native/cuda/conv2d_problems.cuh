@@ -4,8 +4,6 @@
 // emulation test (tests/test_cuda_emulated.cpp) runs the very same index math.
 #pragma once
 
-#include <vector>
-
 #include "cuda_impl.cuh"
 #include "resnorm/conv2d.h"
 
@@ -197,12 +195,12 @@ inline Forward forward_problem(const rn_conv2d_desc& d, const float* x, const fl
   return f;
 }
 
-// One problem per phase of dx that holds pixels (stride_h * stride_w phases at most). A
-// phase without taps (a 1x1 conv with stride 2: the odd rows and columns) has K = 0, and
-// its GEMM writes zeros there.
-inline std::vector<BackwardData> backward_data_problems(const rn_conv2d_desc& d, const float* dy, const float* w,
-                                                        float* dx) {
-  std::vector<BackwardData> phases;
+// Calls fn(problem) for each phase of dx that holds pixels (stride_h * stride_w phases at
+// most), in order, and returns the first status fn returns that is not RN_STATUS_OK (else
+// OK). Built on the stack, so a backward-data call allocates nothing. A phase without taps
+// (a 1x1 conv with stride 2: the odd rows and columns) has K = 0, and its GEMM writes zeros.
+template <class Fn>
+int for_each_backward_data_phase(const rn_conv2d_desc& d, const float* dy, const float* w, float* dx, Fn&& fn) {
   for (int32_t ph = 0; ph < d.stride_h && ph < d.h; ++ph) {
     for (int32_t pw = 0; pw < d.stride_w && pw < d.w; ++pw) {
       BackwardData b;
@@ -218,10 +216,10 @@ inline std::vector<BackwardData> backward_data_problems(const rn_conv2d_desc& d,
       const auto at_least_1 = [](int32_t v) { return uint32_t(v > 1 ? v : 1); };
       b.div_pixels = FastDiv(at_least_1(b.rows * b.cols)), b.div_cols = FastDiv(at_least_1(b.cols));
       b.div_taps = FastDiv(at_least_1(b.nr * b.ns)), b.div_ns = FastDiv(at_least_1(b.ns));
-      phases.push_back(b);
+      if (int st = fn(static_cast<const BackwardData&>(b)); st != RN_STATUS_OK) return st;
     }
   }
-  return phases;
+  return RN_STATUS_OK;
 }
 
 // out: dw, or the split-K partial sums [splits][k][c*r*s].

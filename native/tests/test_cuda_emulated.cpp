@@ -112,7 +112,11 @@ void conv_case(rn_context* cpu, std::mt19937_64& rng, const Case& cs) {
   Buffer dx_ref(xs), dx(xs);
   RN_EXPECT_OK(rn_conv2d_backward_data(cpu, &d, dy.data(), w.data(), dx_ref.data()));
   // One GEMM per phase of dx (stride_h * stride_w of them; K = 0 where no tap reaches).
-  const std::vector<conv::BackwardData> phases = conv::backward_data_problems(d, dy.data(), w.data(), dx.data());
+  std::vector<conv::BackwardData> phases;
+  conv::for_each_backward_data_phase(d, dy.data(), w.data(), dx.data(), [&](const conv::BackwardData& phase) {
+    phases.push_back(phase);
+    return int(RN_STATUS_OK);
+  });
   RN_EXPECT(phases.size() == size_t(std::min(d.stride_h, d.h)) * std::min(d.stride_w, d.w),
             "%s: %zu backward-data phases", l.c_str(), phases.size());
   dx.poison();
