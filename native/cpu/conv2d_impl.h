@@ -289,6 +289,10 @@ struct PhaseColumnBlocks {
 //   rows:    input row 2p + r - pad_h = 2 (p + e) + a; plane row j of row phase a holds input
 //            row 2 (j + row_lo[a]) + a, so tap r reads plane row p + e - row_lo[a].
 // Layout [block][row phase][c][rows][Q] (zero where the input row or column is outside x).
+// Floats that phase_blocks may write past the end of a block row whose length is not a whole
+// number of 8-lane vectors (isa_kernels.h).
+constexpr int32_t kPhaseRowSlack = 8;
+
 struct PhasePlanes {
   PhaseColumnBlocks cols;
   bool row_phase_used[2] = {false, false};
@@ -309,7 +313,8 @@ struct PhasePlanes {
     for (int a = 0; a < 2; ++a)
       if (row_phase_used[a]) spread = std::max(spread, row_hi[a] - row_lo[a]);
     rows = d.p + spread;
-    c_pitch = int64_t(rows) * q;
+    // phase_blocks may write past a row's end where q is not a multiple of 8 (kPhaseRowSlack).
+    c_pitch = int64_t(rows) * q + (q % 8 != 0 ? kPhaseRowSlack : 0);
     row_phase_stride = int64_t(d.c) * c_pitch;
     block_stride = 2 * row_phase_stride;
     floats = cols.blocks * block_stride;

@@ -37,7 +37,10 @@
                    int64_t plane_stride_out, int64_t row_stride_out, float* out, bool stream);  \
   /* One input row (x: channel 0's, planes `plane` floats apart, 2q columns) split into its    \
      column phases: out[blk * block_stride + c * c_pitch + j] = x[c][2 (j + shift[blk]) +       \
-     phase[blk]], zero where that column is outside [0, 2q) (x is not read there) */             \
+     phase[blk]], zero where that column is outside [0, 2q) (x is not read there). Where q is  \
+     not a multiple of 8, up to kPhaseRowSlack floats past each block row (j >= q) may be       \
+     written too: the caller writes a plane's rows in order and leaves that slack after the     \
+     last. */                                                                                   \
   void phase_blocks(const float* x, int32_t channels, int64_t plane, int32_t q, int32_t blocks,   \
                     const int32_t* phase, const int32_t* shift, float* out, int64_t block_stride,   \
                     int64_t c_pitch);                                                             \

@@ -222,6 +222,10 @@ int main() {
       {3, 7, 11, 10, 9, 3, 3, 2, 1},    // ... odd input height: the last plane row is padding
       {2, 4, 9, 8, 6, 1, 1, 2, 0},      // ... 1x1: one row phase, one column block
       {2, 3, 10, 12, 20, 5, 5, 2, 2},   // ... 5x5, partial output-channel blocks
+      {2, 5, 28, 28, 7, 3, 3, 2, 1},    // ... 3x3 pad 1, 14-pixel rows (Fashion-MNIST): masked tail vectors
+      {3, 6, 14, 14, 9, 3, 3, 2, 1},    // ... 7-pixel rows: one masked vector
+      {2, 3, 9, 40, 17, 3, 3, 2, 1},    // ... 20-pixel rows: three vectors, the last of 4 lanes
+      {1, 4, 6, 62, 5, 3, 3, 2, 1},     // ... 31-pixel rows
       {2, 64, 32, 30, 8, 3, 3, 2, 1},   // W = 2Q, but planes over kPhasePlaneMaxBytes: NCHW
       // pixel lanes where the phase planes would be over kPhasePlaneMaxBytes:
       {1, 48, 32, 32, 8, 3, 3, 2, 1},   // ... 16-pixel rows
