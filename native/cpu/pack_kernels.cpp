@@ -95,6 +95,9 @@ inline void unpack_half_chunk(const float* src, int64_t col_stride, float* dst, 
   transpose16(r);
   for (int k = 0; k < 16; ++k) _mm256_storeu_ps(dst + k * stride, _mm512_castps512_ps256(r[k]));
 }
+constexpr bool kShortChunks = false;
+inline void pack_short_chunk(const float*, int64_t, float*, int64_t, int32_t) {}
+inline void unpack_short_chunk(const float*, int64_t, float*, int64_t, int32_t) {}
 #elif defined(RN_ISA_LEVEL_avx2)
 constexpr int32_t kChunk = 8;
 constexpr int32_t kHalfChunk = 0;
@@ -136,14 +139,63 @@ inline void unpack_chunk(const float* src, int64_t col_stride, float* dst, int64
     for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + (h * 8 + k) * stride, r[k]);
   }
 }
+
+// The chunks for rows of n < 8 columns (7x7 planes): masked loads of the channel rows (nothing
+// past column n is read); unpacked rows stored in 4-, 2- and 1-float pieces (a masked store,
+// vmaskmovps, made the 64->64 @7x7 unpack slower than lane by lane on Zen 3: 6.6 -> 10.3 % of
+// the conv's samples). The columns are whole 16-lane vectors.
+constexpr bool kShortChunks = true;
+inline __m256i first_lanes(int32_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+inline void pack_short_chunk(const float* src, int64_t stride, float* dst, int64_t col_stride, int32_t n) {
+  const __m256i mask = first_lanes(n);
+  for (int h = 0; h < 2; ++h) {
+    __m256 r[8];
+    for (int l = 0; l < 8; ++l) r[l] = _mm256_maskload_ps(src + (h * 8 + l) * stride, mask);
+    transpose8(r);
+    for (int j = 0; j < n; ++j) _mm256_storeu_ps(dst + j * col_stride + h * 8, r[j]);
+  }
+}
+inline void unpack_short_chunk(const float* src, int64_t col_stride, float* dst, int64_t stride, int32_t n) {
+  for (int h = 0; h < 2; ++h) {
+    __m256 r[8];
+    for (int j = 0; j < 8; ++j) r[j] = j < n ? _mm256_loadu_ps(src + j * col_stride + h * 8) : _mm256_setzero_ps();
+    transpose8(r);
+    for (int k = 0; k < 8; ++k) {  // the first n floats of r[k]
+      float* to = dst + (h * 8 + k) * stride;
+      __m128 part = _mm256_castps256_ps128(r[k]);
+      int32_t left = n;
+      if (left >= 4) {
+        _mm_storeu_ps(to, part);
+        part = _mm256_extractf128_ps(r[k], 1);
+        to += 4;
+        left -= 4;
+      }
+      if (left >= 2) {
+        _mm_storel_pi(reinterpret_cast<__m64*>(to), part);
+        part = _mm_movehl_ps(part, part);
+        to += 2;
+        left -= 2;
+      }
+      if (left >= 1) _mm_store_ss(to, part);
+    }
+  }
+}
 #else
 constexpr int32_t kChunk = 0;  // scalar only
 constexpr int32_t kHalfChunk = 0;
+constexpr bool kShortChunks = false;
+inline void pack_short_chunk(const float*, int64_t, float*, int64_t, int32_t) {}
+inline void unpack_short_chunk(const float*, int64_t, float*, int64_t, int32_t) {}
 inline void pack_chunk(const float*, int64_t, float*, int64_t) {}
 inline void unpack_chunk(const float*, int64_t, float*, int64_t) {}
 inline void pack_half_chunk(const float*, int64_t, float*, int64_t) {}
 inline void unpack_half_chunk(const float*, int64_t, float*, int64_t) {}
 #endif
+
+// The width of the overlapping last chunk (pack_c16, unpack_c16).
+constexpr int32_t kTailChunk = kHalfChunk > 0 ? kHalfChunk : kChunk;
 
 }  // namespace
 
@@ -176,6 +228,20 @@ void pack_c16(const float* x, int32_t channels, int32_t h, int32_t w, int32_t ro
         if (kHalfChunk > 0 && c + kHalfChunk <= c_hi) {
           pack_half_chunk(src + c, plane, dst + c * st.col, st.col);
           c += kHalfChunk;
+        }
+        // The last few columns (rows of 28 or 14 pixels, or 30 with the padding: 4-6 columns
+        // after the whole chunks) as one more chunk ending at c_hi, over columns already
+        // written (the same values): lane by lane they took more time than the chunks did.
+        if (c < c_hi && c_hi - c_lo >= kTailChunk) {
+          if (kHalfChunk > 0)
+            pack_half_chunk(src + c_hi - kTailChunk, plane, dst + (c_hi - kTailChunk) * st.col, st.col);
+          else
+            pack_chunk(src + c_hi - kTailChunk, plane, dst + (c_hi - kTailChunk) * st.col, st.col);
+          c = c_hi;
+        }
+        if (kShortChunks && c < c_hi) {  // fewer than a chunk's columns in all
+          pack_short_chunk(src + c, plane, dst + c * st.col, st.col, c_hi - c);
+          c = c_hi;
         }
       }
       for (; c < c_hi; ++c) {
@@ -484,6 +550,18 @@ void unpack_c16(const float* in, const PackStrides& st, int32_t channels, int32_
         if (kHalfChunk > 0 && c + kHalfChunk <= valid_cols) {
           unpack_half_chunk(src + c * st.col, st.col, dst + c, plane);
           c += kHalfChunk;
+        }
+        if (c < valid_cols && valid_cols >= kTailChunk) {  // as in pack_c16: a last chunk, overlapping
+          const int32_t at = valid_cols - kTailChunk;
+          if (kHalfChunk > 0)
+            unpack_half_chunk(src + at * st.col, st.col, dst + at, plane);
+          else
+            unpack_chunk(src + at * st.col, st.col, dst + at, plane);
+          c = valid_cols;
+        }
+        if (kShortChunks && c < valid_cols) {
+          unpack_short_chunk(src + c * st.col, st.col, dst + c, plane, valid_cols - c);
+          c = valid_cols;
         }
       }
       for (; c < valid_cols; ++c) {

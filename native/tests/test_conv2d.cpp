@@ -227,6 +227,11 @@ int main() {
       {2, 3, 9, 40, 17, 3, 3, 2, 1},    // ... 20-pixel rows: three vectors, the last of 4 lanes
       {1, 4, 6, 62, 5, 3, 3, 2, 1},     // ... 31-pixel rows
       {2, 64, 32, 30, 8, 3, 3, 2, 1},   // W = 2Q, but planes over kPhasePlaneMaxBytes: NCHW
+      // Fashion-MNIST's stride-1 planes: rows of 28, 14 and 7 pixels, whose channel-block packs end
+      // in a chunk that overlaps the one before (28, 14) or in a short masked one (7)
+      {2, 16, 28, 28, 16, 3, 3, 1, 1},
+      {2, 32, 14, 14, 32, 3, 3, 1, 1},
+      {2, 64, 7, 7, 48, 3, 3, 1, 1},
       // pixel lanes where the phase planes would be over kPhasePlaneMaxBytes:
       {1, 48, 32, 32, 8, 3, 3, 2, 1},   // ... 16-pixel rows
       {1, 24, 64, 64, 5, 3, 3, 2, 1},   // ... 32-pixel rows, odd output channels
