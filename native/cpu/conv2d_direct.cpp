@@ -126,12 +126,6 @@ void for_each_image(rn_context* ctx, int threads, int32_t images, const Body& bo
   });
 }
 
-// Whether the direct kernels prefetch the next image's input while computing the current one:
-// measured on Zen 3 (AVX2 level) only. On the AVX-512 machine the kernels were tuned on, a
-// prefetch of the next image measured no faster (see for_each_image), so that level goes
-// without until measured there.
-bool prefetches_next_image(const rn_context* ctx) { return ctx->isa != RN_ISA_AVX512; }
-
 // Whether a result of `floats` floats at `out`, that nothing reads back in the kernel, is
 // written with non-temporal stores (no read of each line before its first store): where it is
 // larger than 1 MiB per thread, so would not stay in the threads' L2 (512 KiB on Zen 3) until

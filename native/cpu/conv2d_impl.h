@@ -55,6 +55,12 @@ bool winograd_applicable(const rn_conv2d_desc& d);
 // block's pass (TapWeights in conv2d_direct.cpp). AVX-512's 32-column tiles read two blocks a step.
 inline bool b_in_column_blocks(const rn_context* ctx) { return ctx->isa != RN_ISA_AVX512; }
 
+// Whether the conv kernels prefetch the next image's (or block's) input while computing the
+// current one: measured on Zen 3 (AVX2 level) only. On the AVX-512 machine the kernels were tuned
+// on, a prefetch of the next image measured no faster (see for_each_image in conv2d_direct.cpp),
+// so that level goes without until measured there.
+inline bool prefetches_next_image(const rn_context* ctx) { return ctx->isa != RN_ISA_AVX512; }
+
 // Sum of count floats (vectorized partial sums, combined in double).
 double plane_sum(const float* v, int64_t count);
 
