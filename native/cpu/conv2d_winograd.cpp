@@ -172,7 +172,9 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
     const ThreadBuffers t = carve(pl, scratch + per_thread * tid);
     PacedPrefetch paced;
     for (int64_t b = next.fetch_add(1); b < blocks;) {
-      const int64_t after = next.fetch_add(1);
+      // the block after this one, claimed now where its input is prefetched (else as usual, when
+      // this one is done: a claimed block waits for its thread)
+      const int64_t after = prefetch ? next.fetch_add(1) : -1;
       const int64_t row0 = b * pl.rows_per_block;
       const int32_t rows = int32_t(std::min<int64_t>(pl.rows_per_block, pl.total_rows() - row0));
       input_block(kern, pl, x, row0, rows, t);
@@ -180,7 +182,7 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
         const int64_t img0 = row0 / pl.th, img1 = (row0 + rows - 1) / pl.th;
         const float* xnext = nullptr;
         int64_t xfloats = 0;
-        if (after < blocks) {
+        if (after >= 0 && after < blocks) {
           const int64_t n0 = after * pl.rows_per_block;
           const int64_t n1 = std::min<int64_t>(n0 + pl.rows_per_block, pl.total_rows()) - 1;
           const int64_t i0 = std::max(n0 / pl.th, img1 + 1), i1 = n1 / pl.th;
@@ -218,7 +220,7 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
           kern.unpack_c16(t.yt_neg, st, pl.cout, kTile, kTile * pl.tw, pl.p, pl.q, kTile * a,
                           y_img + pl.cout * int64_t(pl.p) * pl.q);
       }
-      b = after;
+      b = prefetch ? after : next.fetch_add(1);
     }
   });
 }

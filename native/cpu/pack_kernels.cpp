@@ -30,6 +30,13 @@ namespace rn::RN_ISA_NS {
 
 namespace {
 
+#if defined(RN_ISA_LEVEL_avx2) || defined(RN_ISA_LEVEL_avx512)
+// An 8-lane mask with lanes 0 .. n-1 set (none for n <= 0), for masked loads.
+inline __m256i first_lanes(int32_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
+
 #if defined(RN_ISA_LEVEL_avx512)
 constexpr int32_t kChunk = 16;  // columns per register transpose
 
@@ -145,9 +152,6 @@ inline void unpack_chunk(const float* src, int64_t col_stride, float* dst, int64
 // vmaskmovps, made the 64->64 @7x7 unpack slower than lane by lane on Zen 3: 6.6 -> 10.3 % of
 // the conv's samples). The columns are whole 16-lane vectors.
 constexpr bool kShortChunks = true;
-inline __m256i first_lanes(int32_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 inline void pack_short_chunk(const float* src, int64_t stride, float* dst, int64_t col_stride, int32_t n) {
   const __m256i mask = first_lanes(n);
   for (int h = 0; h < 2; ++h) {
@@ -432,22 +436,19 @@ void phase_blocks_3x3_pad1(const float* x, int32_t channels, int64_t plane, floa
 }
 
 // The same for rows whose phases are not whole vectors (q = 7 or 14: the 28x28 Fashion-MNIST
-// transitions): the last vector of each phase holds q mod 8 lanes, and its source columns are
-// read with a masked load (nothing past the row's 2q floats is read). Its stores are whole
+// transitions): the last vector of each phase holds q - 8 (NV - 1) lanes, and its source columns
+// are read with a masked load (nothing past the row's 2q floats is read). Its stores are whole
 // vectors: they reach up to 7 floats past the row's end, into the next row of the plane (which
 // the caller writes after this one) or, after a channel's last row, into the slack that
-// PhasePlanes leaves (kPhaseRowSlack). Masked stores cost more than the copy itself on Zen 3;
-// the general path below did these rows lane by lane: 38 % of the 16->32 @28x28 forward's
-// samples (`perf record`, batch 128, 2 threads).
+// PhasePlanes leaves (kPhaseRowSlack). With masked stores (vmaskmovps, slow on Zen 3) the copy
+// ran 10-25 % slower. The general path below did these rows lane by lane: 38 % of the 16->32
+// @28x28 forward's samples (`perf record`, batch 128, 2 threads).
 template <int NV>
 void phase_blocks_3x3_pad1_tail(const float* x, int32_t channels, int64_t plane, int32_t q, float* out,
                                 int64_t block_stride, int64_t c_pitch) {
   const __m256i rot_right = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);  // lane j <- j - 1
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256 zero = _mm256_setzero_ps();
   const int32_t w = 2 * q, last = 16 * (NV - 1);  // the last vector pair's first source column
-  // lanes below `n` set
-  auto first_lanes = [&](int32_t n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane); };
   const __m256i lo_mask = first_lanes(w - last), hi_mask = first_lanes(w - last - 8);
   for (int32_t c = 0; c < channels; ++c) {
     const float* src = x + c * plane;
