@@ -410,18 +410,31 @@ void phase_blocks_small_shifts(const float* x, int32_t channels, int64_t plane, 
 // picks each block's phase and shift at run time, which kept its split vectors on the stack (a
 // store and a reload per vector and block): at 16->32 @32x32, batch 128, the copy took 12.5 % of
 // the forward's samples, 8.4 % with this one (`perf record`, Zen 3, 2 threads).
-template <int NV>
-void phase_blocks_3x3_pad1(const float* x, int32_t channels, int64_t plane, float* out, int64_t block_stride,
-                           int64_t c_pitch) {
+//
+// TAIL: rows whose phases are not whole vectors (q = 7 or 14: the 28x28 Fashion-MNIST
+// transitions; NV = ceil(q / 8)). The last vector of each phase holds q - 8 (NV - 1) lanes, and
+// its source columns are read with a masked load (nothing past the row's 2q floats is read). Its
+// stores are whole vectors: they reach up to 7 floats past the row's end, into the next row of
+// the plane (which the caller writes after this one) or, after a channel's last row, into the
+// slack that PhasePlanes leaves (kPhaseRowSlack). With masked stores (vmaskmovps, slow on Zen 3)
+// the copy ran 10-25 % slower. The general path below did these rows lane by lane: 38 % of the
+// 16->32 @28x28 forward's samples (`perf record`, batch 128, 2 threads).
+template <int NV, bool TAIL>
+void phase_blocks_3x3_pad1(const float* x, int32_t channels, int64_t plane, int32_t q, float* out,
+                           int64_t block_stride, int64_t c_pitch) {
   const __m256i rot_right = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);  // lane j <- j - 1
   const __m256 zero = _mm256_setzero_ps();
+  const int32_t w = 2 * q, last = 16 * (NV - 1);  // the last vector pair's first source column
+  const __m256i lo_mask = first_lanes(w - last), hi_mask = first_lanes(w - last - 8);  // (TAIL only)
   for (int32_t c = 0; c < channels; ++c) {
     const float* src = x + c * plane;
     float* to = out + int64_t(c) * c_pitch;
     __m256 even[NV], odd[NV], odd_right[NV];
 #pragma GCC unroll 4
     for (int i = 0; i < NV; ++i) {
-      const __m256 lo = _mm256_loadu_ps(src + 16 * i), hi = _mm256_loadu_ps(src + 16 * i + 8);
+      const bool masked = TAIL && i == NV - 1;
+      const __m256 lo = masked ? _mm256_maskload_ps(src + last, lo_mask) : _mm256_loadu_ps(src + 16 * i);
+      const __m256 hi = masked ? _mm256_maskload_ps(src + last + 8, hi_mask) : _mm256_loadu_ps(src + 16 * i + 8);
       even[i] = split_phase(lo, hi, 0);
       odd[i] = split_phase(lo, hi, 1);
       odd_right[i] = _mm256_permutevar8x32_ps(odd[i], rot_right);
@@ -429,44 +442,6 @@ void phase_blocks_3x3_pad1(const float* x, int32_t channels, int64_t plane, floa
 #pragma GCC unroll 4
     for (int i = 0; i < NV; ++i) {  // block 0: [odd[i-1][7], odd[i][0..6]], zero left of the row
       _mm256_storeu_ps(to + 8 * i, _mm256_blend_ps(odd_right[i], i > 0 ? odd_right[i - 1] : zero, 0x01));
-      _mm256_storeu_ps(to + block_stride + 8 * i, even[i]);
-      _mm256_storeu_ps(to + 2 * block_stride + 8 * i, odd[i]);
-    }
-  }
-}
-
-// The same for rows whose phases are not whole vectors (q = 7 or 14: the 28x28 Fashion-MNIST
-// transitions): the last vector of each phase holds q - 8 (NV - 1) lanes, and its source columns
-// are read with a masked load (nothing past the row's 2q floats is read). Its stores are whole
-// vectors: they reach up to 7 floats past the row's end, into the next row of the plane (which
-// the caller writes after this one) or, after a channel's last row, into the slack that
-// PhasePlanes leaves (kPhaseRowSlack). With masked stores (vmaskmovps, slow on Zen 3) the copy
-// ran 10-25 % slower. The general path below did these rows lane by lane: 38 % of the 16->32
-// @28x28 forward's samples (`perf record`, batch 128, 2 threads).
-template <int NV>
-void phase_blocks_3x3_pad1_tail(const float* x, int32_t channels, int64_t plane, int32_t q, float* out,
-                                int64_t block_stride, int64_t c_pitch) {
-  const __m256i rot_right = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);  // lane j <- j - 1
-  const __m256 zero = _mm256_setzero_ps();
-  const int32_t w = 2 * q, last = 16 * (NV - 1);  // the last vector pair's first source column
-  const __m256i lo_mask = first_lanes(w - last), hi_mask = first_lanes(w - last - 8);
-  for (int32_t c = 0; c < channels; ++c) {
-    const float* src = x + c * plane;
-    float* to = out + int64_t(c) * c_pitch;
-    __m256 even[NV], odd[NV], odd_right[NV];
-#pragma GCC unroll 4
-    for (int i = 0; i < NV; ++i) {
-      const bool tail = i == NV - 1;
-      const __m256 lo = tail ? _mm256_maskload_ps(src + last, lo_mask) : _mm256_loadu_ps(src + 16 * i);
-      const __m256 hi = tail ? _mm256_maskload_ps(src + last + 8, hi_mask) : _mm256_loadu_ps(src + 16 * i + 8);
-      even[i] = split_phase(lo, hi, 0);
-      odd[i] = split_phase(lo, hi, 1);
-      odd_right[i] = _mm256_permutevar8x32_ps(odd[i], rot_right);
-    }
-#pragma GCC unroll 4
-    for (int i = 0; i < NV; ++i) {  // block 0: [odd[i-1][7], odd[i][0..6]], zero left of the row
-      const __m256 b0 = _mm256_blend_ps(odd_right[i], i > 0 ? odd_right[i - 1] : zero, 0x01);
-      _mm256_storeu_ps(to + 8 * i, b0);
       _mm256_storeu_ps(to + block_stride + 8 * i, even[i]);
       _mm256_storeu_ps(to + 2 * block_stride + 8 * i, odd[i]);
     }
@@ -481,13 +456,13 @@ void phase_blocks(const float* x, int32_t channels, int64_t plane, int32_t q, in
   // (AVX2 code at the AVX-512 level too: the conv runs this path below AVX-512 only.)
   if (blocks == 3 && phase[0] == 1 && shift[0] == -1 && phase[1] == 0 && shift[1] == 0 && phase[2] == 1 &&
       shift[2] == 0) {
-    if (q == 8) return phase_blocks_3x3_pad1<1>(x, channels, plane, out, block_stride, c_pitch);
-    if (q == 16) return phase_blocks_3x3_pad1<2>(x, channels, plane, out, block_stride, c_pitch);
-    if (q == 32) return phase_blocks_3x3_pad1<4>(x, channels, plane, out, block_stride, c_pitch);
-    if (q < 8) return phase_blocks_3x3_pad1_tail<1>(x, channels, plane, q, out, block_stride, c_pitch);
-    if (q < 16) return phase_blocks_3x3_pad1_tail<2>(x, channels, plane, q, out, block_stride, c_pitch);
-    if (q < 24) return phase_blocks_3x3_pad1_tail<3>(x, channels, plane, q, out, block_stride, c_pitch);
-    if (q < 32) return phase_blocks_3x3_pad1_tail<4>(x, channels, plane, q, out, block_stride, c_pitch);
+    if (q == 8) return phase_blocks_3x3_pad1<1, false>(x, channels, plane, q, out, block_stride, c_pitch);
+    if (q == 16) return phase_blocks_3x3_pad1<2, false>(x, channels, plane, q, out, block_stride, c_pitch);
+    if (q == 32) return phase_blocks_3x3_pad1<4, false>(x, channels, plane, q, out, block_stride, c_pitch);
+    if (q < 8) return phase_blocks_3x3_pad1<1, true>(x, channels, plane, q, out, block_stride, c_pitch);
+    if (q < 16) return phase_blocks_3x3_pad1<2, true>(x, channels, plane, q, out, block_stride, c_pitch);
+    if (q < 24) return phase_blocks_3x3_pad1<3, true>(x, channels, plane, q, out, block_stride, c_pitch);
+    if (q < 32) return phase_blocks_3x3_pad1<4, true>(x, channels, plane, q, out, block_stride, c_pitch);
   }
   bool small_shifts = true;
   for (int32_t b = 0; b < blocks; ++b) small_shifts = small_shifts && shift[b] >= -1 && shift[b] <= 1;
