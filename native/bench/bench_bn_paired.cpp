@@ -11,7 +11,6 @@
 // for CReLU, 1 for ReLU), as BatchNormBenchmark does, so their ratio is the speedup; the copy's
 // GB/s count its reads and writes.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,30 +22,13 @@
 #include "resnorm/resnorm.h"
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// The median seconds per call of f, called for about `budget` seconds after two warm-up calls.
+// The median seconds per call of f over about `budget` seconds (five calls at least), after two
+// warm-up calls.
 template <class F>
 double median_seconds(const F& f, double budget) {
   f();
   f();
-  std::vector<double> times;
-  for (const auto start = Clock::now(); seconds_since(start) < budget || times.size() < 5;) {
-    const auto t = Clock::now();
-    if (f() != RN_STATUS_OK) {
-      std::fprintf(stderr, "kernel failed\n");
-      std::exit(1);
-    }
-    times.push_back(seconds_since(t));
-  }
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return rnbench::median_of(rnbench::timed_calls(f, 5, budget));
 }
 }  // namespace
 
@@ -117,8 +99,8 @@ int main(int argc, char** argv) {
     std::printf("%5d  %8.3f  %4.1f  %10.3f  %4.1f  %9.1f  %6.2fx  %9.0f %%\n", r, f * 1e3, op_bytes / f / 1e9,
                 un * 1e3, op_bytes / un / 1e9, op_bytes / cp / 1e9, un / f, 100.0 * cp / f);
   }
-  std::printf("median %7.3f  %4.1f  %10.3f  %4.1f  %9.1f  %6.2fx\n", median(tf) * 1e3, op_bytes / median(tf) / 1e9,
-              median(tu) * 1e3, op_bytes / median(tu) / 1e9, median(copy_gbs), median(ratio));
+  std::printf("median %7.3f  %4.1f  %10.3f  %4.1f  %9.1f  %6.2fx\n", rnbench::median_of(tf) * 1e3, op_bytes / rnbench::median_of(tf) / 1e9,
+              rnbench::median_of(tu) * 1e3, op_bytes / rnbench::median_of(tu) / 1e9, rnbench::median_of(copy_gbs), rnbench::median_of(ratio));
   rn_context_destroy(ctx);
   return 0;
 }

@@ -1,6 +1,9 @@
 // Pieces the native conv benchmarks share (bench_conv, bench_conv_paired).
 #pragma once
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 #include <random>
@@ -31,6 +34,31 @@ struct EngineAllocator {
   bool operator!=(const EngineAllocator<U>&) const { return false; }
 };
 using Floats = std::vector<float, EngineAllocator<float>>;
+
+// Seconds per call of f (an engine call returning a status; a failure ends the process), at
+// least min_calls of them and until budget seconds have gone by, in ascending order.
+template <class F>
+std::vector<double> timed_calls(const F& f, int min_calls, double budget) {
+  using Clock = std::chrono::steady_clock;
+  std::vector<double> times;
+  for (const auto start = Clock::now();
+       int(times.size()) < min_calls || std::chrono::duration<double>(Clock::now() - start).count() < budget;) {
+    const auto t = Clock::now();
+    if (f() != RN_STATUS_OK) {
+      std::fprintf(stderr, "a call failed\n");
+      std::exit(1);
+    }
+    times.push_back(std::chrono::duration<double>(Clock::now() - t).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times;
+}
+
+// The median of v (the upper one of an even count).
+inline double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
 
 // n floats uniform in [-1, 1).
 inline Floats random_floats(size_t n, std::mt19937& rng) {

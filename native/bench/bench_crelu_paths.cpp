@@ -11,29 +11,20 @@
 // one unprinted warm-up round (the first calls of a process run slow: clocks, page faults).
 //   bench_crelu_paths C HW K [threads=all] [reps=15] [rounds=3]
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <vector>
 
+#include "bench_common.h"
 #include "resnorm/resnorm.h"
 
 namespace {
 
+// The median ms of reps calls of f.
 template <class F>
 double median_ms(const F& f, int reps) {
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const auto a = std::chrono::steady_clock::now();
-    if (f() != RN_STATUS_OK) {
-      std::fprintf(stderr, "a call failed\n");
-      std::exit(1);
-    }
-    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return 1e3 * rnbench::median_of(rnbench::timed_calls(f, reps, 0.0));
 }
 
 }  // namespace
