@@ -1066,7 +1066,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   const bool prefetch_next = prefetches_next_image(ctx);
   int64_t image_work = 0;  // the GEMMs' multiply-adds per image: C x K16 per tap, row and column
   for (int32_t t = 0; t < taps; ++t) image_work += int64_t(d.c) * g.k16 * nseg[t] * seg_len[t];
-  std::atomic<int32_t> next{0};
+  std::atomic<int64_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
     float* dyt = at_offset<float>(base, per_thread_at + dyt_bytes * tid);
     PacedPrefetch prefetch;
@@ -1096,10 +1096,10 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
     for (int32_t r = 0; r < 3; ++r) a_grp[r] = int64_t(r) * d.w;
     g3.a_grp = a_grp;
     g3.c_grp = c_grp;
-    for (int32_t group = next.fetch_add(1); group < groups;) {
+    GroupClaims claims(next);
+    for (int32_t group = int32_t(claims.next()); group < groups; group = int32_t(claims.next())) {
       float* acc = acc_of(group);
       const int32_t first = int32_t(split.begin(group)), last = int32_t(split.end(group));
-      int32_t next_group = -1;  // claimed at the group's last chunk, where that is prefetched
       // grouped: acc starts at zero and every GEMM adds (a tap's rows come in up to three GEMMs)
       if (grouped) std::memset(acc, 0, sizeof(float) * acc_floats);
       for (int32_t n = first; n < last;) {
@@ -1108,10 +1108,10 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
         // of the group it claims now (groups are summed in group order, whoever runs them)
         int32_t ahead_at = n + images, ahead = std::min(chunk, last - ahead_at);
         if (prefetch_next && ahead == 0) {
-          next_group = next.fetch_add(1);
+          const int64_t next_group = claims.claim_ahead();
           if (next_group < groups) {
-            ahead_at = int32_t(split.begin(next_group));
-            ahead = std::min<int32_t>(chunk, int32_t(split.end(next_group)) - ahead_at);
+            ahead_at = int32_t(split.begin(int(next_group)));
+            ahead = std::min<int32_t>(chunk, int32_t(split.end(int(next_group))) - ahead_at);
           }
         }
         ga.accumulate = grouped || n > first;  // else the group's first chunk writes acc (every float of it)
@@ -1150,7 +1150,6 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
         }
         n += images;
       }
-      group = next_group >= 0 ? next_group : next.fetch_add(1);
     }
   });
   // dw[k][c][r][s] = sum over groups of acc[r][s][c][k], in group order: first the sums,

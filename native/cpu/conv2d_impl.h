@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 
 #include "context_impl.h"
 #include "gemm.h"
@@ -112,6 +113,25 @@ class WorkGroups {
  private:
   int64_t bounds_[kMaxGroups + 1];
   int count_ = 0;
+};
+
+// A thread's turn at WorkGroups' groups, which the threads take in increasing order from a
+// shared counter. A thread that prefetches the first unit of its next group claims that group
+// before finishing the current one (claim_ahead); next() then returns it instead of taking
+// another. Which thread runs a group changes no bit: groups are summed in group order.
+class GroupClaims {
+ public:
+  explicit GroupClaims(std::atomic<int64_t>& counter) : counter_(counter) {}
+  int64_t claim_ahead() { return ahead_ = counter_.fetch_add(1); }
+  int64_t next() {
+    const int64_t group = ahead_ >= 0 ? ahead_ : counter_.fetch_add(1);
+    ahead_ = -1;
+    return group;
+  }
+
+ private:
+  std::atomic<int64_t>& counter_;
+  int64_t ahead_ = -1;
 };
 
 // Backward-filter's deterministic reduction: adds the accumulators of groups 1 .. groups-1

@@ -322,9 +322,9 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
     g.a_step = pl.cout16;
     g.b_step = pl.cin16;
     g.ldc = pl.cin16;
-    for (int64_t group = next.fetch_add(1); group < groups;) {
+    GroupClaims claims(next);
+    for (int64_t group = claims.next(); group < groups; group = claims.next()) {
       float* acc = accumulator(int(group));
-      int64_t next_group = -1;
       for (int64_t b = split.begin(int(group)); b < split.end(int(group)); ++b) {
         // The group's first block writes acc (no memset; the floats between planes stay
         // unwritten and unread but for the plain sum of the groups).
@@ -343,9 +343,9 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
         g.seg_len = int32_t(int64_t(rows) * pl.tw);
         if (prefetch) {
           int64_t nb = b + 1;
-          if (nb == split.end(int(group))) {
-            next_group = next.fetch_add(1);
-            nb = next_group < groups ? split.begin(int(next_group)) : -1;
+          if (nb == split.end(int(group))) {  // the group's last block: the next group's first
+            const int64_t ahead = claims.claim_ahead();
+            nb = ahead < groups ? split.begin(int(ahead)) : -1;
           }
           const ImageRange ahead = images_not_read(pl, row0, rows, nb);
           paced.start(ahead.count ? x + ahead.first * x_image : nullptr, ahead.count * x_image,
@@ -359,7 +359,6 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
           kern.gemm_bcast(g);
         }
       }
-      group = next_group >= 0 ? next_group : next.fetch_add(1);
     }
   });
 
