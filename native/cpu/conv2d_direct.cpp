@@ -1096,7 +1096,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
     for (int32_t r = 0; r < 3; ++r) a_grp[r] = int64_t(r) * d.w;
     g3.a_grp = a_grp;
     g3.c_grp = c_grp;
-    GroupClaims claims(next);
+    OrderedClaims claims(next);
     for (int32_t group = int32_t(claims.next()); group < groups; group = int32_t(claims.next())) {
       float* acc = acc_of(group);
       const int32_t first = int32_t(split.begin(group)), last = int32_t(split.end(group));

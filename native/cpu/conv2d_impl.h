@@ -115,13 +115,14 @@ class WorkGroups {
   int count_ = 0;
 };
 
-// A thread's turn at WorkGroups' groups, which the threads take in increasing order from a
-// shared counter. A thread that prefetches the first unit of its next group claims that group
-// before finishing the current one (claim_ahead); next() then returns it instead of taking
-// another. Which thread runs a group changes no bit: groups are summed in group order.
-class GroupClaims {
+// A thread's turn at work units (Winograd blocks, WorkGroups' groups) that the threads take in
+// increasing order from a shared counter. A thread that prefetches the input of its next unit
+// claims that unit before finishing the current one (claim_ahead); next() then returns it
+// instead of taking another. (For the filter gradients, which thread runs a group changes no
+// bit: the groups are summed in group order.)
+class OrderedClaims {
  public:
-  explicit GroupClaims(std::atomic<int64_t>& counter) : counter_(counter) {}
+  explicit OrderedClaims(std::atomic<int64_t>& counter) : counter_(counter) {}
   int64_t claim_ahead() { return ahead_ = counter_.fetch_add(1); }
   int64_t next() {
     const int64_t group = ahead_ >= 0 ? ahead_ : counter_.fetch_add(1);

@@ -186,10 +186,11 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
   ctx->pool.run_each(threads, [&](int tid, int) {
     const ThreadBuffers t = carve(pl, scratch + per_thread * tid);
     PacedPrefetch paced;
-    for (int64_t b = next.fetch_add(1); b < blocks;) {
+    OrderedClaims claims(next);
+    for (int64_t b = claims.next(); b < blocks; b = claims.next()) {
       // the block after this one, claimed now where its input is prefetched (else as usual, when
       // this one is done: a claimed block waits for its thread)
-      const int64_t after = prefetch ? next.fetch_add(1) : -1;
+      const int64_t after = prefetch ? claims.claim_ahead() : -1;
       const int64_t row0 = b * pl.rows_per_block;
       const int32_t rows = int32_t(std::min<int64_t>(pl.rows_per_block, pl.total_rows() - row0));
       input_block(kern, pl, x, row0, rows, t);
@@ -229,7 +230,6 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
           kern.unpack_c16(t.yt_neg, st, pl.cout, kTile, kTile * pl.tw, pl.p, pl.q, kTile * a,
                           y_img + pl.cout * int64_t(pl.p) * pl.q);
       }
-      b = prefetch ? after : next.fetch_add(1);
     }
   });
 }
@@ -322,7 +322,7 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
     g.a_step = pl.cout16;
     g.b_step = pl.cin16;
     g.ldc = pl.cin16;
-    GroupClaims claims(next);
+    OrderedClaims claims(next);
     for (int64_t group = claims.next(); group < groups; group = claims.next()) {
       float* acc = accumulator(int(group));
       for (int64_t b = split.begin(int(group)); b < split.end(int(group)); ++b) {
