@@ -4,7 +4,8 @@
 //   forward:         M = k output channels, N = n*p*q output pixels, K = c*r*s taps
 //   backward-data:   M = c input channels,  N = n*h*w input pixels,  K = k*r*s; with
 //                    stride > 1 one GEMM per phase of the input pixels, over the taps
-//                    that reach that phase ((h + pad - r) a multiple of the stride)
+//                    that reach that phase ((h + pad - r) a multiple of the stride), all
+//                    phases in one launch (gemm_parts) for strides up to 2x2
 //   backward-filter: M = k, N = c*r*s, K = n*p*q: a small output over a long reduction,
 //                    so K is split over blocks (split-K) into scratch partial sums that
 //                    a second kernel adds in a fixed order (deterministic, no atomics).
@@ -81,6 +82,18 @@ int forward(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* x, const
 }
 
 int backward_data(rn_cuda_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
+  // The phases of dx (stride_h * stride_w at most) as one launch where they are few enough
+  // (every stride-2 conv): one after another, each phase's GEMM had too few blocks to fill
+  // the device. Larger strides launch a GEMM per phase.
+  constexpr int kMaxPhases = 4;
+  if (int64_t(d.stride_h) * d.stride_w <= kMaxPhases) {
+    GemmParts<BackwardData, kMaxPhases> phases;
+    for_each_backward_data_phase(d, dy, w, dx, [&](const BackwardData& phase) {
+      phases.part[phases.count++] = phase;
+      return int(RN_STATUS_OK);
+    });
+    return phases.count == 1 ? launch_gemm(ctx, phases.part[0]) : launch_parts(ctx, phases);
+  }
   return for_each_backward_data_phase(d, dy, w, dx,
                                       [&](const BackwardData& phase) { return launch_gemm(ctx, phase); });
 }

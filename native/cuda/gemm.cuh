@@ -15,7 +15,8 @@
 // Tiles: a block computes a BM x BN tile of C, stepping over K in BK slices staged in
 // shared memory (double-buffered: the next slice's global loads are in flight while the
 // current one is multiplied). gridDim.z splits K into chunks of k_chunk (split-K); store
-// gets the split index and the problem decides where the partial sums go.
+// gets the split index and the problem decides where the partial sums go. gemm_parts runs
+// up to four GEMMs of one M in one grid instead, gridDim.z choosing the GEMM.
 //   gemm_simt: float32 FMA, each thread a TM x TN register tile (rows and columns
 //              strided by BM/TM and BN/TN: conflict-free shared reads, coalesced stores).
 //   gemm_tf32: TF32 tensor cores (wmma m16n16k8, float32 accumulation), sm_80+: the
@@ -95,16 +96,15 @@ struct TileLoader {
   }
 };
 
+// One block's BM x BN tile of C from (m0, n0), summing k over [k_begin, k_end); store gets `split`.
 template <class T, class P>
-__global__ void __launch_bounds__(T::kThreads) gemm_simt(const P prob, int32_t k_chunk) {
+__device__ __forceinline__ void simt_block(const P& prob, int32_t m0, int32_t n0, int32_t k_begin, int32_t k_end,
+                                           int32_t split) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK, TM = T::TM, TN = T::TN, NT = T::kThreads;
   constexpr int kCols = BN / TN, kRowStep = BM / TM;
   __shared__ __align__(16) float As[2][BK][BM + 4];
   __shared__ __align__(16) float Bs[2][BK][BN + 4];
 
-  const int32_t m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
-  const int32_t k_begin = int32_t(blockIdx.z) * k_chunk;
-  const int32_t k_end = prob.K - k_begin < k_chunk ? prob.K : k_begin + k_chunk;
   TileLoader<BM, BN, BK, NT, P> ld(prob, n0);
 
   float acc[TM][TN];
@@ -148,13 +148,24 @@ __global__ void __launch_bounds__(T::kThreads) gemm_simt(const P prob, int32_t k
 #pragma unroll
     for (int i = 0; i < TM; ++i) {
       const int32_t m = m0 + ty + i * kRowStep;
-      if (m < prob.M) prob.store(m, c, acc[i][j], int32_t(blockIdx.z));
+      if (m < prob.M) prob.store(m, c, acc[i][j], split);
     }
   }
 }
 
+// Split-K in gridDim.z: block z sums k over [z * k_chunk, (z + 1) * k_chunk).
 template <class T, class P>
-__global__ void __launch_bounds__(T::kThreads) gemm_tf32(const P prob, int32_t k_chunk) {
+__global__ void __launch_bounds__(T::kThreads) gemm_simt(const P prob, int32_t k_chunk) {
+  const int32_t k_begin = int32_t(blockIdx.z) * k_chunk;
+  const int32_t k_end = prob.K - k_begin < k_chunk ? prob.K : k_begin + k_chunk;
+  simt_block<T>(prob, int32_t(blockIdx.y) * T::BM, int32_t(blockIdx.x) * T::BN, k_begin, k_end,
+                int32_t(blockIdx.z));
+}
+
+// The TF32 twin of simt_block.
+template <class T, class P>
+__device__ __forceinline__ void tf32_block(const P& prob, int32_t m0, int32_t n0, int32_t k_begin, int32_t k_end,
+                                           int32_t split) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(RN_CUDA_HOST_EMULATION)
   using namespace nvcuda;
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK, NT = T::kThreads;
@@ -165,9 +176,6 @@ __global__ void __launch_bounds__(T::kThreads) gemm_tf32(const P prob, int32_t k
   __shared__ __align__(32) float Bs[2][BK][BN + 4];
   __shared__ __align__(32) float Cs[BM][BN + 4];
 
-  const int32_t m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
-  const int32_t k_begin = int32_t(blockIdx.z) * k_chunk;
-  const int32_t k_end = prob.K - k_begin < k_chunk ? prob.K : k_begin + k_chunk;
   TileLoader<BM, BN, BK, NT, P> ld(prob, n0);
   const int warp = threadIdx.x / 32;
   const int wm = (warp / T::kWarpsN) * T::WM, wn = (warp % T::kWarpsN) * T::WN;
@@ -221,39 +229,124 @@ __global__ void __launch_bounds__(T::kThreads) gemm_tf32(const P prob, int32_t k
   for (int idx = threadIdx.x; idx < BM * BN; idx += NT) {
     const int mi = idx / BN, ni = idx % BN;
     const int32_t m = m0 + mi, n = n0 + ni;
-    if (m < prob.M && n < prob.N) prob.store(m, prob.col(n), Cs[mi][ni], int32_t(blockIdx.z));
+    if (m < prob.M && n < prob.N) prob.store(m, prob.col(n), Cs[mi][ni], split);
   }
+#else
+  (void)prob, (void)m0, (void)n0, (void)k_begin, (void)k_end, (void)split;
 #endif
 }
 
-// Launches the GEMM for `prob` on the context's stream with `splits` K-chunks of
-// k_chunk (a multiple of 16; splits * k_chunk >= K).
-template <class T, class P, bool kTf32>
-int launch_tile(rn_cuda_context* ctx, const P& prob, int32_t splits, int32_t k_chunk) {
-  const dim3 grid(blocks_for(prob.N, T::BN), blocks_for(prob.M, T::BM), splits);
-  if (grid.y > 65535u || splits > 65535) return RN_STATUS_UNSUPPORTED;
-  if constexpr (kTf32)
-    RN_LAUNCH((gemm_tf32<T, P>), grid, T::kThreads, ctx->stream, prob, k_chunk);
-  else
-    RN_LAUNCH((gemm_simt<T, P>), grid, T::kThreads, ctx->stream, prob, k_chunk);
-  RN_CUDA_CHECK_LAUNCH();
-  return RN_STATUS_OK;
+template <class T, class P>
+__global__ void __launch_bounds__(T::kThreads) gemm_tf32(const P prob, int32_t k_chunk) {
+  const int32_t k_begin = int32_t(blockIdx.z) * k_chunk;
+  const int32_t k_end = prob.K - k_begin < k_chunk ? prob.K : k_begin + k_chunk;
+  tf32_block<T>(prob, int32_t(blockIdx.y) * T::BM, int32_t(blockIdx.x) * T::BN, k_begin, k_end,
+                int32_t(blockIdx.z));
 }
+
+// Up to kMaxParts GEMMs of one problem type and one M in a single launch, gridDim.z choosing
+// the part (no split-K): the phases of a strided conv's backward-data, which launched one
+// after another each left the device short of blocks (a 3x3/2 32->64 conv at batch 128 on
+// an H200: four GEMMs of 128 blocks on 132 SMs, 0.49x cuDNN's time).
+template <class P, int kMaxParts>
+struct GemmParts {
+  P part[kMaxParts];
+  int32_t count = 0;
+};
+
+// The grid covers the widest part; a part's blocks past its own N (or M) return at once.
+template <class T, class P, int kMaxParts, bool kTf32>
+__global__ void __launch_bounds__(T::kThreads) gemm_parts(const GemmParts<P, kMaxParts> parts) {
+  const P& prob = parts.part[blockIdx.z];
+  const int32_t m0 = int32_t(blockIdx.y) * T::BM, n0 = int32_t(blockIdx.x) * T::BN;
+  if (m0 >= prob.M || n0 >= prob.N) return;  // the whole block: no barrier is left waiting
+  if constexpr (kTf32)
+    tf32_block<T>(prob, m0, n0, 0, prob.K, 0);
+  else
+    simt_block<T>(prob, m0, n0, 0, prob.K, 0);
+}
+
+// One GEMM on the context's stream with `splits` K-chunks of k_chunk (a multiple of 16;
+// splits * k_chunk >= K): what launch_tiled launches for launch_gemm.
+template <class P>
+struct SplitGemm {
+  const P& prob;
+  int32_t splits, k_chunk;
+  template <class T>
+  int64_t blocks() const {
+    return int64_t(blocks_for(prob.N, T::BN)) * blocks_for(prob.M, T::BM) * splits;
+  }
+  template <class T, bool kTf32>
+  int launch(rn_cuda_context* ctx) const {
+    const dim3 grid(blocks_for(prob.N, T::BN), blocks_for(prob.M, T::BM), splits);
+    if (grid.y > 65535u || splits > 65535) return RN_STATUS_UNSUPPORTED;
+    if constexpr (kTf32)
+      RN_LAUNCH((gemm_tf32<T, P>), grid, T::kThreads, ctx->stream, prob, k_chunk);
+    else
+      RN_LAUNCH((gemm_simt<T, P>), grid, T::kThreads, ctx->stream, prob, k_chunk);
+    RN_CUDA_CHECK_LAUNCH();
+    return RN_STATUS_OK;
+  }
+};
+
+// Several GEMMs of one M in one launch (GemmParts): what launch_tiled launches for launch_parts.
+template <class P, int kMaxParts>
+struct PartGemms {
+  const GemmParts<P, kMaxParts>& parts;
+  template <class T>
+  int64_t blocks() const {
+    int64_t sum = 0;
+    for (int32_t i = 0; i < parts.count; ++i)
+      sum += int64_t(blocks_for(parts.part[i].N, T::BN)) * blocks_for(parts.part[i].M, T::BM);
+    return sum;
+  }
+  template <class T, bool kTf32>
+  int launch(rn_cuda_context* ctx) const {
+    int32_t widest = 0;
+    for (int32_t i = 0; i < parts.count; ++i) widest = parts.part[i].N > widest ? parts.part[i].N : widest;
+    const dim3 grid(blocks_for(widest, T::BN), blocks_for(parts.part[0].M, T::BM), parts.count);
+    if (grid.y > 65535u) return RN_STATUS_UNSUPPORTED;
+    RN_LAUNCH((gemm_parts<T, P, kMaxParts, kTf32>), grid, T::kThreads, ctx->stream, parts);
+    RN_CUDA_CHECK_LAUNCH();
+    return RN_STATUS_OK;
+  }
+};
 
 // Tile Big, or Small (half as wide) where Big would leave the device short of blocks: the
 // ResNet-110 GEMMs are small (a 64->64 conv at 8x8 px, batch 128, is 128 blocks of 64x64
 // on 132 SMs), and with fewer than ~3 blocks per SM too few warps hide the operand loads'
 // latency (ncu on an H200: 12-23 % achieved occupancy, 0.24-0.48 waves).
-template <class Big, class Small, class P, bool kTf32>
-int launch_sized(rn_cuda_context* ctx, const P& prob, int32_t splits, int32_t k_chunk) {
-  const int64_t blocks = int64_t(blocks_for(prob.N, Big::BN)) * blocks_for(prob.M, Big::BM) * splits;
-  if (blocks < int64_t(3) * ctx->sm_count) return launch_tile<Small, P, kTf32>(ctx, prob, splits, k_chunk);
-  return launch_tile<Big, P, kTf32>(ctx, prob, splits, k_chunk);
+template <class Big, class Small, bool kTf32, class G>
+int launch_sized(rn_cuda_context* ctx, const G& gemm) {
+  if (gemm.template blocks<Big>() < int64_t(3) * ctx->sm_count) return gemm.template launch<Small, kTf32>(ctx);
+  return gemm.template launch<Big, kTf32>(ctx);
 }
 
 // Picks the tile by M (the output channels of a conv: 16, 32, 64 in the CIFAR ResNets),
-// the math mode and the block count (launch_sized). Every tile has 256 threads but TF32's
-// 16x64, which has 128 (four warps of 16x16, the smallest wmma tile).
+// the math mode and the block count (launch_sized), and launches `gemm` (SplitGemm or
+// PartGemms) with it; n: the columns in all. Every tile has 256 threads but TF32's 16x64,
+// which has 128 (four warps of 16x16, the smallest wmma tile).
+template <class G>
+int launch_tiled(rn_cuda_context* ctx, int32_t m, int64_t n, const G& gemm) {
+  if (ctx->math == RN_CUDA_MATH_TF32) {
+    using Tc16 = TcTile<16, 128, 16, 16>;
+    using Tc32 = TcTile<32, 128, 16, 32>;
+    using Tc64 = TcTile<64, 64, 16, 32>;
+    if (m <= 16) return launch_sized<Tc16, TcTile<16, 64, 16, 16>, true>(ctx, gemm);
+    if (m <= 32) return launch_sized<Tc32, TcTile<32, 64, 16, 16>, true>(ctx, gemm);
+    return launch_sized<Tc64, TcTile<64, 32, 16, 16>, true>(ctx, gemm);
+  }
+  using Simt16 = SimtTile<16, 128, 16, 2, 4>;
+  using Simt32 = SimtTile<32, 128, 16, 4, 4>;
+  using Simt64 = SimtTile<64, 64, 16, 4, 4>;
+  if (m <= 16) return launch_sized<Simt16, SimtTile<16, 64, 16, 1, 4>, false>(ctx, gemm);
+  if (m <= 32) return launch_sized<Simt32, SimtTile<32, 64, 16, 2, 4>, false>(ctx, gemm);
+  if (m <= 64 || n < 4096) return launch_sized<Simt64, SimtTile<64, 32, 16, 4, 2>, false>(ctx, gemm);
+  return gemm.template launch<SimtTile<128, 128, 16, 8, 8>, false>(ctx);
+}
+
+// Launches the GEMM for `prob` on the context's stream with `splits` K-chunks of k_chunk
+// (a multiple of 16; splits * k_chunk >= K).
 template <class P>
 int launch_gemm(rn_cuda_context* ctx, const P& prob, int32_t splits = 1, int32_t k_chunk = 0) {
   // K = 0 is an empty sum: the tiles store zeros (a backward-data phase no tap reaches).
@@ -262,23 +355,20 @@ int launch_gemm(rn_cuda_context* ctx, const P& prob, int32_t splits = 1, int32_t
     splits = 1;
     k_chunk = prob.K;
   }
-  const int32_t m = prob.M;
-  if (ctx->math == RN_CUDA_MATH_TF32) {
-    using Tc16 = TcTile<16, 128, 16, 16>;
-    using Tc32 = TcTile<32, 128, 16, 32>;
-    using Tc64 = TcTile<64, 64, 16, 32>;
-    if (m <= 16) return launch_sized<Tc16, TcTile<16, 64, 16, 16>, P, true>(ctx, prob, splits, k_chunk);
-    if (m <= 32) return launch_sized<Tc32, TcTile<32, 64, 16, 16>, P, true>(ctx, prob, splits, k_chunk);
-    return launch_sized<Tc64, TcTile<64, 32, 16, 16>, P, true>(ctx, prob, splits, k_chunk);
+  return launch_tiled(ctx, prob.M, prob.N, SplitGemm<P>{prob, splits, k_chunk});
+}
+
+// Launches the parts' GEMMs (1 to kMaxParts, all with the same M) as one grid.
+template <class P, int kMaxParts>
+int launch_parts(rn_cuda_context* ctx, const GemmParts<P, kMaxParts>& parts) {
+  if (parts.count < 1 || parts.count > kMaxParts) return RN_STATUS_BAD_ARGUMENT;
+  int64_t n = 0;
+  for (int32_t i = 0; i < parts.count; ++i) {
+    const P& p = parts.part[i];
+    if (p.M <= 0 || p.N <= 0 || p.K < 0 || p.M != parts.part[0].M) return RN_STATUS_BAD_ARGUMENT;
+    n += p.N;
   }
-  using Simt16 = SimtTile<16, 128, 16, 2, 4>;
-  using Simt32 = SimtTile<32, 128, 16, 4, 4>;
-  using Simt64 = SimtTile<64, 64, 16, 4, 4>;
-  if (m <= 16) return launch_sized<Simt16, SimtTile<16, 64, 16, 1, 4>, P, false>(ctx, prob, splits, k_chunk);
-  if (m <= 32) return launch_sized<Simt32, SimtTile<32, 64, 16, 2, 4>, P, false>(ctx, prob, splits, k_chunk);
-  if (m <= 64 || prob.N < 4096)
-    return launch_sized<Simt64, SimtTile<64, 32, 16, 4, 2>, P, false>(ctx, prob, splits, k_chunk);
-  return launch_tile<SimtTile<128, 128, 16, 8, 8>, P, false>(ctx, prob, splits, k_chunk);
+  return launch_tiled(ctx, parts.part[0].M, n, PartGemms<P, kMaxParts>{parts});
 }
 
 // Split-K plan for a GEMM whose output is too small to fill the device (the conv's

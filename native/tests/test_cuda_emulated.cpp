@@ -42,6 +42,15 @@ void run_tile(const P& prob, int32_t splits, int32_t chunk) {
   rn_emulation::launch(grid, dim3(T::kThreads), [&] { gemm_simt<T, P>(prob, chunk); });
 }
 
+// The parts' GEMMs as one grid (gemm_parts), as launch_parts launches them.
+template <class T, class P, int kMax>
+void run_parts(const GemmParts<P, kMax>& parts) {
+  int32_t widest = 0;
+  for (int32_t i = 0; i < parts.count; ++i) widest = std::max(widest, parts.part[i].N);
+  const dim3 grid(blocks_for(widest, T::BN), blocks_for(parts.part[0].M, T::BM), parts.count);
+  rn_emulation::launch(grid, dim3(T::kThreads), [&] { gemm_parts<T, P, kMax, false>(parts); });
+}
+
 // Runs prob on each tile shape Tiles: before() poisons the outputs, after("tile BMxBN") checks.
 template <class... Tiles, class P>
 void on_tiles(const P& prob, int32_t splits, int32_t chunk, const std::function<void()>& before,
@@ -142,6 +151,20 @@ void conv_case(rn_context* cpu, std::mt19937_64& rng, const Case& cs) {
           RN_EXPECT(std::sqrt(diff) <= 1e-5 * std::sqrt(norm), "%s backward_data phase %d,%d %s: rel. error %.3g",
                     l.c_str(), phase.phase_h, phase.phase_w, t, std::sqrt(diff / norm));
         });
+  }
+  // All phases in one grid, on every tile shape: what the backward-data of strides up to 2x2
+  // launches (a part's blocks past its own pixels return at once; the 1x1 conv's phases
+  // without taps store zeros).
+  if (phases.size() <= 4) {
+    GemmParts<conv::BackwardData, 4> parts;
+    for (const conv::BackwardData& phase : phases) parts.part[parts.count++] = phase;
+    const auto one = [&](auto tile) {
+      using T = decltype(tile);
+      dx.poison();
+      run_parts<T>(parts);
+      check(l + " backward_data in one grid, tile " + std::to_string(T::BM) + "x" + std::to_string(T::BN), dx, dx_ref);
+    };
+    one(Tile16{}), one(Tile32{}), one(Tile64{}), one(Tile128{}), one(Tile16x64{}), one(Tile32x64{}), one(Tile64x32{});
   }
   // Backward-filter: one split, and split-K into partial sums added here in order.
   Buffer dw_ref(ws), dw(ws);
