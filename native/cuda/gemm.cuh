@@ -14,13 +14,13 @@
 //
 // Tiles: a block computes a BM x BN tile of C, stepping over K in BK slices staged in
 // shared memory (double-buffered: the next slice's global loads are in flight while the
-// current one is multiplied). gridDim.z splits K into chunks of k_chunk (split-K); store
-// gets the split index and the problem decides where the partial sums go. gemm_parts runs
-// up to four GEMMs of one M in one grid instead, gridDim.z choosing the GEMM.
-//   gemm_simt: float32 FMA, each thread a TM x TN register tile (rows and columns
-//              strided by BM/TM and BN/TN: conflict-free shared reads, coalesced stores).
-//   gemm_tf32: TF32 tensor cores (wmma m16n16k8, float32 accumulation), sm_80+: the
-//              operands are rounded to TF32 (10-bit mantissa) as they enter the MMA.
+// current one is multiplied). gemm_split: gridDim.z splits K into chunks of k_chunk
+// (split-K); store gets the split index and the problem decides where the partial sums go.
+// gemm_parts: several GEMMs of one M in one grid, gridDim.z choosing the GEMM.
+//   simt_block: float32 FMA, each thread a TM x TN register tile (rows and columns
+//               strided by BM/TM and BN/TN: conflict-free shared reads, coalesced stores).
+//   tf32_block: TF32 tensor cores (wmma m16n16k8, float32 accumulation), sm_80+: the
+//               operands are rounded to TF32 (10-bit mantissa) as they enter the MMA.
 #pragma once
 
 #ifndef RN_CUDA_HOST_EMULATION
@@ -153,15 +153,6 @@ __device__ __forceinline__ void simt_block(const P& prob, int32_t m0, int32_t n0
   }
 }
 
-// Split-K in gridDim.z: block z sums k over [z * k_chunk, (z + 1) * k_chunk).
-template <class T, class P>
-__global__ void __launch_bounds__(T::kThreads) gemm_simt(const P prob, int32_t k_chunk) {
-  const int32_t k_begin = int32_t(blockIdx.z) * k_chunk;
-  const int32_t k_end = prob.K - k_begin < k_chunk ? prob.K : k_begin + k_chunk;
-  simt_block<T>(prob, int32_t(blockIdx.y) * T::BM, int32_t(blockIdx.x) * T::BN, k_begin, k_end,
-                int32_t(blockIdx.z));
-}
-
 // The TF32 twin of simt_block.
 template <class T, class P>
 __device__ __forceinline__ void tf32_block(const P& prob, int32_t m0, int32_t n0, int32_t k_begin, int32_t k_end,
@@ -236,12 +227,16 @@ __device__ __forceinline__ void tf32_block(const P& prob, int32_t m0, int32_t n0
 #endif
 }
 
-template <class T, class P>
-__global__ void __launch_bounds__(T::kThreads) gemm_tf32(const P prob, int32_t k_chunk) {
+// One GEMM, split-K in gridDim.z: block z sums k over [z * k_chunk, (z + 1) * k_chunk).
+template <class T, class P, bool kTf32>
+__global__ void __launch_bounds__(T::kThreads) gemm_split(const P prob, int32_t k_chunk) {
   const int32_t k_begin = int32_t(blockIdx.z) * k_chunk;
   const int32_t k_end = prob.K - k_begin < k_chunk ? prob.K : k_begin + k_chunk;
-  tf32_block<T>(prob, int32_t(blockIdx.y) * T::BM, int32_t(blockIdx.x) * T::BN, k_begin, k_end,
-                int32_t(blockIdx.z));
+  const int32_t m0 = int32_t(blockIdx.y) * T::BM, n0 = int32_t(blockIdx.x) * T::BN, split = int32_t(blockIdx.z);
+  if constexpr (kTf32)
+    tf32_block<T>(prob, m0, n0, k_begin, k_end, split);
+  else
+    simt_block<T>(prob, m0, n0, k_begin, k_end, split);
 }
 
 // Up to kMaxParts GEMMs of one problem type and one M in a single launch, gridDim.z choosing
@@ -280,10 +275,7 @@ struct SplitGemm {
   int launch(rn_cuda_context* ctx) const {
     const dim3 grid(blocks_for(prob.N, T::BN), blocks_for(prob.M, T::BM), splits);
     if (grid.y > 65535u || splits > 65535) return RN_STATUS_UNSUPPORTED;
-    if constexpr (kTf32)
-      RN_LAUNCH((gemm_tf32<T, P>), grid, T::kThreads, ctx->stream, prob, k_chunk);
-    else
-      RN_LAUNCH((gemm_simt<T, P>), grid, T::kThreads, ctx->stream, prob, k_chunk);
+    RN_LAUNCH((gemm_split<T, P, kTf32>), grid, T::kThreads, ctx->stream, prob, k_chunk);
     RN_CUDA_CHECK_LAUNCH();
     return RN_STATUS_OK;
   }

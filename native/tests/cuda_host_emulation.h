@@ -306,7 +306,7 @@ inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v)
 using std::isfinite;
 using std::isnan;
 
-// The wmma subset of gemm_tf32 (m16n16k8, TF32 inputs, float accumulation). Every
+// The wmma subset of tf32_block (m16n16k8, TF32 inputs, float accumulation). Every
 // emulated thread holds the whole tile of a fragment; lane 0 computes and stores the
 // warp's result (no warp barriers: each lane works on its own copy, and the kernel's
 // __syncthreads orders the stores before the reads). The semantics are those of the

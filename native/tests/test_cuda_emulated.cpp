@@ -39,7 +39,7 @@ void run_tile(const P& prob, int32_t splits, int32_t chunk) {
     chunk = prob.K;
   }
   const dim3 grid(blocks_for(prob.N, T::BN), blocks_for(prob.M, T::BM), splits);
-  rn_emulation::launch(grid, dim3(T::kThreads), [&] { gemm_simt<T, P>(prob, chunk); });
+  rn_emulation::launch(grid, dim3(T::kThreads), [&] { gemm_split<T, P, false>(prob, chunk); });
 }
 
 // The parts' GEMMs as one grid (gemm_parts), as launch_parts launches them.
