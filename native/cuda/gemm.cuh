@@ -271,11 +271,15 @@ struct SplitGemm {
   int64_t blocks() const {
     return int64_t(blocks_for(prob.N, T::BN)) * blocks_for(prob.M, T::BM) * splits;
   }
+  template <class T>
+  dim3 grid() const {
+    return dim3(blocks_for(prob.N, T::BN), blocks_for(prob.M, T::BM), splits);
+  }
   template <class T, bool kTf32>
   int launch(rn_cuda_context* ctx) const {
-    const dim3 grid(blocks_for(prob.N, T::BN), blocks_for(prob.M, T::BM), splits);
-    if (grid.y > 65535u || splits > 65535) return RN_STATUS_UNSUPPORTED;
-    RN_LAUNCH((gemm_split<T, P, kTf32>), grid, T::kThreads, ctx->stream, prob, k_chunk);
+    const dim3 g = grid<T>();
+    if (g.y > 65535u || splits > 65535) return RN_STATUS_UNSUPPORTED;
+    RN_LAUNCH((gemm_split<T, P, kTf32>), g, T::kThreads, ctx->stream, prob, k_chunk);
     RN_CUDA_CHECK_LAUNCH();
     return RN_STATUS_OK;
   }
@@ -292,13 +296,18 @@ struct PartGemms {
       sum += int64_t(blocks_for(parts.part[i].N, T::BN)) * blocks_for(parts.part[i].M, T::BM);
     return sum;
   }
-  template <class T, bool kTf32>
-  int launch(rn_cuda_context* ctx) const {
+  // The widest part's blocks (gemm_parts: the others' extra blocks return at once).
+  template <class T>
+  dim3 grid() const {
     int32_t widest = 0;
     for (int32_t i = 0; i < parts.count; ++i) widest = parts.part[i].N > widest ? parts.part[i].N : widest;
-    const dim3 grid(blocks_for(widest, T::BN), blocks_for(parts.part[0].M, T::BM), parts.count);
-    if (grid.y > 65535u) return RN_STATUS_UNSUPPORTED;
-    RN_LAUNCH((gemm_parts<T, P, kMaxParts, kTf32>), grid, T::kThreads, ctx->stream, parts);
+    return dim3(blocks_for(widest, T::BN), blocks_for(parts.part[0].M, T::BM), parts.count);
+  }
+  template <class T, bool kTf32>
+  int launch(rn_cuda_context* ctx) const {
+    const dim3 g = grid<T>();
+    if (g.y > 65535u) return RN_STATUS_UNSUPPORTED;
+    RN_LAUNCH((gemm_parts<T, P, kMaxParts, kTf32>), g, T::kThreads, ctx->stream, parts);
     RN_CUDA_CHECK_LAUNCH();
     return RN_STATUS_OK;
   }

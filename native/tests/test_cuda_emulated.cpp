@@ -38,16 +38,14 @@ void run_tile(const P& prob, int32_t splits, int32_t chunk) {
     splits = 1;
     chunk = prob.K;
   }
-  const dim3 grid(blocks_for(prob.N, T::BN), blocks_for(prob.M, T::BM), splits);
+  const dim3 grid = SplitGemm<P>{prob, splits, chunk}.template grid<T>();
   rn_emulation::launch(grid, dim3(T::kThreads), [&] { gemm_split<T, P, false>(prob, chunk); });
 }
 
-// The parts' GEMMs as one grid (gemm_parts), as launch_parts launches them.
+// The parts' GEMMs as one grid (gemm_parts), on the grid launch_parts gives them.
 template <class T, class P, int kMax>
 void run_parts(const GemmParts<P, kMax>& parts) {
-  int32_t widest = 0;
-  for (int32_t i = 0; i < parts.count; ++i) widest = std::max(widest, parts.part[i].N);
-  const dim3 grid(blocks_for(widest, T::BN), blocks_for(parts.part[0].M, T::BM), parts.count);
+  const dim3 grid = PartGemms<P, kMax>{parts}.template grid<T>();
   rn_emulation::launch(grid, dim3(T::kThreads), [&] { gemm_parts<T, P, kMax, false>(parts); });
 }
 
