@@ -696,23 +696,17 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     }
 
   const int64_t dy_image = int64_t(d.k) * d.p * d.q, hw = int64_t(d.h) * d.w;
-  // Paced over each image's GEMMs (PacedPrefetch): this image's dx, which the GEMMs or the phase
-  // interleave write row by row (each line then found in cache, not fetched at its first store),
-  // then the next image's dy, whose copy at the start of an image otherwise waited on memory (a
-  // quarter of the conv's samples at batch 128). The GEMMs' multiply-adds per image: per phase
-  // row pair, m = C rows, n = the pair's columns, a segment of K per tap.
-  // dx used to be written past the caches here (non-temporal stores, as the forward's y), which
-  // measured faster than plain stores without the prefetch. Zen 3, 2 threads, the 16->32
-  // transition, calls alternating in one process (ABBA, 300-800 of each), streamed / prefetched
-  // median ms: batch 128 (dx 8 MiB) 3.262 / 3.141, 3.263 / 3.174 and in an earlier round 1-4.5 %
-  // apart in ten of ten runs; batch 64 1.792 / 1.767, 1.449 / 1.412; batch 32 0.766 / 0.788, 0.731
-  // / 0.744 (streamed 1-3 % ahead); 32->64 @64x64 at batch 128 (dx 64 MiB) 44.3 / 42.1, 50.7 /
-  // 48.1. Streamed and plain stores without the prefetch ran alike (2.995 / 2.993 ms at batch
-  // 128); prefetching dx for writing (prefetchw) gained half as much as for reading. dx also stays
-  // in L3 for the op that reads it next. AVX-512 (no paced prefetch; tuned with the streamed
-  // stores) keeps them.
+  // dx written past the caches where the stride phases are interleaved in a pass of their own
+  // and dx is larger than the threads' L2 could keep (as the forward's y). Measured on Zen 3,
+  // the 16->32 transition at batch 128 (dx 8 MiB), 2 threads, best / median ms of four
+  // alternations: 2.91 / 3.8-4.9 streamed, 3.91 / 5.3-6.0 not (with interleave2's AVX2 path,
+  // new then too: it was scalar below AVX-512).
+  const bool stream_dx = sw == 2 && streams_result(dx, int64_t(d.n) * d.c * hw, threads);
+  // The next image's dy is prefetched in step with this one's GEMMs (PacedPrefetch): its copy
+  // at the start of an image otherwise waited on memory, a quarter of the conv's samples at
+  // batch 128. The GEMMs' multiply-adds per image: per phase row pair, m = C rows, n = the
+  // pair's columns, a segment of K per tap.
   const bool prefetch_next = prefetches_next_image(ctx);
-  const bool stream_dx = !prefetch_next && sw == 2 && streams_result(dx, int64_t(d.n) * d.c * hw, threads);
   int64_t image_work = 0;
   for (int32_t ah = 0; ah < phases_h; ++ah)
     for (int32_t i = 0; i < phase_rows(d, ah); i += pair)
@@ -721,9 +715,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
     char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + tmp_bytes) * tid);
     PacedPrefetch prefetch;
-    if (prefetch_next)
-      prefetch.start(dx + int64_t(n) * d.c * hw, int64_t(d.c) * hw, next >= 0 ? dy + next * dy_image : nullptr,
-                     dy_image, image_work);
+    if (prefetch_next && next >= 0) prefetch.start(dy + next * dy_image, dy_image, nullptr, 0, image_work);
     float* dyt = reinterpret_cast<float*>(scratch);
     float* tmp = reinterpret_cast<float*>(scratch + dyt_bytes);
     // The copy's zero padding is written by this thread's first image only (at the 16->32
