@@ -61,6 +61,19 @@ int rn_context_set_isa(rn_context* ctx, int isa) {
   return RN_STATUS_OK;
 }
 
+int rn_context_set_experiment(rn_context* ctx, int value) {
+  if (ctx == nullptr) return RN_STATUS_BAD_ARGUMENT;
+  std::lock_guard<std::mutex> lock(ctx->mu);
+  ctx->experiment = value;
+  return RN_STATUS_OK;
+}
+
+int rn_context_experiment(const rn_context* ctx) {
+  if (ctx == nullptr) return 0;
+  std::lock_guard<std::mutex> lock(const_cast<rn_context*>(ctx)->mu);
+  return ctx->experiment;
+}
+
 size_t rn_context_workspace_bytes(const rn_context* ctx) {
   if (ctx == nullptr) return 0;
   std::lock_guard<std::mutex> lock(const_cast<rn_context*>(ctx)->mu);

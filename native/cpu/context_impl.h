@@ -76,6 +76,7 @@ struct rn_context {
   std::mutex mu;  // one call at a time per context: guards workspace and pool
   rn::ThreadPool pool;
   int isa = RN_ISA_GENERIC;
+  int experiment = 0;  // rn_context_set_experiment: read only by a change under measurement
   rn::Workspace workspace;
   // Scratch of ops composed of other kernels (conv2d_crelu_input.cpp, weightnorm_conv.cpp): held across
   // their calls into kernels that take `workspace` for themselves.

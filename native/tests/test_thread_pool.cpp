@@ -56,6 +56,18 @@ int main() {
   // Create/destroy churn must not leak threads or hang.
   for (int i = 0; i < 50; ++i) rn_context_destroy(rn_context_create(3));
   RN_EXPECT(rn_context_set_isa(nullptr, 0) == RN_STATUS_BAD_ARGUMENT, "null ctx");
+  // The experiment value (bench_conv_ab): 0 until set, per context, null rejected.
+  {
+    rn_context* one = rn_context_create(1);
+    rn_context* two = rn_context_create(1);
+    RN_EXPECT(rn_context_experiment(one) == 0, "experiment starts at 0");
+    RN_EXPECT_OK(rn_context_set_experiment(one, 3));
+    RN_EXPECT(rn_context_experiment(one) == 3 && rn_context_experiment(two) == 0, "experiment is per context");
+    RN_EXPECT(rn_context_set_experiment(nullptr, 1) == RN_STATUS_BAD_ARGUMENT && rn_context_experiment(nullptr) == 0,
+              "experiment on a null ctx");
+    rn_context_destroy(one);
+    rn_context_destroy(two);
+  }
   // rn_alloc's live-memory counters: a block counts its 64-rounded size until it is freed,
   // and a context's workspace is returned on destroy.
   {

@@ -58,6 +58,11 @@ RN_API int rn_context_num_threads(const rn_context* ctx);
 RN_API int rn_context_isa(const rn_context* ctx);
 /* Forces an ISA level (testing, benchmarking). RN_STATUS_UNSUPPORTED if the CPU lacks it. */
 RN_API int rn_context_set_isa(rn_context* ctx, int isa);
+/* An integer for A/B experiments (bench_conv_ab): while a kernel change is being measured against
+ * the code it replaces, the kernel may branch on ctx->experiment, so that calls with the two
+ * values can alternate in one process. 0 by default; no shipped kernel reads it. */
+RN_API int rn_context_set_experiment(rn_context* ctx, int value);
+RN_API int rn_context_experiment(const rn_context* ctx);
 /* Bytes currently held by the context's scratch workspace (it grows, never shrinks
  * unless rn_context_trim is called). */
 RN_API size_t rn_context_workspace_bytes(const rn_context* ctx);
