@@ -11,8 +11,10 @@
 // are mostly border, from a zero-padded "row-planar" copy, [row][channel][col]), and
 // produces pixel-major results with the channels in 16-lane blocks
 // ([row][col][C16]), which one register-transpose pass turns back into NCHW.
-// Backward-filter broadcasts x from its NCHW planes and reads dy from a copy with the output
-// channels in 16-lane blocks (block-major, or pixel-major at AVX-512).
+// Backward-filter broadcasts x from its NCHW planes (or, for stride-2 output rows of up to 8 pixels
+// below AVX-512, from the forward's phase planes: one segment per image and tap, not per output
+// row) and reads dy from a copy with the output channels in 16-lane blocks (block-major, or
+// pixel-major at AVX-512).
 // Backward-data puts the input pixels in the lanes when its rows are whole vectors
 // (backward_data_pixel_lanes: weights broadcast, dy rows as the vectors from a padded
 // copy, dx rows as the result), else the channels like forward, broadcasting dy from
@@ -528,6 +530,26 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   return RN_STATUS_OK;
 }
 
+// One image of x (xn, NCHW) copied into its phase planes (PhasePlanes, conv2d_impl.h) at xt.
+void pack_phase_planes(const IsaKernels& kern, const rn_conv2d_desc& d, const PhasePlanes& pl, const float* xn,
+                       float* xt) {
+  const int64_t hw = in_plane(d);
+  for (int a = 0; a < 2; ++a) {
+    if (!pl.row_phase_used[a]) continue;
+    for (int32_t j = 0; j < pl.rows; ++j) {
+      float* to = xt + a * pl.row_phase_stride + j * pl.q;
+      const int32_t ih = pl.input_row(a, j);
+      if (ih >= 0 && ih < d.h) {
+        kern.phase_blocks(xn + int64_t(ih) * d.w, d.c, hw, d.q, pl.cols.blocks, pl.cols.phase, pl.cols.shift, to,
+                          pl.block_stride, pl.c_pitch);
+        continue;
+      }
+      for (int32_t b = 0; b < pl.cols.blocks; ++b)  // a row of the padding
+        for (int32_t c = 0; c < d.c; ++c) std::fill_n(to + b * pl.block_stride + c * pl.c_pitch, pl.q, 0.0f);
+    }
+  }
+}
+
 // Forward from phase planes (PhasePlanes in conv2d_impl.h; direct_forward_in_phase_planes):
 // each image's x copied once into planes in which every tap reads output pixel i = p * Q + q
 // at its own offset + i, so one GEMM of P * Q rows (lda 1, a segment per tap) computes the
@@ -556,7 +578,7 @@ int forward_phase_planes(rn_context* ctx, const rn_conv2d_desc& d, const float* 
     a_off[t] = pl.tap_offset(d, t / d.s, t % d.s);
     b_off[t] = fc.layout.tap_offset(t);
   }
-  const int64_t x_image = int64_t(d.c) * d.h * d.w, hw = in_plane(d), pixels = out_plane(d);
+  const int64_t x_image = int64_t(d.c) * d.h * d.w, pixels = out_plane(d);
   // Paced over each image's GEMM (PacedPrefetch), the next image's x, which the copy would
   // otherwise wait for (a fifth of the samples at batch 128 on one thread, against a tenth with
   // the batch in L2), and this image's y, which the transposing unpack writes after the GEMM
@@ -571,21 +593,7 @@ int forward_phase_planes(rn_context* ctx, const rn_conv2d_desc& d, const float* 
     float* xt = reinterpret_cast<float*>(scratch);
     float* yt = reinterpret_cast<float*>(scratch + xt_bytes);
     float* yt_neg = reinterpret_cast<float*>(scratch + xt_bytes + fc.yt_bytes);
-    const float* xn = x + n * x_image;
-    for (int a = 0; a < 2; ++a) {
-      if (!pl.row_phase_used[a]) continue;
-      for (int32_t j = 0; j < pl.rows; ++j) {
-        float* to = xt + a * pl.row_phase_stride + j * pl.q;
-        const int32_t ih = pl.input_row(a, j);
-        if (ih >= 0 && ih < d.h) {
-          kern.phase_blocks(xn + int64_t(ih) * d.w, d.c, hw, d.q, pl.cols.blocks, pl.cols.phase, pl.cols.shift, to,
-                            pl.block_stride, pl.c_pitch);
-          continue;
-        }
-        for (int32_t b = 0; b < pl.cols.blocks; ++b)  // a row of the padding
-          for (int32_t c = 0; c < d.c; ++c) std::fill_n(to + b * pl.block_stride + c * pl.c_pitch, pl.q, 0.0f);
-      }
-    }
+    pack_phase_planes(kern, d, pl, x + n * x_image, xt);
     PacedPrefetch paced;
     if (prefetch)
       paced.start(next >= 0 ? x + next * x_image : nullptr, x_image, y + n * y_image, y_image, image_work);
@@ -971,6 +979,9 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   const int64_t acc_floats = int64_t(taps) * d.c * g.k16;
   GemmArgs probe;  // m = 0: asks whether this ISA level has the grouped tile (see below)
   const bool grouped = direct_backward_filter_groups_row_taps(d) && kern.gemm_bcast_grouped(probe);
+  // x from phase planes (direct_backward_filter_in_phase_planes): one segment an image per tap
+  const bool planes = !grouped && direct_backward_filter_in_phase_planes(d, ctx->isa);
+  const PhasePlanes pl(d);
   // Images per GEMM call (chunk): where an image has few output pixels, each call sums several
   // images' (the segments run image after image, so every sum keeps its order), so that a tap's
   // accumulator tile is loaded and stored once per chunk rather than once per image.
@@ -978,6 +989,9 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // Per thread: dy of one chunk (dyt_strides below); per group: acc[r][s][c][k16] (dW transposed).
   const int64_t dyt_image = out_plane(d) * g.k16;
   const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * dyt_image * chunk);
+  // where `planes`: x of one chunk, an image's phase planes every xt_image floats
+  const int64_t xt_image = planes ? int64_t(ScratchCarver::round_up(sizeof(float) * pl.floats) / sizeof(float)) : 0;
+  const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * xt_image * chunk);
   // Determinism: images in fixed ranges, each summed into its own accumulator in image
   // order, the ranges added in group order (WorkGroups): same inputs and thread count =>
   // bit-identical dW, hence reproducible training, while threads take ranges dynamically
@@ -995,7 +1009,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   const size_t aoff_at = plan.add_array<int64_t>(size_t(taps) * seg_stride);
   const size_t boff_at = plan.add_array<int64_t>(size_t(taps) * seg_stride);
   const size_t nseg_at = plan.add_array<int32_t>(taps), len_at = plan.add_array<int32_t>(taps);
-  const size_t per_thread_at = plan.add(dyt_bytes * threads);
+  const size_t per_thread_at = plan.add((dyt_bytes + xt_bytes) * threads);
   const size_t acc_at = plan.add(acc_bytes * groups);
   void* base = ctx->workspace.require(plan.total());
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
@@ -1016,6 +1030,16 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   for (int32_t r = 0; r < d.r; ++r)
     for (int32_t s = 0; s < d.s; ++s) {
       const int32_t t = r * d.s + s;
+      if (planes) {  // all P * Q output pixels in one segment; where the tap falls in the padding
+                     // it reads the planes' zeros (products of 0, so the sums are as without them)
+        seg_len[t] = d.p * d.q;
+        nseg[t] = 1;
+        for (int32_t j = 0; j < chunk; ++j) {
+          a_off[t * seg_stride + j] = j * xt_image + pl.tap_offset(d, r, s);
+          b_off[t * seg_stride + j] = j * dyt_image;
+        }
+        continue;
+      }
       const Span rows = inside_outputs(d.p, d.h, 1, d.stride_h, d.pad_h - r);  // output rows tap r reads inside
       const Span cols = inside_outputs(d.q, d.w, 1, d.stride_w, d.pad_w - s);
       seg_len[t] = cols.size();
@@ -1068,13 +1092,14 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   for (int32_t t = 0; t < taps; ++t) image_work += int64_t(d.c) * g.k16 * nseg[t] * seg_len[t];
   std::atomic<int64_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
-    float* dyt = at_offset<float>(base, per_thread_at + dyt_bytes * tid);
+    float* dyt = at_offset<float>(base, per_thread_at + (dyt_bytes + xt_bytes) * tid);
+    float* xt = at_offset<float>(base, per_thread_at + (dyt_bytes + xt_bytes) * tid + dyt_bytes);
     PacedPrefetch prefetch;
     GemmArgs ga;
     ga.m = d.c;  // rows: input channels
     ga.n = g.k16;
-    ga.lda = in_plane(d);
-    ga.a_step = d.stride_w;
+    ga.lda = planes ? pl.c_pitch : in_plane(d);
+    ga.a_step = planes ? 1 : d.stride_w;
     ga.b = dyt;
     ga.b_step = dyt_pixel;
     ga.b_block = dyt_strides.block;
@@ -1115,14 +1140,16 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
           }
         }
         ga.accumulate = grouped || n > first;  // else the group's first chunk writes acc (every float of it)
-        ga.a = x + n * x_image;
+        ga.a = planes ? xt : x + n * x_image;
         if (prefetch_next && ahead > 0)
           prefetch.start(x + ahead_at * x_image, ahead * x_image, dy + ahead_at * dy_image, ahead * dy_image,
                          images * image_work);
         else
           prefetch.stop();
-        for (int32_t j = 0; j < images; ++j)
+        for (int32_t j = 0; j < images; ++j) {
           kern.pack_c16(dy + (n + j) * dy_image, d.k, d.p, d.q, 0, d.p, 0, d.q, dyt + j * dyt_image, dyt_strides);
+          if (planes) pack_phase_planes(kern, d, pl, x + (n + j) * x_image, xt + j * xt_image);
+        }
         for (int32_t s = 0; s < d.s; ++s) {
           if (common.size() == 0 || seg_len[s] == 0) {  // not grouped, or nothing all three taps read
             for (int32_t r = 0; r < d.r; ++r) tap_gemm(r * d.s + s, acc, 0, images * nseg[r * d.s + s]);

@@ -367,6 +367,17 @@ inline bool direct_forward_in_phase_planes(const rn_conv2d_desc& d, int isa) {
     return false;
   return int64_t(sizeof(float)) * PhasePlanes(d).floats <= kPhasePlaneMaxBytes;
 }
+// Backward-filter reads x from the forward's phase planes (copied per image) where their rows are
+// short: each tap's GEMM then sums an image's P * Q pixels in one segment, where from NCHW it
+// runs a segment per output row of Q pixels, each with its own set-up. Zen 3, 2 threads, batch
+// 128, bench_conv_ab (calls alternating), planes / NCHW time, medians of three rounds: Q = 4
+// (64->128 @8x8) 0.93, Q = 7 (32->64 @14x14) 0.95, Q = 8 (32->64 @16x16) 0.93, 0.93, 0.95,
+// (64->128 @16x16) 0.90; but Q = 14 (16->32 @28x28) 1.06 and Q = 16 (16->32 @32x32) 1.01, 1.03,
+// 1.02: with 16-pixel rows the copy costs more than the segments save.
+constexpr int32_t kFilterPlaneMaxCols = 8;
+inline bool direct_backward_filter_in_phase_planes(const rn_conv2d_desc& d, int isa) {
+  return d.q <= kFilterPlaneMaxCols && direct_forward_in_phase_planes(d, isa);
+}
 inline bool direct_forward_reads_nchw(const rn_conv2d_desc& d) { return forward_plane_taps(d).mostly_inside(d.p, d.q); }
 inline bool direct_backward_data_in_pixel_lanes(const rn_conv2d_desc& d) {
   return d.stride_w <= 2 && d.w % (kLanes * d.stride_w) == 0;

@@ -244,7 +244,7 @@ int main() {
   // (input pixels in the lanes; or channels, broadcasting dy from NCHW or from a padded
   // copy): the shapes must take each.
   int forward_lanes = 0, phase_planes = 0, reads_nchw = 0, reads_copy = 0;
-  int data_lanes = 0, data_nchw = 0, data_copy = 0, filter_grouped = 0;
+  int data_lanes = 0, data_nchw = 0, data_copy = 0, filter_grouped = 0, filter_planes = 0;
   for (const Shape& s : shapes) {
     const rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, RN_CONV_ALGO_DIRECT);
     // (forward in pixel lanes or phase planes: below AVX-512, so at every level these tests run
@@ -254,14 +254,19 @@ int main() {
        : rn::conv::direct_forward_reads_nchw(d)                      ? reads_nchw
                                                                      : reads_copy);
     filter_grouped += rn::conv::direct_backward_filter_groups_row_taps(d);
+    filter_planes += rn::conv::direct_backward_filter_in_phase_planes(d, RN_ISA_GENERIC) &&
+                     !rn::conv::direct_backward_filter_groups_row_taps(d);
     ++(rn::conv::direct_backward_data_in_pixel_lanes(d) ? data_lanes
        : rn::conv::direct_backward_data_reads_nchw(d)   ? data_nchw
                                                         : data_copy);
   }
   std::printf("direct paths: forward %d pixel lanes / %d phase planes / %d NCHW / %d copy; "
-              "backward-data %d pixel lanes / %d NCHW / %d copy; backward-filter %d with grouped row taps\n",
-              forward_lanes, phase_planes, reads_nchw, reads_copy, data_lanes, data_nchw, data_copy, filter_grouped);
+              "backward-data %d pixel lanes / %d NCHW / %d copy; backward-filter %d with grouped row taps (AVX-512), "
+              "%d from phase planes (below)\n",
+              forward_lanes, phase_planes, reads_nchw, reads_copy, data_lanes, data_nchw, data_copy, filter_grouped,
+              filter_planes);
   RN_EXPECT(filter_grouped >= 5, "backward-filter's grouped row taps covered: %d shapes", filter_grouped);
+  RN_EXPECT(filter_planes >= 4, "backward-filter from phase planes covered: %d shapes", filter_planes);
   RN_EXPECT(forward_lanes >= 5 && phase_planes >= 8 && reads_nchw >= 10 && reads_copy >= 2,
             "direct forward paths covered: %d pixel lanes, %d phase planes, %d NCHW, %d padded copy", forward_lanes,
             phase_planes, reads_nchw, reads_copy);
