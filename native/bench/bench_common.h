@@ -1,4 +1,4 @@
-// Pieces the native conv benchmarks share (bench_conv, bench_conv_paired).
+// Pieces the native conv benchmarks share (bench_conv, bench_conv_paired, bench_conv_ab).
 #pragma once
 
 #include <algorithm>
@@ -67,6 +67,24 @@ inline Floats random_floats(size_t n, std::mt19937& rng) {
   for (float& f : v) f = u(rng);
   return v;
 }
+
+// One conv's tensors for its three directions, random, in the engine's memory, and a call of one
+// direction: 'f' forward, 'd' backward-data, 'w' backward-filter (no bias).
+struct ConvTensors {
+  Floats x, w, y, dy, dx, dw;
+  ConvTensors(const rn_conv2d_desc& d, std::mt19937& rng)
+      : x(random_floats(size_t(d.n) * d.c * d.h * d.w, rng)),
+        w(random_floats(size_t(d.k) * d.c * d.r * d.s, rng)),
+        y(random_floats(size_t(d.n) * d.k * d.p * d.q, rng)),
+        dy(random_floats(y.size(), rng)),
+        dx(random_floats(x.size(), rng)),
+        dw(random_floats(w.size(), rng)) {}
+  int run(rn_context* ctx, const rn_conv2d_desc& d, char direction) {
+    if (direction == 'f') return rn_conv2d_forward(ctx, &d, x.data(), w.data(), nullptr, y.data());
+    if (direction == 'd') return rn_conv2d_backward_data(ctx, &d, dy.data(), w.data(), dx.data());
+    return rn_conv2d_backward_filter(ctx, &d, x.data(), dy.data(), dw.data(), nullptr);
+  }
+};
 
 // The conv of the command line's first nine arguments, N C H W K R S stride pad, with its output
 // size (left 0 where the shape has none: rn_conv2d_check then rejects it).

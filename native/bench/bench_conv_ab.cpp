@@ -76,11 +76,7 @@ int main(int argc, char** argv) {
     }
   }
   std::mt19937 rng(1);
-  const size_t xs = size_t(d.n) * d.c * d.h * d.w, ws = size_t(d.k) * d.c * d.r * d.s,
-               ys = size_t(d.n) * d.k * d.p * d.q;
-  using rnbench::random_floats;
-  rnbench::Floats x = random_floats(xs, rng), w = random_floats(ws, rng), y = random_floats(ys, rng),
-                  dy = random_floats(ys, rng), dx = random_floats(xs, rng), dw = random_floats(ws, rng);
+  rnbench::ConvTensors tensors(d, rng);
   rn_context* ctx = rn_context_create(threads);
   if (ctx == nullptr) {
     std::fprintf(stderr, "no context\n");
@@ -89,9 +85,7 @@ int main(int argc, char** argv) {
   auto call = [&](const Way& way) {
     d.algo = way.algo;
     rn_context_set_experiment(ctx, way.experiment);
-    if (dir == 'f') return rn_conv2d_forward(ctx, &d, x.data(), w.data(), nullptr, y.data());
-    if (dir == 'd') return rn_conv2d_backward_data(ctx, &d, dy.data(), w.data(), dx.data());
-    return rn_conv2d_backward_filter(ctx, &d, x.data(), dy.data(), dw.data(), nullptr);
+    return tensors.run(ctx, d, dir);
   };
   using Clock = std::chrono::steady_clock;
   for (int i = 0; i < 4; ++i)  // warm-up: workspace, page faults

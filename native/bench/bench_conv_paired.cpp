@@ -43,20 +43,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::mt19937 rng(1);
-  const size_t xs = size_t(d.n) * d.c * d.h * d.w, ws = size_t(d.k) * d.c * d.r * d.s,
-               ys = size_t(d.n) * d.k * d.p * d.q;
+  rnbench::ConvTensors tensors(d, rng);
   using rnbench::random_floats;
-  rnbench::Floats x = random_floats(xs, rng), w = random_floats(ws, rng), y = random_floats(ys, rng),
-                  dy = random_floats(ys, rng), dx = random_floats(xs, rng), dw = random_floats(ws, rng);
   const int n = 2048;
   rnbench::Floats a = random_floats(size_t(n) * n, rng), b = random_floats(size_t(n) * n, rng),
                   c = random_floats(size_t(n) * n, rng);
   rn_context* ctx = rn_context_create(threads);
-  auto conv = [&] {
-    if (dir == 'f') return rn_conv2d_forward(ctx, &d, x.data(), w.data(), nullptr, y.data());
-    if (dir == 'd') return rn_conv2d_backward_data(ctx, &d, dy.data(), w.data(), dx.data());
-    return rn_conv2d_backward_filter(ctx, &d, x.data(), dy.data(), dw.data(), nullptr);
-  };
+  auto conv = [&] { return tensors.run(ctx, d, dir); };
   auto sgemm_seconds = [&] {
     const auto t = Clock::now();
     rn_blas_sgemm_ceiling(rn_context_num_threads(ctx), n, n, n, a.data(), b.data(), c.data());
