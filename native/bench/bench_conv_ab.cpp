@@ -8,6 +8,8 @@
 // ctx->experiment to compare a change with the code it replaces. Both ways use one context (one
 // thread pool) and the same tensors (rn_alloc'd, 64-byte aligned as the engine's own).
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -89,6 +91,27 @@ int main(int argc, char** argv) {
   using Clock = std::chrono::steady_clock;
   for (int i = 0; i < 4; ++i)  // warm-up: workspace, page faults
     if (call(ways[i % 2]) != RN_STATUS_OK) return 1;
+  // The two ways' results side by side (a change under measurement that computes something else
+  // would otherwise time as well as any): the largest difference relative to the largest |A|.
+  {
+    const float* out = dir == 'f' ? tensors.y.data() : dir == 'd' ? tensors.dx.data() : tensors.dw.data();
+    const size_t count = dir == 'f' ? tensors.y.size() : dir == 'd' ? tensors.dx.size() : tensors.dw.size();
+    std::vector<float> result[2];
+    for (int k = 0; k < 2; ++k) {
+      if (call(ways[k]) != RN_STATUS_OK) return 1;
+      result[k].assign(out, out + count);
+    }
+    double scale = 0, diff = 0;
+    size_t differing = 0;
+    for (size_t i = 0; i < count; ++i) {
+      scale = std::max(scale, std::fabs(double(result[0][i])));
+      const double e = std::fabs(double(result[0][i]) - double(result[1][i]));
+      if (!(e == 0)) ++differing;  // NaN counts
+      diff = std::max(diff, e);
+    }
+    std::printf("results: %s (%zu of %zu floats differ, largest difference %.3g of max |A| %.3g)\n",
+                differing == 0 ? "bit-identical" : "differ", differing, count, diff, scale);
+  }
   const double flops = 2.0 * d.n * d.k * d.c * d.r * d.s * d.p * d.q;
   std::printf("%s against %s, %d calls of each a round, %d threads\n", ways[1].name.c_str(), ways[0].name.c_str(),
               calls, rn_context_num_threads(ctx));
