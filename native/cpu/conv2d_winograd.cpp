@@ -1,5 +1,6 @@
 // conv2d by Winograd F(4x4,3x3) for 3x3 stride-1 convolutions (the ones that
-// dominate ResNets). See winograd.h for the scheme and the layouts.
+// dominate ResNets), with F(3,3) tiles at the ends of sides that are not multiples of 4.
+// See winograd.h for the scheme and the layouts.
 //
 //   forward:         Y = A^T [ U (.) V ] A with U = G g G^T, V = B^T d B, summed over C
 //   backward-data:   the forward scheme on dy with the filters rotated by 180 degrees
@@ -37,7 +38,8 @@ using wino::kTile;
 struct Plan {
   int32_t n, cin, h, w, cout, p, q, pad_h, pad_w;
   int32_t cblocks, kblocks, cin16, cout16;
-  int32_t th, tw, wp;     // tiles per image (rows, columns); packed row width 4*tw + 2
+  wino::Tiling rows_t, cols_t;  // the tiles down and across an image (winograd.h)
+  int32_t th, tw, wp;     // tiles per image (rows, columns); packed row width cols_t.covered() + 2
   int32_t rows_per_block; // tile rows per block
   int64_t tiles;          // rows_per_block * tw: rows of V and M
   int64_t v_stride, m_stride;  // floats between the planes of V and of M (wino::plane_stride)
@@ -55,6 +57,22 @@ struct Plan {
   bool crelu_input = false;
   int32_t x_channels() const { return crelu_input ? cin / 2 : cin; }
   int64_t total_rows() const { return int64_t(n) * th; }
+  // Tile rows of height 4 among tile rows [0, grow) of the whole batch.
+  int64_t tall_rows_before(int64_t grow) const {
+    return grow / th * rows_t.n4 + std::min<int64_t>(grow % th, rows_t.n4);
+  }
+  // Where tile row grow = row0 + ri of the block starting at tile row row0 puts its tiles in
+  // each position class's rows (wino::RowIndex).
+  wino::RowIndex row_index(int64_t row0, int32_t ri) const {
+    const int64_t tall = tall_rows_before(row0 + ri) - tall_rows_before(row0);
+    return {int64_t(ri) * tw, int64_t(ri) * cols_t.n4, tall * tw, tall * cols_t.n4};
+  }
+  // The rows of position (i, j)'s GEMM in a block of `rows` tile rows from row0: the block's
+  // tiles that have that position.
+  int64_t position_rows(int64_t row0, int32_t rows, int i, int j) const {
+    const int64_t tall = i == wino::kNarrowPoint ? tall_rows_before(row0 + rows) - tall_rows_before(row0) : rows;
+    return tall * (j == wino::kNarrowPoint ? cols_t.n4 : tw);
+  }
   int64_t blocks() const { return (total_rows() + rows_per_block - 1) / rows_per_block; }
 };
 
@@ -70,9 +88,11 @@ Plan make_plan(int32_t n, int32_t cin, int32_t h, int32_t w, int32_t cout, int32
   pl.kblocks = lane_blocks(cout);
   pl.cin16 = pl.cblocks * kLanes;
   pl.cout16 = pl.kblocks * kLanes;
-  pl.th = (p + kTile - 1) / kTile;
-  pl.tw = (q + kTile - 1) / kTile;
-  pl.wp = kTile * pl.tw + 2;
+  pl.rows_t = wino::tiling_for(p);  // 3-wide tiles at the end where they save points (winograd.h)
+  pl.cols_t = wino::tiling_for(q);
+  pl.th = pl.rows_t.tiles();
+  pl.tw = pl.cols_t.tiles();
+  pl.wp = pl.cols_t.covered() + 2;
   const int64_t per_tile = int64_t(kPositions) * (pl.cin16 + pl.cout16) * sizeof(float);
   const int64_t want = std::clamp<int64_t>(kBlockBytes / per_tile, 16, 128);
   int64_t rows = std::max<int64_t>(1, want / pl.tw);
@@ -140,13 +160,16 @@ void input_block(const IsaKernels& kern, const Plan& pl, const float* x, int64_t
   for (int32_t ri = 0; ri < rows; ++ri) {
     const int64_t grow = row0 + ri, img = grow / pl.th;
     const int32_t a = int32_t(grow % pl.th);
+    const bool tall = pl.rows_t.wide(a);
     const PackStrides st = PackStrides::block_major(kPatch, pl.wp);
+    // (a 3-tall tile row reads 5 patch rows; the sixth is left as it was)
     kern.pack_c16(x + img * pl.x_channels() * int64_t(pl.h) * pl.w, pl.x_channels(), pl.h, pl.w,
-                  kTile * a - pl.pad_h, kPatch, -pl.pad_w, pl.wp, t.xt, st);
+                  pl.rows_t.start(a) - pl.pad_h, tall ? kPatch : kPatch - 1, -pl.pad_w, pl.wp, t.xt, st);
     // CReLU input: the packed blocks of x become relu(x), the blocks after them relu(-x)
     // (zero padding stays zero in both), here in cache instead of a 2C tensor in memory.
     if (pl.crelu_input) kern.crelu_split(t.xt, int64_t(pl.cblocks / 2) * st.block);
-    kern.wino4_input_row(t.xt, pl.cblocks, pl.wp, pl.tw, t.v, int64_t(ri) * pl.tw, pl.v_stride, pl.cin16);
+    kern.wino4_input_row(t.xt, pl.cblocks, pl.wp, pl.cols_t, tall, t.v, pl.row_index(row0, ri), pl.v_stride,
+                         pl.cin16);
   }
 }
 
@@ -212,6 +235,7 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
       g.b_block = pl.u_block();
       g.ldc = pl.cout16;
       for (int xi = 0; xi < kPositions; ++xi) {
+        g.m = pl.position_rows(row0, rows, xi / 6, xi % 6);  // (none: M's plane is not read either)
         g.a = t.v + xi * pl.v_stride;
         g.b = u + xi * pl.u_plane;
         g.c = t.m + xi * pl.m_stride;
@@ -220,14 +244,16 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
       for (int32_t ri = 0; ri < rows; ++ri) {
         const int64_t grow = row0 + ri, img = grow / pl.th;
         const int32_t a = int32_t(grow % pl.th);
+        const bool tall = pl.rows_t.wide(a);
+        const int32_t cols = pl.cols_t.covered(), out_rows = tall ? kTile : kTile - 1, out_row0 = pl.rows_t.start(a);
         // the epilogue (if any) applied as the output transform stores each value
-        kern.wino4_output_row(t.m, int64_t(ri) * pl.tw, pl.m_stride, pl.kblocks, pl.tw, bias16,
+        kern.wino4_output_row(t.m, pl.row_index(row0, ri), pl.m_stride, pl.kblocks, pl.cols_t, tall, bias16,
                               ep ? &ep->args : nullptr, t.yt, t.yt_neg);
-        const PackStrides st = PackStrides::block_major(kTile, kTile * pl.tw);
+        const PackStrides st = PackStrides::block_major(kTile, cols);
         float* y_img = y + img * y_image;
-        kern.unpack_c16(t.yt, st, pl.cout, kTile, kTile * pl.tw, pl.p, pl.q, kTile * a, y_img);
+        kern.unpack_c16(t.yt, st, pl.cout, out_rows, cols, pl.p, pl.q, out_row0, y_img);
         if (ep && ep->crelu())
-          kern.unpack_c16(t.yt_neg, st, pl.cout, kTile, kTile * pl.tw, pl.p, pl.q, kTile * a,
+          kern.unpack_c16(t.yt_neg, st, pl.cout, out_rows, cols, pl.p, pl.q, out_row0,
                           y_img + pl.cout * int64_t(pl.p) * pl.q);
       }
     }
@@ -335,10 +361,12 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
         for (int32_t ri = 0; ri < rows; ++ri) {
           const int64_t grow = row0 + ri, img = grow / pl.th;
           const int32_t a = int32_t(grow % pl.th);
-          // dY rows 4a..4a+3 of this tile row, zero past p and q
-          kern.pack_c16(dy + img * pl.cout * int64_t(pl.p) * pl.q, pl.cout, pl.p, pl.q, kTile * a, kTile, 0,
-                        kTile * pl.tw, t.yt, PackStrides::block_major(kTile, kTile * pl.tw));
-          kern.wino4_grad_row(t.yt, pl.kblocks, pl.tw, t.m, int64_t(ri) * pl.tw, pl.m_stride);
+          // dY's rows of this tile row (4 or 3), zero past p and q
+          const bool tall = pl.rows_t.wide(a);
+          const int32_t cols = pl.cols_t.covered();
+          kern.pack_c16(dy + img * pl.cout * int64_t(pl.p) * pl.q, pl.cout, pl.p, pl.q, pl.rows_t.start(a),
+                        tall ? kTile : kTile - 1, 0, cols, t.yt, PackStrides::block_major(kTile, cols));
+          kern.wino4_grad_row(t.yt, pl.kblocks, pl.cols_t, tall, t.m, pl.row_index(row0, ri), pl.m_stride);
         }
         g.seg_len = int32_t(int64_t(rows) * pl.tw);
         if (prefetch) {
@@ -353,6 +381,8 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
                       int64_t(kPositions) * pl.cout * pl.cin16 * g.seg_len);
         }
         for (int xi = 0; xi < kPositions; ++xi) {
+          // the block's tiles that have the position (none: a first block writes the plane zero)
+          g.seg_len = int32_t(pl.position_rows(row0, rows, xi / 6, xi % 6));
           g.a = t.m + xi * pl.m_stride;
           g.b = t.v + xi * pl.v_stride;
           g.c = acc + xi * acc_plane;

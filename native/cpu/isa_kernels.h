@@ -7,6 +7,7 @@
 
 #include "resnorm/sgd.h"
 #include "gemm.h"
+#include "winograd.h"
 
 #define RN_ISA_KERNEL_DECLARATIONS                                                              \
   /* sgd_kernels.cpp */                                                                         \
@@ -50,15 +51,23 @@
   void crelu_split(float* pos, int64_t count);                                                  \
   /* winograd_kernels.cpp: see winograd.h */                                                    \
   /* xi_stride: floats from one transform position's plane to the next (winograd.h) */      \
-  void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, float* v,       \
-                       int64_t t0, int64_t xi_stride, int32_t lanes_total);                     \
-  /* ep: null, or the fused epilogue applied as the values are stored (CReLU's negative half   \
-     into yt_neg, laid out as yt) */                                                            \
-  void wino4_output_row(const float* m, int64_t t0, int64_t xi_stride, int32_t blocks,          \
-                        int32_t tw, const float* bias, const EpilogueArgs* ep, float* yt,       \
-                        float* yt_neg);                                                         \
-  void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0,       \
-                      int64_t xi_stride);                                                       \
+  /* One tile row (tiles: its column tiling; tall: 4 output rows, else 3) from its packed     \
+     patch rows xt ([blocks][6][wp][16]) into V: tile b's position xi = 6i + j at               \
+     v[xi * xi_stride + (base + b) * lanes_total + c], base the member of `at` for the          \
+     position's class (wino::RowIndex; positions a 3-wide or 3-tall tile lacks: not written) */ \
+  void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, const wino::Tiling& tiles,  \
+                       bool tall, float* v, const wino::RowIndex& at, int64_t xi_stride,        \
+                       int32_t lanes_total);                                                    \
+  /* The output transform of one tile row from M (indexed as V) into yt ([blocks][4][cols][16], \
+     cols = tiles.covered(); rows past a 3-tall row's 3 not written). ep: null, or the fused    \
+     epilogue applied as the values are stored (CReLU's negative half into yt_neg, laid out as  \
+     yt) */                                                                                     \
+  void wino4_output_row(const float* m, const wino::RowIndex& at, int64_t xi_stride,            \
+                        int32_t blocks, const wino::Tiling& tiles, bool tall, const float* bias, \
+                        const EpilogueArgs* ep, float* yt, float* yt_neg);                      \
+  /* dY's rows of one tile row (dyt, laid out as yt above) into Z (indexed as V) */             \
+  void wino4_grad_row(const float* dyt, int32_t blocks, const wino::Tiling& tiles, bool tall,    \
+                      float* z, const wino::RowIndex& at, int64_t xi_stride);                   \
   /* u[xi * u_plane + i * i_stride + o / 16 * block_stride + o % 16] = (G g_io G^T)[xi] for i in \
      [i0, i1), all o < cout16, from g[(i * 9 + tap) * cout16 + o] (zero past the real output    \
      channels); rows whole: i_stride cout16, block_stride 16 */                                  \

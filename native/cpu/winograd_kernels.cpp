@@ -7,6 +7,8 @@
 //   grad:    Z = A dY A^T    (4x4 output gradient -> 6x6), for backward-filter
 //   filters: U = G g G^T     (3x3 -> 6x6), 16 output channels per vector
 //   filter gradients: dW = G^T S G (6x6 -> 3x3), 16 input channels per vector
+// and, for 3-wide (3-tall) tiles, the F(3,3) twins over 5 of the 6 points (winograd.h): bt5,
+// at5, a3 (the filters' transforms are shared).
 // Every transform is separable: a 1-D pass along the rows into a small stack
 // buffer, then along the columns, with the 16 lanes of a channel block as SIMD.
 #include <immintrin.h>
@@ -59,6 +61,71 @@ inline void a4(const Vec e[4], Vec z[6]) {
   z[5] = e[3];
 }
 
+// F(3,3) over the points 0, 1, -1, 2, inf (positions 0, 1, 2, 3, 5 of the 6): B^T d for 5
+// values, each point scaled by F(3,3)'s filter normalization over F(4,3)'s (2, 3, 1, 4, 1: see
+// winograd.h), so the tile uses F(4,3)'s U. Rows: (4, -2, -4, 2, 0), (0, -6, -3, 3, 0),
+// (0, 2, -3, 1, 0), (0, -4, 0, 4, 0), (0, 2, -1, -2, 1).
+inline void bt5(const Vec d[5], Vec t[6]) {
+  const Vec two = vset1(2.0f), three = vset1(3.0f), four = vset1(4.0f);
+  const Vec a = vsub(d[3], d[1]);
+  t[0] = vfmadd(four, vsub(d[0], d[2]), vadd(a, a));
+  t[1] = vmul(three, vsub(a, vadd(d[1], d[2])));
+  t[2] = vfmadd(three, vsub(d[1], d[2]), a);
+  t[3] = vmul(four, a);
+  t[5] = vfnmadd(two, a, vsub(d[4], d[2]));
+}
+
+// A^T m for the 5 points of F(3,3) (positions 0, 1, 2, 3, 5) -> 3.
+inline void at5(const Vec m[6], Vec s[3]) {
+  const Vec p12 = vadd(m[1], m[2]), m12 = vsub(m[1], m[2]);
+  s[0] = vadd(vadd(m[0], p12), m[3]);
+  s[1] = vfmadd(vset1(2.0f), m[3], m12);
+  s[2] = vadd(vfmadd(vset1(4.0f), m[3], p12), m[5]);
+}
+
+// A e for 3 values -> the 5 points (the transpose of at5's map; z[4] is not written).
+inline void a3(const Vec e[3], Vec z[6]) {
+  const Vec p02 = vadd(e[0], e[2]);
+  z[0] = e[0];
+  z[1] = vadd(p02, e[1]);
+  z[2] = vsub(p02, e[1]);
+  z[3] = vfmadd(vset1(2.0f), e[1], vfmadd(vset1(4.0f), e[2], e[0]));
+  z[5] = e[2];
+}
+
+// The positions of a side: 0-5 for a 4-wide tile, the five without wino::kNarrowPoint for a
+// 3-wide one.
+template <bool kWide>
+constexpr int kSidePoints = kWide ? 6 : 5;
+template <bool kWide>
+constexpr int side_point(int k) {
+  return kWide || k < wino::kNarrowPoint ? k : k + 1;
+}
+
+// A tile's four row bases in V / M (wino::RowIndex's classes: all, cols4, rows4, both4), as
+// pointers to the tile's row in position 0's plane; position (i, j) is at class (i, j)'s
+// pointer + (6i + j) * xi_stride. (i and j are constants in the unrolled loops, so is the class.)
+// The tile functions take it by value and are inlined into their row loops: vector stores may
+// alias anything (the intrinsics' types are may_alias), so pointers read from memory, a struct
+// passed by reference, were reloaded after every store (the filter gradient's transforms took
+// 40 % longer that way).
+constexpr int position_class(int i, int j) {
+  return (i == wino::kNarrowPoint ? 2 : 0) + (j == wino::kNarrowPoint ? 1 : 0);
+}
+template <class T>
+struct TileRows {
+  T* cls[4];
+  int64_t xi_stride;
+  T* at(int i, int j) const { return cls[position_class(i, j)] + (i * 6 + j) * xi_stride; }
+};
+template <class T>
+TileRows<T> tile_rows(T* plane0, const wino::RowIndex& at, int32_t b, int32_t lanes_total, int64_t lane_offset,
+                      int64_t xi_stride) {
+  return {{plane0 + (at.all + b) * lanes_total + lane_offset, plane0 + (at.cols4 + b) * lanes_total + lane_offset,
+           plane0 + (at.rows4 + b) * lanes_total + lane_offset, plane0 + (at.both4 + b) * lanes_total + lane_offset},
+          xi_stride};
+}
+
 // G x for 3 values -> 6 (rows of G: 1/4 (1, 0, 0), -1/6 (1, 1, 1), -1/6 (1, -1, 1),
 // 1/24 (1, 2, 4), 1/24 (1, -2, 4), (0, 0, 1)).
 inline void g3(const Vec x[3], Vec y[6]) {
@@ -83,44 +150,146 @@ inline void gt6(const Vec y[6], Vec x[3]) {
   x[2] = vadd(y[5], vfmadd(sixth, p34, neg_p12));
 }
 
-// The output transform of one tile row, each value stored as acc + bias; with kEpilogue,
-// through the fused epilogue as it is stored (the same instructions as epilogue_c16 on the
-// stored row, see epilogue_simd.h; CReLU's negative half into yt_neg).
-template <bool kEpilogue>
-void output_row(const float* m, int64_t t0, int64_t xi_stride, int32_t blocks, int32_t tw, const float* bias,
-                const EpilogueArgs* ep, float* yt, float* yt_neg) {
-  const int32_t lanes_total = blocks * kLanes;  // m[xi * xi_stride + t * lanes_total + k]
-  const int64_t cols = 4 * int64_t(tw);
-  for (int32_t kb = 0; kb < blocks; ++kb) {
-    float* rows = yt + int64_t(kb) * 4 * cols * kLanes;
-    float* neg_rows = kEpilogue ? yt_neg + int64_t(kb) * 4 * cols * kLanes : nullptr;
-    for (int32_t b = 0; b < tw; ++b) {
-      const float* in = m + (t0 + b) * lanes_total + int64_t(kb) * kLanes;
-      for (int sub = 0; sub < kSub; ++sub) {
-        const int32_t lane0 = kb * kLanes + sub * kWidth;
-        const Vec bv = bias ? vload(bias + lane0) : vzero();
-        const EpilogueArgs none;
-        const LaneEpilogue lanes(kEpilogue ? *ep : none, lane0);
-        Vec tmp[6][4];  // tmp[i][j'] = (M A)[i][j']
-        for (int i = 0; i < 6; ++i) {
-          Vec row[6];
-          for (int j = 0; j < 6; ++j) row[j] = vload(in + (i * 6 + j) * xi_stride + sub * kWidth);
-          at6(row, tmp[i]);
-        }
-        for (int j = 0; j < 4; ++j) {
-          Vec col[6], s[4];
-          for (int i = 0; i < 6; ++i) col[i] = tmp[i][j];
-          at6(col, s);
-          for (int i = 0; i < 4; ++i) {
-            const int64_t at = (int64_t(i) * cols + 4 * b + j) * kLanes + sub * kWidth;
-            if (kEpilogue)
-              lanes.store(vadd(s[i], bv), rows + at, neg_rows + at);
-            else
-              vstore(rows + at, vadd(s[i], bv));
-          }
-        }
+// The output transform of one tile of one 16-lane block (positions read through `at`, the
+// outputs stored at yt's row stride `cols` x 16 from column c0), each value as acc + bias; with
+// kEpilogue, through the fused epilogue as it is stored (the same instructions as epilogue_c16
+// on the stored row, see epilogue_simd.h; CReLU's negative half into yt_neg).
+template <bool kEpilogue, bool kTall, bool kWide>
+__attribute__((always_inline)) inline void output_tile(const TileRows<const float> in, int64_t cols, int32_t c0,
+                                                      const float* bias, int32_t lane_block, const EpilogueArgs* ep,
+                                                      float* rows, float* neg_rows) {
+  constexpr int kRows = kTall ? 4 : 3, kCols = kWide ? 4 : 3;
+  for (int sub = 0; sub < kSub; ++sub) {
+    const int32_t lane0 = lane_block * kLanes + sub * kWidth;
+    const Vec bv = bias ? vload(bias + lane0) : vzero();
+    const EpilogueArgs none;
+    const LaneEpilogue lanes(kEpilogue ? *ep : none, lane0);
+    Vec tmp[6][4];  // tmp[i][j'] = (M A)[i][j']
+    for (int ii = 0; ii < kSidePoints<kTall>; ++ii) {
+      const int i = side_point<kTall>(ii);
+      Vec row[6];
+      for (int jj = 0; jj < kSidePoints<kWide>; ++jj) {
+        const int j = side_point<kWide>(jj);
+        row[j] = vload(in.at(i, j) + sub * kWidth);
+      }
+      if constexpr (kWide) at6(row, tmp[i]);
+      else at5(row, tmp[i]);
+    }
+    for (int j = 0; j < kCols; ++j) {
+      Vec col[6], out[4];
+      for (int ii = 0; ii < kSidePoints<kTall>; ++ii) col[side_point<kTall>(ii)] = tmp[side_point<kTall>(ii)][j];
+      if constexpr (kTall) at6(col, out);
+      else at5(col, out);
+      for (int i = 0; i < kRows; ++i) {
+        const int64_t at = (int64_t(i) * cols + c0 + j) * kLanes + sub * kWidth;
+        if (kEpilogue)
+          lanes.store(vadd(out[i], bv), rows + at, neg_rows + at);
+        else
+          vstore(rows + at, vadd(out[i], bv));
       }
     }
+  }
+}
+
+template <bool kEpilogue, bool kTall>
+void output_row(const float* m, const wino::RowIndex& at, int64_t xi_stride, int32_t blocks,
+                const wino::Tiling& tiles, const float* bias, const EpilogueArgs* ep, float* yt, float* yt_neg) {
+  const int32_t lanes_total = blocks * kLanes;  // m[xi * xi_stride + row * lanes_total + k]
+  const int64_t cols = tiles.covered();
+  for (int32_t kb = 0; kb < blocks; ++kb) {
+    float* rows = yt + int64_t(kb) * wino::kTile * cols * kLanes;
+    float* neg_rows = kEpilogue ? yt_neg + int64_t(kb) * wino::kTile * cols * kLanes : nullptr;
+    // the 4-wide tiles, then the 3-wide ones (winograd.h)
+    for (int32_t b = 0; b < tiles.n4; ++b)
+      output_tile<kEpilogue, kTall, true>(tile_rows(m, at, b, lanes_total, int64_t(kb) * kLanes, xi_stride), cols,
+                                          tiles.start(b), bias, kb, ep, rows, neg_rows);
+    for (int32_t b = tiles.n4; b < tiles.tiles(); ++b)
+      output_tile<kEpilogue, kTall, false>(tile_rows(m, at, b, lanes_total, int64_t(kb) * kLanes, xi_stride), cols,
+                                           tiles.start(b), bias, kb, ep, rows, neg_rows);
+  }
+}
+
+// The input transform of one tile of one 16-lane block: its patch rows at `src` (wp x 16
+// apart), V's positions through `out`.
+template <bool kTall, bool kWide>
+__attribute__((always_inline)) inline void input_tile(const float* src, int32_t wp, const TileRows<float> out) {
+  for (int sub = 0; sub < kSub; ++sub) {
+    Vec tmp[6][6];  // tmp[i][j'] = (d B)[i][j']
+    for (int i = 0; i < kSidePoints<kTall>; ++i) {
+      const float* from = src + int64_t(i) * wp * kLanes + sub * kWidth;
+      Vec d[6];
+      for (int j = 0; j < kSidePoints<kWide>; ++j) d[j] = vload(from + j * kLanes);
+      if constexpr (kWide) bt6(d, tmp[i]);
+      else bt5(d, tmp[i]);
+    }
+    for (int jj = 0; jj < kSidePoints<kWide>; ++jj) {
+      const int j = side_point<kWide>(jj);
+      Vec col[6], t[6];
+      for (int i = 0; i < kSidePoints<kTall>; ++i) col[i] = tmp[i][j];
+      if constexpr (kTall) bt6(col, t);
+      else bt5(col, t);
+      for (int ii = 0; ii < kSidePoints<kTall>; ++ii) {
+        const int i = side_point<kTall>(ii);
+        vstore(out.at(i, j) + sub * kWidth, t[i]);
+      }
+    }
+  }
+}
+
+template <bool kTall>
+void input_row(const float* xt, int32_t blocks, int32_t wp, const wino::Tiling& tiles, float* v,
+               const wino::RowIndex& at, int64_t xi_stride, int32_t lanes_total) {
+  for (int32_t cb = 0; cb < blocks; ++cb) {
+    const float* rows = xt + int64_t(cb) * wino::kPatch * wp * kLanes;
+    for (int32_t b = 0; b < tiles.n4; ++b)
+      input_tile<kTall, true>(rows + int64_t(tiles.start(b)) * kLanes, wp,
+                              tile_rows(v, at, b, lanes_total, int64_t(cb) * kLanes, xi_stride));
+    for (int32_t b = tiles.n4; b < tiles.tiles(); ++b)
+      input_tile<kTall, false>(rows + int64_t(tiles.start(b)) * kLanes, wp,
+                               tile_rows(v, at, b, lanes_total, int64_t(cb) * kLanes, xi_stride));
+  }
+}
+
+// The output-gradient transform of one tile of one 16-lane block: dY's rows at `src` (cols x 16
+// apart), Z's positions through `out`.
+template <bool kTall, bool kWide>
+__attribute__((always_inline)) inline void grad_tile(const float* src, int64_t cols, const TileRows<float> out) {
+  constexpr int kRows = kTall ? 4 : 3, kCols = kWide ? 4 : 3;
+  for (int sub = 0; sub < kSub; ++sub) {
+    Vec tmp[4][6];  // tmp[i][j'] = (dY A^T)[i][j']
+    for (int i = 0; i < kRows; ++i) {
+      Vec e[4];
+      for (int j = 0; j < kCols; ++j) e[j] = vload(src + (int64_t(i) * cols + j) * kLanes + sub * kWidth);
+      if constexpr (kWide) a4(e, tmp[i]);
+      else a3(e, tmp[i]);
+    }
+    for (int jj = 0; jj < kSidePoints<kWide>; ++jj) {
+      const int j = side_point<kWide>(jj);
+      Vec col[4], z[6];
+      for (int i = 0; i < kRows; ++i) col[i] = tmp[i][j];
+      if constexpr (kTall) a4(col, z);
+      else a3(col, z);
+      for (int ii = 0; ii < kSidePoints<kTall>; ++ii) {
+        const int i = side_point<kTall>(ii);
+        vstore(out.at(i, j) + sub * kWidth, z[i]);
+      }
+    }
+  }
+}
+
+template <bool kTall>
+void grad_row(const float* dyt, int32_t blocks, const wino::Tiling& tiles, float* z, const wino::RowIndex& at,
+              int64_t xi_stride) {
+  const int32_t lanes_total = blocks * kLanes;  // z[xi * xi_stride + row * lanes_total + k]
+  const int64_t cols = tiles.covered();
+  for (int32_t kb = 0; kb < blocks; ++kb) {
+    const float* rows = dyt + int64_t(kb) * wino::kTile * cols * kLanes;
+    for (int32_t b = 0; b < tiles.n4; ++b)
+      grad_tile<kTall, true>(rows + int64_t(tiles.start(b)) * kLanes, cols,
+                             tile_rows(z, at, b, lanes_total, int64_t(kb) * kLanes, xi_stride));
+    for (int32_t b = tiles.n4; b < tiles.tiles(); ++b)
+      grad_tile<kTall, false>(rows + int64_t(tiles.start(b)) * kLanes, cols,
+                              tile_rows(z, at, b, lanes_total, int64_t(kb) * kLanes, xi_stride));
   }
 }
 
@@ -175,63 +344,32 @@ void wino4_filter_grads(const float* s, int64_t s_plane, int32_t k0, int32_t k1,
     }
 }
 
-void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, int32_t tw, float* v, int64_t t0,
-                     int64_t xi_stride, int32_t lanes_total) {
-  // v[xi * xi_stride + t * lanes_total + c]
-  for (int32_t cb = 0; cb < blocks; ++cb) {
-    const float* rows = xt + int64_t(cb) * 6 * wp * kLanes;
-    for (int32_t b = 0; b < tw; ++b) {
-      float* out = v + (t0 + b) * lanes_total + int64_t(cb) * kLanes;
-      for (int sub = 0; sub < kSub; ++sub) {
-        Vec tmp[6][6];  // tmp[i][j'] = (d B)[i][j']
-        for (int i = 0; i < 6; ++i) {
-          const float* src = rows + (int64_t(i) * wp + 4 * b) * kLanes + sub * kWidth;
-          Vec d[6];
-          for (int j = 0; j < 6; ++j) d[j] = vload(src + j * kLanes);
-          bt6(d, tmp[i]);
-        }
-        for (int j = 0; j < 6; ++j) {
-          Vec col[6], t[6];
-          for (int i = 0; i < 6; ++i) col[i] = tmp[i][j];
-          bt6(col, t);
-          for (int i = 0; i < 6; ++i) vstore(out + (i * 6 + j) * xi_stride + sub * kWidth, t[i]);
-        }
-      }
-    }
-  }
-}
-
-void wino4_output_row(const float* m, int64_t t0, int64_t xi_stride, int32_t blocks, int32_t tw, const float* bias,
-                      const EpilogueArgs* ep, float* yt, float* yt_neg) {
-  if (ep)
-    output_row<true>(m, t0, xi_stride, blocks, tw, bias, ep, yt, yt_neg);
+void wino4_input_row(const float* xt, int32_t blocks, int32_t wp, const wino::Tiling& tiles, bool tall, float* v,
+                     const wino::RowIndex& at, int64_t xi_stride, int32_t lanes_total) {
+  // v[xi * xi_stride + row * lanes_total + c]
+  if (tall)
+    input_row<true>(xt, blocks, wp, tiles, v, at, xi_stride, lanes_total);
   else
-    output_row<false>(m, t0, xi_stride, blocks, tw, bias, nullptr, yt, yt_neg);
+    input_row<false>(xt, blocks, wp, tiles, v, at, xi_stride, lanes_total);
 }
 
-void wino4_grad_row(const float* dyt, int32_t blocks, int32_t tw, float* z, int64_t t0, int64_t xi_stride) {
-  const int32_t lanes_total = blocks * kLanes;  // z[xi * xi_stride + t * lanes_total + k]
-  const int64_t cols = 4 * int64_t(tw);
-  for (int32_t kb = 0; kb < blocks; ++kb) {
-    const float* rows = dyt + int64_t(kb) * 4 * cols * kLanes;
-    for (int32_t b = 0; b < tw; ++b) {
-      float* out = z + (t0 + b) * lanes_total + int64_t(kb) * kLanes;
-      for (int sub = 0; sub < kSub; ++sub) {
-        Vec tmp[4][6];  // tmp[i][j'] = (dY A^T)[i][j']
-        for (int i = 0; i < 4; ++i) {
-          Vec e[4];
-          for (int j = 0; j < 4; ++j) e[j] = vload(rows + (int64_t(i) * cols + 4 * b + j) * kLanes + sub * kWidth);
-          a4(e, tmp[i]);
-        }
-        for (int j = 0; j < 6; ++j) {
-          Vec col[4], zz[6];
-          for (int i = 0; i < 4; ++i) col[i] = tmp[i][j];
-          a4(col, zz);
-          for (int i = 0; i < 6; ++i) vstore(out + (i * 6 + j) * xi_stride + sub * kWidth, zz[i]);
-        }
-      }
-    }
-  }
+void wino4_output_row(const float* m, const wino::RowIndex& at, int64_t xi_stride, int32_t blocks,
+                      const wino::Tiling& tiles, bool tall, const float* bias, const EpilogueArgs* ep, float* yt,
+                      float* yt_neg) {
+  if (ep)
+    tall ? output_row<true, true>(m, at, xi_stride, blocks, tiles, bias, ep, yt, yt_neg)
+         : output_row<true, false>(m, at, xi_stride, blocks, tiles, bias, ep, yt, yt_neg);
+  else
+    tall ? output_row<false, true>(m, at, xi_stride, blocks, tiles, bias, nullptr, yt, yt_neg)
+         : output_row<false, false>(m, at, xi_stride, blocks, tiles, bias, nullptr, yt, yt_neg);
+}
+
+void wino4_grad_row(const float* dyt, int32_t blocks, const wino::Tiling& tiles, bool tall, float* z,
+                    const wino::RowIndex& at, int64_t xi_stride) {
+  if (tall)
+    grad_row<true>(dyt, blocks, tiles, z, at, xi_stride);
+  else
+    grad_row<false>(dyt, blocks, tiles, z, at, xi_stride);
 }
 
 }  // namespace rn::RN_ISA_NS

@@ -1,8 +1,10 @@
 // conv2d: forward, backward-data, backward-filter against float64 references,
 // on odd shapes, for every ISA level, algorithm and a few thread counts.
 #include <algorithm>
+#include <utility>
 
 #include "conv2d_impl.h"
+#include "winograd.h"
 #include "test_util.h"
 
 using namespace rntest;
@@ -232,6 +234,7 @@ int main() {
       {2, 16, 28, 28, 16, 3, 3, 1, 1},
       {2, 32, 14, 14, 32, 3, 3, 1, 1},
       {2, 64, 7, 7, 48, 3, 3, 1, 1},
+      {2, 9, 7, 16, 10, 3, 3, 1, 1},    // Winograd: 3-tall tiles only (7 rows of 16)
       // pixel lanes where the phase planes would be over kPhasePlaneMaxBytes:
       {1, 48, 32, 32, 8, 3, 3, 2, 1},   // ... 16-pixel rows
       {1, 24, 64, 64, 5, 3, 3, 2, 1},   // ... 32-pixel rows, odd output channels
@@ -273,6 +276,23 @@ int main() {
   RN_EXPECT(data_lanes >= 5 && data_nchw >= 10 && data_copy >= 2,
             "direct backward-data paths covered: %d pixel lanes, %d NCHW, %d padded copy", data_lanes, data_nchw,
             data_copy);
+  // Winograd's 3-wide tiles (winograd.h) at the ends of the output's rows, columns or both (and
+  // of dx's, which backward-data computes in the forward form): every (tall, wide) tile kind.
+  int mixed_rows = 0, mixed_cols = 0, mixed_both = 0;
+  for (const Shape& s : shapes) {
+    const rn_conv2d_desc d = make(s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride, s.pad, RN_CONV_ALGO_WINOGRAD);
+    if (rn_conv2d_check(&d) != RN_STATUS_OK) continue;  // not 3x3 stride 1
+    for (const auto& side : {std::pair<int, int>{d.p, d.q}, std::pair<int, int>{d.h, d.w}}) {
+      const bool rows = rn::wino::tiling_for(side.first).n3 > 0, cols = rn::wino::tiling_for(side.second).n3 > 0;
+      mixed_rows += rows && !cols;
+      mixed_cols += cols && !rows;
+      mixed_both += rows && cols;
+    }
+  }
+  std::printf("Winograd planes with 3-wide tiles: %d in rows only, %d in columns only, %d in both\n", mixed_rows,
+              mixed_cols, mixed_both);
+  RN_EXPECT(mixed_rows >= 3 && mixed_cols >= 3 && mixed_both >= 3,
+            "Winograd's 3-wide tiles covered: rows %d, columns %d, both %d", mixed_rows, mixed_cols, mixed_both);
   std::mt19937_64 rng(42);
   for (int threads : {1, 2, 3}) {
     rn_context* ctx = rn_context_create(threads);
