@@ -162,7 +162,8 @@ void input_block(const IsaKernels& kern, const Plan& pl, const float* x, int64_t
     const int32_t a = int32_t(grow % pl.th);
     const bool tall = pl.rows_t.wide(a);
     const PackStrides st = PackStrides::block_major(kPatch, pl.wp);
-    // (a 3-tall tile row reads 5 patch rows; the sixth is left as it was)
+    // (a 3-tall tile row reads 5 patch rows; the sixth keeps whatever an earlier row left there,
+    // which crelu_split below passes over too, and nothing reads)
     kern.pack_c16(x + img * pl.x_channels() * int64_t(pl.h) * pl.w, pl.x_channels(), pl.h, pl.w,
                   pl.rows_t.start(a) - pl.pad_h, tall ? kPatch : kPatch - 1, -pl.pad_w, pl.wp, t.xt, st);
     // CReLU input: the packed blocks of x become relu(x), the blocks after them relu(-x)
