@@ -27,7 +27,26 @@ public final class Report {
       org.openjdk.jmh.Main.main(rest);
       return;
     }
-    CommandLineOptions cli = new CommandLineOptions(args);
+    if (args.length > 0 && args[0].equals("--help")) {
+      args[0] = "-h";
+    }
+    CommandLineOptions cli;
+    try {
+      cli = new CommandLineOptions(args);
+    } catch (CommandLineOptionException e) {
+      // a bad flag: JMH's message, not a stack trace
+      System.err.println("error: " + e.getMessage() + " (-h lists the options)");
+      System.exit(2);
+      return;
+    }
+    if (cli.shouldHelp()) {
+      System.out.println("Runs resnorm's benchmarks (sgemm and copy ceilings, convs, SGD, batch norm, weight norm,"
+          + " CReLU chain) and prints the tables of docs/PERFORMANCE.md. JMH's options pass through"
+          + " (-e to exclude, -p to set parameters, -wi/-i/-w/-r for iterations and times); --jmh runs"
+          + " plain JMH.");
+      cli.showHelp();
+      return;
+    }
     ChainedOptionsBuilder opts = new OptionsBuilder().parent(cli)
         .include(CeilingBenchmark.class.getSimpleName())
         .include(ConvBenchmark.class.getSimpleName())
