@@ -13,6 +13,8 @@
 // buffer, then along the columns, with the 16 lanes of a channel block as SIMD.
 #include <immintrin.h>
 
+#include <type_traits>
+
 #include "gemm.h"
 #include "isa_kernels.h"
 #include "winograd.h"
@@ -126,6 +128,14 @@ TileRows<T> tile_rows(T* plane0, const wino::RowIndex& at, int32_t b, int32_t la
           xi_stride};
 }
 
+// f(b, wide) for the tiles of a tile row: the 4-wide ones, then the 3-wide ones (winograd.h), wide
+// a std::bool_constant so that each kind gets its own unrolled transform (no branch per tile).
+template <class F>
+__attribute__((always_inline)) inline void each_tile(const wino::Tiling& tiles, const F& f) {
+  for (int32_t b = 0; b < tiles.n4; ++b) f(b, std::true_type{});
+  for (int32_t b = tiles.n4; b < tiles.tiles(); ++b) f(b, std::false_type{});
+}
+
 // G x for 3 values -> 6 (rows of G: 1/4 (1, 0, 0), -1/6 (1, 1, 1), -1/6 (1, -1, 1),
 // 1/24 (1, 2, 4), 1/24 (1, -2, 4), (0, 0, 1)).
 inline void g3(const Vec x[3], Vec y[6]) {
@@ -199,13 +209,11 @@ void output_row(const float* m, const wino::RowIndex& at, int64_t xi_stride, int
   for (int32_t kb = 0; kb < blocks; ++kb) {
     float* rows = yt + int64_t(kb) * wino::kTile * cols * kLanes;
     float* neg_rows = kEpilogue ? yt_neg + int64_t(kb) * wino::kTile * cols * kLanes : nullptr;
-    // the 4-wide tiles, then the 3-wide ones (winograd.h)
-    for (int32_t b = 0; b < tiles.n4; ++b)
-      output_tile<kEpilogue, kTall, true>(tile_rows(m, at, b, lanes_total, int64_t(kb) * kLanes, xi_stride), cols,
-                                          tiles.start(b), bias, kb, ep, rows, neg_rows);
-    for (int32_t b = tiles.n4; b < tiles.tiles(); ++b)
-      output_tile<kEpilogue, kTall, false>(tile_rows(m, at, b, lanes_total, int64_t(kb) * kLanes, xi_stride), cols,
-                                           tiles.start(b), bias, kb, ep, rows, neg_rows);
+    each_tile(tiles, [&](int32_t b, auto wide) __attribute__((always_inline)) {
+      output_tile<kEpilogue, kTall, decltype(wide)::value>(
+          tile_rows(m, at, b, lanes_total, int64_t(kb) * kLanes, xi_stride), cols, tiles.start(b), bias, kb, ep, rows,
+          neg_rows);
+    });
   }
 }
 
@@ -241,12 +249,10 @@ void input_row(const float* xt, int32_t blocks, int32_t wp, const wino::Tiling& 
                const wino::RowIndex& at, int64_t xi_stride, int32_t lanes_total) {
   for (int32_t cb = 0; cb < blocks; ++cb) {
     const float* rows = xt + int64_t(cb) * wino::kPatch * wp * kLanes;
-    for (int32_t b = 0; b < tiles.n4; ++b)
-      input_tile<kTall, true>(rows + int64_t(tiles.start(b)) * kLanes, wp,
-                              tile_rows(v, at, b, lanes_total, int64_t(cb) * kLanes, xi_stride));
-    for (int32_t b = tiles.n4; b < tiles.tiles(); ++b)
-      input_tile<kTall, false>(rows + int64_t(tiles.start(b)) * kLanes, wp,
-                               tile_rows(v, at, b, lanes_total, int64_t(cb) * kLanes, xi_stride));
+    each_tile(tiles, [&](int32_t b, auto wide) __attribute__((always_inline)) {
+      input_tile<kTall, decltype(wide)::value>(rows + int64_t(tiles.start(b)) * kLanes, wp,
+                                               tile_rows(v, at, b, lanes_total, int64_t(cb) * kLanes, xi_stride));
+    });
   }
 }
 
@@ -284,12 +290,10 @@ void grad_row(const float* dyt, int32_t blocks, const wino::Tiling& tiles, float
   const int64_t cols = tiles.covered();
   for (int32_t kb = 0; kb < blocks; ++kb) {
     const float* rows = dyt + int64_t(kb) * wino::kTile * cols * kLanes;
-    for (int32_t b = 0; b < tiles.n4; ++b)
-      grad_tile<kTall, true>(rows + int64_t(tiles.start(b)) * kLanes, cols,
-                             tile_rows(z, at, b, lanes_total, int64_t(kb) * kLanes, xi_stride));
-    for (int32_t b = tiles.n4; b < tiles.tiles(); ++b)
-      grad_tile<kTall, false>(rows + int64_t(tiles.start(b)) * kLanes, cols,
-                              tile_rows(z, at, b, lanes_total, int64_t(kb) * kLanes, xi_stride));
+    each_tile(tiles, [&](int32_t b, auto wide) __attribute__((always_inline)) {
+      grad_tile<kTall, decltype(wide)::value>(rows + int64_t(tiles.start(b)) * kLanes, cols,
+                                              tile_rows(z, at, b, lanes_total, int64_t(kb) * kLanes, xi_stride));
+    });
   }
 }
 
