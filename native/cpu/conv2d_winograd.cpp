@@ -369,7 +369,6 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
                         tall ? kTile : kTile - 1, 0, cols, t.yt, PackStrides::block_major(kTile, cols));
           kern.wino4_grad_row(t.yt, pl.kblocks, pl.cols_t, tall, t.m, pl.row_index(row0, ri), pl.m_stride);
         }
-        g.seg_len = int32_t(int64_t(rows) * pl.tw);
         if (prefetch) {
           int64_t nb = b + 1;
           if (nb == split.end(int(group))) {  // the group's last block: the next group's first
@@ -379,7 +378,7 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
           const ImageRange ahead = images_not_read(pl, row0, rows, nb);
           paced.start(ahead.count ? x + ahead.first * x_image : nullptr, ahead.count * x_image,
                       ahead.count ? dy + ahead.first * dy_image : nullptr, ahead.count * dy_image,
-                      int64_t(kPositions) * pl.cout * pl.cin16 * g.seg_len);
+                      int64_t(kPositions) * pl.cout * pl.cin16 * rows * pl.tw);  // (an upper bound)
         }
         for (int xi = 0; xi < kPositions; ++xi) {
           // the block's tiles that have the position (none: a first block writes the plane zero)
