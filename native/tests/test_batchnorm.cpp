@@ -329,8 +329,11 @@ int main() {
   std::mt19937_64 rng(11);
   // Small shapes run by channel on one thread; with 2 threads {3,5,4001} and {1,1,70001}
   // take the streaming schedule (channels do not spread evenly), {4,6,3001} the by-channel one.
-  const Shape shapes[] = {{3, 5, 42}, {1, 3, 25},   {4, 2, 1},     {2, 3, 1000},
-                          {2, 2, 4099}, {3, 5, 4001}, {4, 6, 3001}, {1, 1, 70001}};
+  // Planes that are not whole vectors end with an overlapping last vector where they are at
+  // least one long (7x7, 14x14: 49, 196; 17, 25 and 42 at every vector width), with a padded
+  // copy where shorter (7, 1).
+  const Shape shapes[] = {{3, 5, 42},   {1, 3, 25},   {4, 2, 1},    {2, 3, 1000}, {2, 2, 4099}, {3, 5, 4001},
+                          {4, 6, 3001}, {1, 1, 70001}, {3, 4, 49},  {2, 3, 196},  {3, 2, 7},    {2, 3, 17}};
   for (int threads : {1, 2}) {
     rn_context* ctx = rn_context_create(threads);
     for (int isa : isa_levels()) {
