@@ -180,6 +180,7 @@ int main(int argc, char** argv) {
       rn::step::Config c = base;
       c.crelu = crelu;
       c.residual_in_bn = v.residual_in_bn;
+      c.residual_sum_backward = v.residual_in_bn;  // the executor fuses both residual passes together
       c.crelu_in_conv = v.crelu_in_conv;
       Net net(ctx, c, 1);
       const std::string name =
@@ -190,7 +191,7 @@ int main(int argc, char** argv) {
                                : math == RN_CUDA_MATH_TF32       ? "TF32"
                                                                  : "FP32";
       if (v.residual_in_bn || v.crelu_in_conv)
-        math_label += std::string(" (") + (v.residual_in_bn ? "add+ReLU in BN" : "") +
+        math_label += std::string(" (") + (v.residual_in_bn ? "add+ReLU in BN and its bwd" : "") +
                       (v.residual_in_bn && v.crelu_in_conv ? ", " : "") + (v.crelu_in_conv ? "CReLU in conv" : "") +
                       ")";
       const char* math_name = math_label.c_str();

@@ -63,6 +63,10 @@ struct Config {
   // instead of the 2K-channel tensor; backward unchanged (BN+CReLU backward from the conv's
   // 2K-channel gradient).
   bool crelu_in_conv = false;
+  // A block's two input gradients (main path, shortcut) summed and passed back through the
+  // add + ReLU of the block below in one pass (relu_backward_sum into d_sum), which that block
+  // then does not run; the first block (the stem below) adds as before.
+  bool residual_sum_backward = false;
   int blocks_per_stage() const { return (depth - 2) / 6; }
 };
 
@@ -83,6 +87,7 @@ struct Config {
   RN_STEP_OP(prefix, add_relu_forward)                                                                          \
   RN_STEP_OP(prefix, add_relu_backward)                                                                         \
   RN_STEP_OP(prefix, add)                                                                                       \
+  RN_STEP_OP(prefix, relu_backward_sum)                                                                         \
   RN_STEP_OP(prefix, shortcut_a_forward)                                                                        \
   RN_STEP_OP(prefix, shortcut_a_backward)                                                                       \
   RN_STEP_OP(prefix, global_avgpool_forward)                                                                    \
@@ -267,8 +272,10 @@ class CifarResNet {
     for (size_t i = blocks_.size(); i-- > 0;) {
       Block& b = blocks_[i];
       const float* x = i == 0 ? stem_.out : blocks_[i - 1].out;
+      const bool sum_below = cfg_.residual_sum_backward && i > 0;  // x is the block below's relu(sum)
       mark(kResidual);
-      RN_STEP_TRY(B::add_relu_backward(ctx_, b.out_count(n), b.out, d_out, d_sum_, nullptr));
+      if (!(cfg_.residual_sum_backward && i + 1 < blocks_.size()))  // else the block above wrote d_sum_
+        RN_STEP_TRY(B::add_relu_backward(ctx_, b.out_count(n), b.out, d_out, d_sum_, nullptr));
       RN_STEP_TRY(unit_backward(b.u2, b.u1.out, d_sum_, d_act_));
       RN_STEP_TRY(unit_backward(b.u1, x, d_act_, d_x1_));
       const float* d_skip = d_sum_;
@@ -278,6 +285,10 @@ class CifarResNet {
         d_skip = d_skip_;
       }
       mark(kResidual);
+      if (sum_below) {  // in place over d_sum_ when the shortcut is the identity (d_skip == d_sum_)
+        RN_STEP_TRY(B::relu_backward_sum(ctx_, int64_t(n) * b.cin * b.h * b.w, x, d_x1_, d_skip, d_sum_));
+        continue;
+      }
       RN_STEP_TRY(B::add(ctx_, int64_t(n) * b.cin * b.h * b.w, d_x1_, d_skip, d_in));
       std::swap(d_out, d_in);
     }

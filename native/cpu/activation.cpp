@@ -79,6 +79,14 @@ int rn_add_relu_backward(rn_context* ctx, int64_t count, const float* y, const f
   });
 }
 
+int rn_relu_backward_sum(rn_context* ctx, int64_t count, const float* y, const float* da, const float* db,
+                         float* dx) {
+  if (bad_count(count, y, da) || (count > 0 && (!db || !dx))) return RN_STATUS_BAD_ARGUMENT;
+  return elementwise(ctx, count, [&](const rn::NormKernels& k, int64_t i, int64_t len) {
+    k.relu_backward_sum(len, y + i, da + i, db + i, dx + i);
+  });
+}
+
 int rn_add(rn_context* ctx, int64_t count, const float* a, const float* b, float* y) {
   if (bad_count(count, a, b) || (count > 0 && !y)) return RN_STATUS_BAD_ARGUMENT;
   return elementwise(ctx, count, [&](const rn::NormKernels&, int64_t i, int64_t len) {

@@ -100,4 +100,14 @@ void add_relu_backward(int64_t count, const float* y, const float* dy, float* da
   });
 }
 
+// dx = (da + db)·[y > 0]: vadd rounds as rn_add's scalar sum does, so the bits are those of
+// the add followed by relu_backward.
+void relu_backward_sum(int64_t count, const float* y, const float* da, const float* db, float* dx) {
+  const float* in[3] = {y, da, db};
+  float* out[1] = {dx};
+  stream<3, 1>(count, in, out, [](const float* const* i, float* const* o) {
+    vstore(o[0], vkeep_pos(vadd(vload(i[1]), vload(i[2])), vload(i[0])));
+  });
+}
+
 }  // namespace rn::RN_ISA_NS

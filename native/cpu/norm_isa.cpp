@@ -9,7 +9,7 @@ namespace rn {
   NormKernels {                                                                                    \
     &ns::bn_stats, &ns::bn_apply, &ns::bn_apply_add_relu, &ns::bn_backward_reduce, &ns::bn_backward_dx, &ns::relu_forward, \
         &ns::relu_backward, &ns::crelu_forward, &ns::crelu_backward, &ns::add_relu_forward,        \
-        &ns::add_relu_backward                                                                     \
+        &ns::add_relu_backward, &ns::relu_backward_sum                                             \
   }
 
 const NormKernels& norm_kernels(int isa) {

@@ -46,7 +46,8 @@ struct BnChannel {
   void crelu_backward(int64_t len, const float* x, const float* dypos, const float* dyneg,        \
                       float* dx);                                                                 \
   void add_relu_forward(int64_t count, const float* a, const float* b, float* y);                 \
-  void add_relu_backward(int64_t count, const float* y, const float* dy, float* da, float* db);
+  void add_relu_backward(int64_t count, const float* y, const float* dy, float* da, float* db);     \
+  void relu_backward_sum(int64_t count, const float* y, const float* da, const float* db, float* dx);
 
 namespace rn {
 namespace generic { RN_NORM_KERNEL_DECLARATIONS }
@@ -65,6 +66,7 @@ struct NormKernels {
   decltype(&generic::crelu_backward) crelu_backward;
   decltype(&generic::add_relu_forward) add_relu_forward;
   decltype(&generic::add_relu_backward) add_relu_backward;
+  decltype(&generic::relu_backward_sum) relu_backward_sum;
 };
 
 // The table of an ISA level (RN_ISA_*); the caller has checked the CPU has it.

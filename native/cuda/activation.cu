@@ -9,48 +9,55 @@ namespace rn::cuda {
 
 namespace {
 
-enum Kind { kRelu, kReluBackward, kAddRelu, kAddReluBackward, kAdd };
+enum Kind { kRelu, kReluBackward, kAddRelu, kAddReluBackward, kAdd, kReluBackwardSum };
 
-// One elementwise op over count floats: in0, in1 inputs; out0, out1 outputs (out1 may be null).
+// One elementwise op over count floats: in0, in1, in2 inputs (in2 only for kReluBackwardSum);
+// out0, out1 outputs (out1 may be null).
 template <int K>
-__device__ __forceinline__ void elem(float a, float b, float* o0, float* o1) {
+__device__ __forceinline__ void elem(float a, float b, float c, float* o0, float* o1) {
   if constexpr (K == kRelu) *o0 = relu_nan(a);
   if constexpr (K == kReluBackward) *o0 = a > 0.0f ? b : 0.0f;  // a = y, b = dy
   if constexpr (K == kAddRelu) *o0 = relu_nan(__fadd_rn(a, b));
   if constexpr (K == kAddReluBackward) *o0 = *o1 = a > 0.0f ? b : 0.0f;
   if constexpr (K == kAdd) *o0 = __fadd_rn(a, b);
+  if constexpr (K == kReluBackwardSum) *o0 = a > 0.0f ? __fadd_rn(b, c) : 0.0f;  // a = y; b, c the two gradients
 }
 
 template <int K, int V>
 __global__ void __launch_bounds__(256)
-    elementwise(int64_t groups, const float* in0, const float* in1, float* out0, float* out1) {
+    elementwise(int64_t groups, const float* in0, const float* in1, const float* in2, float* out0, float* out1) {
   for (int64_t g = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; g < groups; g += int64_t(gridDim.x) * blockDim.x) {
     const int64_t i = g * V;
-    float a[V], b[V], o0[V], o1[V];
+    float a[V], b[V], c[V], o0[V], o1[V];
     load_v<V>(in0 + i, a);
     if constexpr (K != kRelu) load_v<V>(in1 + i, b);
+    if constexpr (K == kReluBackwardSum) load_v<V>(in2 + i, c);
 #pragma unroll
-    for (int k = 0; k < V; ++k) elem<K>(a[k], K == kRelu ? 0.0f : b[k], &o0[k], &o1[k]);
+    for (int k = 0; k < V; ++k)
+      elem<K>(a[k], K == kRelu ? 0.0f : b[k], K == kReluBackwardSum ? c[k] : 0.0f, &o0[k], &o1[k]);
     store_v<V>(out0 + i, o0);
     if (K == kAddReluBackward && out1 != nullptr) store_v<V>(out1 + i, o1);
   }
 }
 
 template <int K>
-int run(rn_cuda_context* ctx, int64_t count, const float* in0, const float* in1, float* out0, float* out1) {
+int run(rn_cuda_context* ctx, int64_t count, const float* in0, const float* in1, float* out0, float* out1,
+        const float* in2 = nullptr) {
   return guarded(ctx, [&] {
     if (count == 0) return int(RN_STATUS_OK);
     // The vector part (a multiple of 4) and a scalar tail of at most 3.
-    const bool vec = aligned16(in0) && (!in1 || aligned16(in1)) && aligned16(out0) && (!out1 || aligned16(out1));
+    const bool vec = aligned16(in0) && (!in1 || aligned16(in1)) && (!in2 || aligned16(in2)) && aligned16(out0) &&
+                     (!out1 || aligned16(out1));
     const int64_t body = vec ? count / 4 * 4 : 0;
     if (body > 0) {
-      RN_LAUNCH((elementwise<K, 4>), stride_blocks(ctx, body / 4), 256, ctx->stream, body / 4, in0, in1, out0, out1);
+      RN_LAUNCH((elementwise<K, 4>), stride_blocks(ctx, body / 4), 256, ctx->stream, body / 4, in0, in1, in2, out0,
+                out1);
       RN_CUDA_CHECK_LAUNCH();
     }
     if (body < count) {
       const int64_t rest = count - body;
       RN_LAUNCH((elementwise<K, 1>), stride_blocks(ctx, rest), 256, ctx->stream, rest, in0 + body,
-                in1 ? in1 + body : nullptr, out0 + body, out1 ? out1 + body : nullptr);
+                in1 ? in1 + body : nullptr, in2 ? in2 + body : nullptr, out0 + body, out1 ? out1 + body : nullptr);
       RN_CUDA_CHECK_LAUNCH();
     }
     return int(RN_STATUS_OK);
@@ -147,6 +154,12 @@ RN_API int rn_cuda_add_relu_backward(rn_cuda_context* ctx, int64_t count, const 
                                      float* db) {
   if (bad_count(count, y, dy) || (count > 0 && !da)) return RN_STATUS_BAD_ARGUMENT;
   return run<kAddReluBackward>(ctx, count, y, dy, da, db);
+}
+
+RN_API int rn_cuda_relu_backward_sum(rn_cuda_context* ctx, int64_t count, const float* y, const float* da,
+                                     const float* db, float* dx) {
+  if (bad_count(count, y, da) || (count > 0 && (!db || !dx))) return RN_STATUS_BAD_ARGUMENT;
+  return run<kReluBackwardSum>(ctx, count, y, da, dx, nullptr, db);
 }
 
 RN_API int rn_cuda_add(rn_cuda_context* ctx, int64_t count, const float* a, const float* b, float* y) {

@@ -59,6 +59,25 @@ void check(rn_context* ctx, std::mt19937_64& rng, const char* isa, int threads) 
     std::memcpy(ipd.data(), dy.data(), sizeof(float) * count);
     RN_EXPECT_OK(rn_add_relu_backward(ctx, count, ip.data(), ipd.data(), ipd.data(), nullptr));
     expect_close((label + " add_relu backward in place").c_str(), ipd, rda, 1e-7);
+    // relu_backward_sum: dx = (a + b)·[x > 0], x the ReLU output; the bits of add, then
+    // relu_backward; in place over either gradient.
+    std::vector<double> rsd(count);
+    for (int64_t i = 0; i < count; ++i) rsd[i] = x[i] > 0 ? double(a[i] + b[i]) : 0.0;
+    Buffer sd(count), two(count);
+    RN_EXPECT_OK(rn_relu_backward_sum(ctx, count, x.data(), a.data(), b.data(), sd.data()));
+    expect_close((label + " relu_backward_sum").c_str(), sd, rsd, 1e-7);
+    RN_EXPECT_OK(rn_add(ctx, count, a.data(), b.data(), two.data()));
+    RN_EXPECT_OK(rn_relu_backward(ctx, count, x.data(), two.data(), two.data()));
+    RN_EXPECT(std::memcmp(sd.data(), two.data(), sizeof(float) * count) == 0,
+              "%s: relu_backward_sum differs from add, then relu_backward", label.c_str());
+    std::memcpy(ipd.data(), a.data(), sizeof(float) * count);
+    RN_EXPECT_OK(rn_relu_backward_sum(ctx, count, x.data(), ipd.data(), b.data(), ipd.data()));
+    RN_EXPECT(std::memcmp(sd.data(), ipd.data(), sizeof(float) * count) == 0, "%s: relu_backward_sum in place (da)",
+              label.c_str());
+    std::memcpy(ipd.data(), b.data(), sizeof(float) * count);
+    RN_EXPECT_OK(rn_relu_backward_sum(ctx, count, x.data(), a.data(), ipd.data(), ipd.data()));
+    RN_EXPECT(std::memcmp(sd.data(), ipd.data(), sizeof(float) * count) == 0, "%s: relu_backward_sum in place (db)",
+              label.c_str());
   }
   // NaN propagates through the forward ops (as PyTorch).
   {
@@ -109,6 +128,12 @@ void check_bad_arguments(rn_context* ctx) {
   RN_EXPECT(rn_add_relu_forward(ctx, 4, v, nullptr, v) == BAD, "add_relu b null");
   RN_EXPECT(rn_add_relu_forward(ctx, -4, v, v, v) == BAD, "add_relu count<0");
   RN_EXPECT(rn_add_relu_backward(ctx, 4, v, v, nullptr, v) == BAD, "add_relu backward da null");
+  RN_EXPECT(rn_relu_backward_sum(ctx, 4, v, v, nullptr, v) == BAD, "relu_backward_sum db null");
+  RN_EXPECT(rn_relu_backward_sum(ctx, 4, nullptr, v, v, v) == BAD, "relu_backward_sum y null");
+  RN_EXPECT(rn_relu_backward_sum(ctx, 4, v, v, v, nullptr) == BAD, "relu_backward_sum dx null");
+  RN_EXPECT(rn_relu_backward_sum(ctx, -1, v, v, v, v) == BAD, "relu_backward_sum count<0");
+  RN_EXPECT(rn_relu_backward_sum(ctx, 0, nullptr, nullptr, nullptr, nullptr) == RN_STATUS_OK,
+            "relu_backward_sum count 0");
   RN_EXPECT(rn_crelu_forward(ctx, 0, 1, 1, v, v) == BAD, "crelu n=0");
   RN_EXPECT(rn_crelu_forward(ctx, 1, -1, 1, v, v) == BAD, "crelu c<0");
   RN_EXPECT(rn_crelu_forward(ctx, 1, 1, 1, v, nullptr) == BAD, "crelu y null");

@@ -41,6 +41,7 @@ void null_context_refused() {
   RN_EXPECT(rn_cuda_add_relu_forward(none, 4, p, p, p) == bad, "add relu");
   RN_EXPECT(rn_cuda_add_relu_backward(none, 4, p, p, p, p) == bad, "add relu bwd");
   RN_EXPECT(rn_cuda_add(none, 4, p, p, p) == bad, "add");
+  RN_EXPECT(rn_cuda_relu_backward_sum(none, 4, p, p, p, p) == bad, "relu bwd sum");
   RN_EXPECT(rn_cuda_global_avgpool_forward(none, 1, 1, 4, p, p) == bad, "avgpool");
   RN_EXPECT(rn_cuda_global_avgpool_backward(none, 1, 1, 4, p, p) == bad, "avgpool bwd");
   RN_EXPECT(rn_cuda_maxpool2d_forward(none, 1, 1, 4, 4, 2, 2, 0, p, p, i) == bad, "maxpool");

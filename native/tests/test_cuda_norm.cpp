@@ -197,6 +197,11 @@ void activation_case(rn_cuda_context* g, rn_context* cpu, std::mt19937_64& rng, 
     RN_EXPECT_OK(rn_add(cpu, count, a.data(), b.data(), s.data()));
     RN_CUDA_EXPECT_OK(rn_cuda_add(g, count, A, B, S.data() + skew));
     check("add", S, s);
+    Buffer sd(n);
+    DevBuffer SD(g, n + skew);
+    RN_EXPECT_OK(rn_relu_backward_sum(cpu, count, y.data(), a.data(), dy.data(), sd.data()));
+    RN_CUDA_EXPECT_OK(rn_cuda_relu_backward_sum(g, count, Y.data() + skew, A, DY, SD.data() + skew));
+    check("relu_backward_sum", SD, sd);
   }
 }
 

@@ -160,13 +160,15 @@ void graph_vs_eager(rn_cuda_context* gpu, const Config& c, const char* label) {
 }
 
 // The executor's fusions across ops (the block's add + ReLU inside its last BN, the CReLU
-// formed by the next conv) against the separate ops, on the CPU: the same losses and
+// formed by the next conv, a block's input gradients summed in the add + ReLU backward of the
+// block below) against the separate ops, on the CPU: the same losses and
 // parameters (bit for bit where the fused kernels are: the BN's add + ReLU is the same
 // arithmetic, and the CReLU-input conv reads the values the 2C tensor would hold).
 void fused_vs_separate(rn_context* cpu, Config c, const char* label) {
   Config fused = c;
   fused.residual_in_bn = true;
   fused.crelu_in_conv = true;
+  fused.residual_sum_backward = true;
   CpuNet sep(cpu, c, 9), net(cpu, fused, 9);
   RN_EXPECT(sep.status() == RN_STATUS_OK && net.status() == RN_STATUS_OK, "%s: build failed", label);
   if (sep.status() != RN_STATUS_OK || net.status() != RN_STATUS_OK) return;
@@ -220,6 +222,7 @@ int main() {
   c.hw = 9;
   c.residual_in_bn = true;
   c.crelu_in_conv = true;
+  c.residual_sum_backward = true;
   cpu_vs_cuda(cpu, gpu, c, "resnet-14 bn+crelu, add in bn, crelu in conv");
   graph_vs_eager(gpu, c, "resnet-14 bn+crelu, add in bn, crelu in conv, graph");
   c.crelu = false;

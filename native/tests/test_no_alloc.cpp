@@ -145,6 +145,8 @@ void check_context(rn_context* ctx, const char* isa, int threads, std::mt19937_6
                   [&] { return rn_add_relu_forward(ctx, count, x.data(), dy.data(), y.data()); });
   expect_no_alloc("add+relu backward", isa, threads,
                   [&] { return rn_add_relu_backward(ctx, count, y.data(), dy.data(), dx.data(), du.data()); });
+  expect_no_alloc("relu backward of a sum", isa, threads,
+                  [&] { return rn_relu_backward_sum(ctx, count, y.data(), dy.data(), du.data(), dx.data()); });
 
   // Pooling, shortcut A, linear, SGD.
   Buffer pooled(size_t(n) * c), dpooled(pooled.size()), mp(size_t(n) * c * 5 * 5);

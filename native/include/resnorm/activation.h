@@ -10,7 +10,8 @@
  *
  * In place (an output pointer equal to an input pointer; partial overlaps are never allowed):
  *   rn_relu_forward y == x; rn_relu_backward dx == dy (or dx == y);
- *   rn_add_relu_forward y == a or y == b; rn_add_relu_backward da == dy or db == dy (or == y).
+ *   rn_add_relu_forward y == a or y == b; rn_add_relu_backward da == dy or db == dy (or == y);
+ *   rn_relu_backward_sum dx == da or dx == db (or == y).
  *   rn_crelu_forward / rn_crelu_backward: never (the two sides have different sizes).
  */
 #ifndef RESNORM_ACTIVATION_H
@@ -41,6 +42,14 @@ RN_API int rn_crelu_backward(rn_context* ctx, int32_t n, int32_t c, int32_t hw, 
 RN_API int rn_add_relu_forward(rn_context* ctx, int64_t count, const float* a, const float* b, float* y);
 RN_API int rn_add_relu_backward(rn_context* ctx, int64_t count, const float* y, const float* dy, float* da,
                                 float* db);
+
+/* dx = (da + db)·[y > 0]: the gradient of a ReLU output y that two paths read, summed and
+ * passed back through the ReLU in one pass (the same bits as rn_add, then rn_relu_backward).
+ * The executor's use: a residual block's input is the block below's output relu(main +
+ * shortcut), so the block's main-path and shortcut gradients meet there and go straight on
+ * into the block below's add + ReLU backward. */
+RN_API int rn_relu_backward_sum(rn_context* ctx, int64_t count, const float* y, const float* da, const float* db,
+                                float* dx);
 
 /* y = a + b: where two gradient paths meet (a residual block's input gets the
  * main path's and the shortcut's). y may be a or b. */

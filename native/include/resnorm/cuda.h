@@ -195,6 +195,8 @@ RN_API int rn_cuda_crelu_backward(rn_cuda_context* ctx, int32_t n, int32_t c, in
 RN_API int rn_cuda_add_relu_forward(rn_cuda_context* ctx, int64_t count, const float* a, const float* b, float* y);
 RN_API int rn_cuda_add_relu_backward(rn_cuda_context* ctx, int64_t count, const float* y, const float* dy, float* da,
                                      float* db);
+RN_API int rn_cuda_relu_backward_sum(rn_cuda_context* ctx, int64_t count, const float* y, const float* da,
+                                     const float* db, float* dx);
 RN_API int rn_cuda_add(rn_cuda_context* ctx, int64_t count, const float* a, const float* b, float* y);
 
 /* ------------------------------------------------------------------ pooling (pooling.h) */

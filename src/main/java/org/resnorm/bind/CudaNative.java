@@ -213,6 +213,9 @@ public final class CudaNative {
   public static native int rn_cuda_add_relu_backward(rn_cuda_context ctx, long count, @Const FloatPointer y,
       @Const FloatPointer dy, FloatPointer da, FloatPointer db);
 
+  public static native int rn_cuda_relu_backward_sum(rn_cuda_context ctx, long count, @Const FloatPointer y,
+      @Const FloatPointer da, @Const FloatPointer db, FloatPointer dx);
+
   // ---------------------------------------------------------------- cuda_cudnn.h
   /** Loads cuDNN 9 (null: $RESNORM_CUDNN_LIB, else libcudnn.so.9); 0 or RN_STATUS_UNSUPPORTED. */
   public static native int rn_cudnn_load(@Cast("const char*") BytePointer path);

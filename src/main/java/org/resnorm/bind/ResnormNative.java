@@ -308,4 +308,7 @@ public final class ResnormNative {
 
   public static native int rn_add_relu_backward(rn_context ctx, long count, @Const FloatPointer y,
       @Const FloatPointer dy, FloatPointer da, FloatPointer db);
+
+  public static native int rn_relu_backward_sum(rn_context ctx, long count, @Const FloatPointer y,
+      @Const FloatPointer da, @Const FloatPointer db, FloatPointer dx);
 }

@@ -65,11 +65,14 @@ public final class ResNet implements AutoCloseable {
   private final Tensor deviceLabels;
   private final Tensor deviceLoss;
   private boolean velocityStarted;
+  /** Whether ops across op boundaries are fused (see {@link #create}'s fuseAcrossOps). */
+  private final boolean fuseAcrossOps;
   private StepProfile profile;
 
   private ResNet(Engine engine, ResNetSpec spec, int batch, int height, int width, long seed, boolean fuseAcrossOps) {
     this.engine = engine;
     this.spec = spec;
+    this.fuseAcrossOps = fuseAcrossOps;
     ResNetConfig c = spec.config();
     this.inputShape = new int[] {batch, c.inChannels(), height, width};
     this.params = Parameters.initialize(spec, seed, engine);
@@ -417,9 +420,14 @@ public final class ResNet implements AutoCloseable {
     GlobalAvgPool.backward(engine, dPooled, dFeatures);
     StepProfile.stop(profile, StepProfile.Op.POOL_FC_LOSS, t);
     Tensor d = dFeatures;
+    boolean dIsSum = false;
     for (int i = blocks.size() - 1; i >= 0; i--) {
       Tensor in = i == 0 ? blocksIn : blocks.get(i - 1).out;
-      d = blocks.get(i).backward(in, d);
+      // a block's input from a block below: its dL/dx goes on through that block's add + ReLU
+      // in the same pass as the sum of its two paths (ResidualBlock#backward)
+      boolean sumForBelow = fuseAcrossOps && i > 0;
+      d = blocks.get(i).backward(in, d, dIsSum, sumForBelow);
+      dIsSum = sumForBelow;
     }
     if (maxPool != null) {
       t = StepProfile.start(profile);

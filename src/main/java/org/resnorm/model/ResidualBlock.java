@@ -44,6 +44,11 @@ final class ResidualBlock implements AutoCloseable {
   private final Tensor dSub;
   /** dL/dx [N, C, H, W] (the shared GRAD_A slot: valid until the block below runs backward). */
   final Tensor dIn;
+  /**
+   * dL/dx passed back through the block below's add + ReLU, x being that block's output: the block
+   * below's dSum, in the GRAD_B slot where that block keeps it ({@link #backward}'s sumForBelow).
+   */
+  private final Tensor dSumBelow;
   private final List<Tensor> owned = new ArrayList<>();
   private StepProfile profile;
   private int creluInConvCount;
@@ -90,6 +95,7 @@ final class ResidualBlock implements AutoCloseable {
     out = own(Tensor.empty(engine, outShape));
     dSum = buffers.view(Slot.GRAD_B, outShape);
     dIn = buffers.view(Slot.GRAD_A, inShape);
+    dSumBelow = buffers.view(Slot.GRAD_B, inShape);
     if (b.projection()) {
       // its output is read with the last conv's (which may be in the FORWARD slot), so it keeps its own
       projection = new ConvUnit(engine, b.convs().get(mainConvs), norm, Act.NONE, inShape, params, grads, buffers,
@@ -248,22 +254,39 @@ final class ResidualBlock implements AutoCloseable {
    * it is the block above's {@link #dIn} (both are the GRAD_A slot).
    */
   Tensor backward(Tensor x, Tensor dOut) {
+    return backward(x, dOut, false, false);
+  }
+
+  /**
+   * The block's backward. {@code dOutIsSum}: dOut is already dL/d(main + shortcut), passed back
+   * through this block's add + ReLU by the block above (it is then this block's dSum, in GRAD_B).
+   * {@code sumForBelow}: x is the output of a residual block below, so the main path's and the
+   * shortcut's dL/dx are summed and passed back through that block's ReLU in one pass
+   * ({@link Activation#reluBackwardSum}, the same floats as the add and the block below's
+   * add + ReLU backward), into GRAD_B, which is then returned: the block below's dSum. Otherwise
+   * dL/dx goes to {@link #dIn}.
+   */
+  Tensor backward(Tensor x, Tensor dOut, boolean dOutIsSum, boolean sumForBelow) {
     long t = StepProfile.start(profile);
-    Activation.addReluBackward(engine, out, dOut, dSum, null);  // both summands get dSum
-    lap(Op.RESIDUAL_ADD, t, true);
+    if (dOutIsSum) {
+      if (!dOut.overlaps(dSum) || dOut.numel() != dSum.numel()) {
+        throw new IllegalStateException("a block's summed gradient must arrive in its GRAD_B slot");
+      }
+    } else {
+      Activation.addReluBackward(engine, out, dOut, dSum, null);  // both summands get dSum
+      lap(Op.RESIDUAL_ADD, t, true);
+    }
     Tensor dMain = dSum;
     for (int i = main.size() - 1; i >= 0; i--) {
       dMain = main.get(i).backward(i == 0 ? x : main.get(i - 1).out, dMain);
     }
+    // dSum (GRAD_B) is read by the identity's sum below, or dead once the shortcut's backward has
+    // read it, so the sum for the block below may overwrite it.
+    Tensor dSkip;
     if (projection != null) {
-      Tensor dProj = projection.backward(x, dSum);
-      t = StepProfile.start(profile);
-      Activation.add(engine, dMain, dProj, dIn);
-      lap(Op.RESIDUAL_ADD, t, true);
+      dSkip = projection.backward(x, dSum);
     } else if (subsample == null) {
-      t = StepProfile.start(profile);
-      Activation.add(engine, dMain, dSum, dIn);
-      lap(Op.RESIDUAL_ADD, t, true);
+      dSkip = dSum;
     } else {
       t = StepProfile.start(profile);
       if (identityNorm == null) {
@@ -274,11 +297,20 @@ final class ResidualBlock implements AutoCloseable {
         identityNorm.backward(engine, sub, q[0], q[1], subMean, subInvstd, dSub, subNorm, q[4], q[5]);
         subsample.backward(engine, subNorm, dShortcutIn);  // subNorm now holds dL/d(sub)
       }
-      t = lap(Op.SHORTCUT, t, true);
-      Activation.add(engine, dMain, dShortcutIn, dIn);
-      lap(Op.RESIDUAL_ADD, t, true);
+      lap(Op.SHORTCUT, t, true);
+      dSkip = dShortcutIn;
     }
-    return dIn;
+    t = StepProfile.start(profile);
+    Tensor result;
+    if (sumForBelow) {
+      Activation.reluBackwardSum(engine, x, dMain, dSkip, dSumBelow);
+      result = dSumBelow;
+    } else {
+      Activation.add(engine, dMain, dSkip, dIn);
+      result = dIn;
+    }
+    lap(Op.RESIDUAL_ADD, t, true);
+    return result;
   }
 
   @Override

@@ -19,6 +19,10 @@ import org.resnorm.core.Tensor;
  *   shortcut (option A / projection) dx         -> GRAD_C (conv1 has read it)
  *   block dx = GRAD_D + (GRAD_B or GRAD_C)      -> GRAD_A (for the block below)
  * </pre>
+ * When the block below is a residual block too (fused execution), the last line is instead
+ * {@code (GRAD_D + (GRAD_B or GRAD_C)) * [x > 0] -> GRAD_B}: the block below's dSum, passed back
+ * through its add + ReLU already (in place over this block's dSum for an identity shortcut, where
+ * the two are the same memory; over the dead dSum otherwise), and the block below starts there.
  * A bottleneck block has one conv more, so the main path's dx alternates once more and the
  * main path's and the shortcut's dx trade places:
  * <pre>
@@ -36,7 +40,8 @@ import org.resnorm.core.Tensor;
  *
  * <p>The stem's du goes to GRAD_B. Its dOut arrives in GRAD_A (CIFAR: the first block's dx) or,
  * for ImageNet, in GRAD_C: the max pool's backward reads the first block's dx from GRAD_A and
- * scatters into GRAD_C. A kernel never gets the same slab as input and output.
+ * scatters into GRAD_C. A kernel never gets the same slab as input and output, except an
+ * elementwise one exactly in place (the same view as input and output: the fused sum above).
  * {@link Slot#FORWARD} holds forward values that only the next op of the same block reads (the
  * last main conv's normalized output, read by the residual addition).
  */

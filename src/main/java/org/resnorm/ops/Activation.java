@@ -135,6 +135,27 @@ public final class Activation {
         engine.ptr(dy), engine.ptr(da), db == null ? null : engine.ptr(db)), "add_relu backward");
   }
 
+  /**
+   * dx = (da + db) * [y > 0]: two gradients of a ReLU output y summed and passed back through the
+   * ReLU in one pass, the same floats as {@link #add} followed by {@link #reluBackward}. dx may be
+   * da or db (or y); no partial overlaps.
+   */
+  public static void reluBackwardSum(Engine engine, Tensor y, Tensor da, Tensor db, Tensor dx) {
+    Checks.engine(engine);
+    int[] shape = shapeOf("y", y);
+    Checks.floatTensor("da", da, shape);
+    Checks.floatTensor("db", db, shape);
+    Checks.floatTensor("dx", dx, shape);
+    overlapUnlessSame("dx", dx, "y", y);
+    overlapUnlessSame("dx", dx, "da", da);
+    overlapUnlessSame("dx", dx, "db", db);
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_relu_backward_sum(engine.cudaHandle(), y.numel(), engine.ptr(y),
+        engine.ptr(da), engine.ptr(db), engine.ptr(dx))
+        : ResnormNative.rn_relu_backward_sum(engine.handle(), y.numel(), engine.ptr(y),
+        engine.ptr(da), engine.ptr(db), engine.ptr(dx)), "relu backward of a sum");
+  }
+
   // ------------------------------------------------------------------ shared checks
 
   /** Whether the two (open, contiguous, checked) tensors are exactly the same memory. */

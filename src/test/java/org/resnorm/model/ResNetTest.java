@@ -239,14 +239,21 @@ class ResNetTest extends WithEngine {
         // bottlenecks: conv1's CReLU into the 3x3 conv2 where it has stride 1 (13 of 16 blocks), never
         // conv2's into the 1x1 conv3 (not Winograd: its 2C tensor stays)
         Arguments.of(new ResNetConfig(ResNetConfig.Arch.IMAGENET, 50, new int[] {16, 16, 16, 16}, Norm.BATCHNORM,
-            Act.CRELU, Shortcut.B, 3, CLASSES), 32, 13));
+            Act.CRELU, Shortcut.B, 3, CLASSES), 32, 13),
+        // no CReLU: two blocks a stage, so identity and option-A blocks (with NormProp's batch norm
+        // on the subsampled identity) over blocks whose add + ReLU backward their sum runs
+        Arguments.of(new ResNetConfig(ResNetConfig.Arch.CIFAR, 14, new int[] {16, 16, 32}, Norm.NORMPROP, Act.RELU,
+            Shortcut.A, 3, CLASSES), HW, 0),
+        Arguments.of(new ResNetConfig(ResNetConfig.Arch.CIFAR, 14, new int[] {16, 16, 32}, Norm.BATCHNORM, Act.RELU,
+            Shortcut.A, 3, CLASSES), HW, 0));
   }
 
   /**
    * The same network with the fusions across ops (the CReLU formed in the next conv, the residual
-   * addition + ReLU in the last batch norm's pass) and with every op on its own: the same values
-   * in the same order, so losses, logits, gradients and running statistics agree to the bit,
-   * through training steps and in eval mode.
+   * addition + ReLU in the last batch norm's pass, a block's two input gradients summed in the
+   * block below's add + ReLU backward) and with every op on its own: the same values in the same
+   * order, so losses, logits, gradients and running statistics agree to the bit, through training
+   * steps and in eval mode.
    */
   @ParameterizedTest(name = "{0}")
   @MethodSource("creluInConvNetworks")

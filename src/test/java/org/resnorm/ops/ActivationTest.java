@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.resnorm.TestSupport.assertClose;
@@ -97,6 +98,22 @@ class ActivationTest extends WithEngine {
       Activation.addReluBackward(engine, ta, tdy, tdy, null);
       assertClose("addRelu backward in place", tdy.toFloatArray(), g, 1e-7);
     }
+    // reluBackwardSum: dx = (a + b) * [y > 0] with y = relu(x): the two gradients summed in float.
+    try (Tensor y = Tensor.of(toFloat(NormReference.relu(x)), n, c, h, w); Tensor ta = Tensor.of(toFloat(a), n, c, h, w);
+        Tensor tb = Tensor.of(toFloat(b), n, c, h, w); Tensor dx = poisoned(n, c, h, w);
+        Tensor twoPass = poisoned(n, c, h, w)) {
+      double[] sum = new double[count];
+      for (int i = 0; i < count; i++) {
+        sum[i] = (float) ((float) a[i] + (float) b[i]);
+      }
+      Activation.reluBackwardSum(engine, y, ta, tb, dx);
+      assertClose("reluBackwardSum", dx.toFloatArray(), NormReference.reluBackward(x, sum), 1e-7);
+      Activation.add(engine, ta, tb, twoPass);
+      Activation.reluBackward(engine, y, twoPass, twoPass);
+      assertArrayEquals(twoPass.toFloatArray(), dx.toFloatArray(), "reluBackwardSum vs add, then reluBackward");
+      Activation.reluBackwardSum(engine, y, ta, tb, tb); // in place over a gradient
+      assertArrayEquals(twoPass.toFloatArray(), tb.toFloatArray(), "reluBackwardSum in place");
+    }
   }
 
   @ParameterizedTest(name = "{0} [{1},{2},{3},{4}]")
@@ -146,6 +163,9 @@ class ActivationTest extends WithEngine {
       assertThrows(IllegalArgumentException.class, () -> Activation.addRelu(engine, x, small, y));
       assertThrows(IllegalArgumentException.class, () -> Activation.addReluBackward(engine, x, y, null, null));
       assertThrows(IllegalArgumentException.class, () -> Activation.addReluBackward(engine, x, y, y2, null));
+      assertThrows(IllegalArgumentException.class, () -> Activation.reluBackwardSum(engine, x, y, null, y));
+      assertThrows(IllegalArgumentException.class, () -> Activation.reluBackwardSum(engine, x, y, small, y));
+      assertThrows(IllegalArgumentException.class, () -> Activation.reluBackwardSum(engine, x, y, y, y2));
       try (Tensor view = y2.view(2 * 6 * 4 * 4)) {
         // a partial overlap (not the same memory) is rejected
         Tensor part = view.slice(0, 96);
