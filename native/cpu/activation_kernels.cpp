@@ -1,7 +1,8 @@
 // Standalone activation loops (activation.cpp), compiled per ISA level (see
 // norm_kernels.h). Elementwise, one pass; an output may be the same pointer as an
-// input (each vector is loaded before it is stored). Tails go through the vector
-// code on a padded stack copy.
+// input (each vector is loaded before it is stored). A count of more than a vector that
+// is not whole vectors ends with the last whole vector, overlapping the one before (as in
+// batchnorm_kernels.cpp); shorter counts go through the vector code on a padded stack copy.
 #include <immintrin.h>
 
 #include <cstring>
@@ -15,13 +16,29 @@ namespace rn::RN_ISA_NS {
 
 namespace {
 
-// Runs body(offset, pointers...) on full vectors, then on a padded copy of the tail.
+// Runs body(offset, pointers...) on full vectors, then on the tail: the count's last whole
+// vector where it has one (computed into stack buffers before any other store, so an output
+// may be an input, and stored last over values it repeats), else a padded copy.
 // in[k] are the inputs, out[k] the outputs (none null).
 template <int kIn, int kOut, class Body>
 inline void stream(int64_t count, const float* const (&in)[kIn], float* const (&out)[kOut], const Body& body) {
   int64_t i = 0;
   const float* ip[kIn];
   float* op[kOut];
+  const int64_t whole = count - count % kWidth;
+  if (whole != count && count > kWidth) {
+    float last[kOut][kWidth];
+    for (int k = 0; k < kIn; ++k) ip[k] = in[k] + count - kWidth;
+    for (int k = 0; k < kOut; ++k) op[k] = last[k];
+    body(ip, op);
+    for (; i < whole; i += kWidth) {
+      for (int k = 0; k < kIn; ++k) ip[k] = in[k] + i;
+      for (int k = 0; k < kOut; ++k) op[k] = out[k] + i;
+      body(ip, op);
+    }
+    for (int k = 0; k < kOut; ++k) vstore(out[k] + count - kWidth, vload(last[k]));
+    return;
+  }
   for (; i + kWidth <= count; i += kWidth) {
     for (int k = 0; k < kIn; ++k) ip[k] = in[k] + i;
     for (int k = 0; k < kOut; ++k) op[k] = out[k] + i;
