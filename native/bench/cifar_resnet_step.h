@@ -60,8 +60,8 @@ struct Config {
   bool residual_in_bn = false;
   // (crelu only) A block's BN+CReLU unit writes u = BN(x) (K channels) and the block's
   // second conv reads crelu(u) (conv2d_forward_crelu_input / backward_filter_crelu_input)
-  // instead of the 2K-channel tensor; backward unchanged (BN+CReLU backward from the conv's
-  // 2K-channel gradient).
+  // instead of the 2K-channel tensor; its backward-data hands back dL/du
+  // (conv2d_backward_data_crelu_input), and the unit's BN backward runs without the CReLU.
   bool crelu_in_conv = false;
   // A block's two input gradients (main path, shortcut) summed and passed back through the
   // add + ReLU of the block below in one pass (relu_backward_sum into d_sum), which that block
@@ -81,6 +81,7 @@ struct Config {
   RN_STEP_OP(prefix, conv2d_backward_filter)                                                                    \
   RN_STEP_OP(prefix, conv2d_forward_crelu_input)                                                                \
   RN_STEP_OP(prefix, conv2d_backward_filter_crelu_input)                                                        \
+  RN_STEP_OP(prefix, conv2d_backward_data_crelu_input)                                                          \
   RN_STEP_OP(prefix, batchnorm_forward_training_add_relu)                                                       \
   RN_STEP_OP(prefix, batchnorm_forward_training)                                                                \
   RN_STEP_OP(prefix, batchnorm_backward)                                                                        \
@@ -358,15 +359,19 @@ class CifarResNet {
   int unit_backward(Unit& u, const float* x, const float* dy, float* dx) {
     const Bn& bn = bns_[size_t(u.bn_index)];
     mark(kNormBackward);
-    RN_STEP_TRY(B::batchnorm_backward(ctx_, u.conv.d.n, bn.c, bn.hw, bn.act, u.pre, bn.gamma, bn.beta, bn.smean,
-                                      bn.sinvstd, dy, d_pre_, bn.dgamma, bn.dbeta));
+    // stores_u: dy is dL/du already (the next conv folded the CReLU's gradient in)
+    RN_STEP_TRY(B::batchnorm_backward(ctx_, u.conv.d.n, bn.c, bn.hw, u.stores_u ? RN_ACT_NONE : bn.act, u.pre,
+                                      bn.gamma, bn.beta, bn.smean, bn.sinvstd, dy, d_pre_, bn.dgamma, bn.dbeta));
     mark(kConvBackwardFilter);
     if (u.crelu_input)
       RN_STEP_TRY(B::conv2d_backward_filter_crelu_input(ctx_, &u.conv.d, x, d_pre_, u.conv.dw, nullptr));
     else
       RN_STEP_TRY(B::conv2d_backward_filter(ctx_, &u.conv.d, x, d_pre_, u.conv.dw, nullptr));
     mark(kConvBackwardData);
-    if (dx != nullptr) RN_STEP_TRY(B::conv2d_backward_data(ctx_, &u.conv.d, d_pre_, u.conv.w, dx));
+    if (dx != nullptr && u.crelu_input)
+      RN_STEP_TRY(B::conv2d_backward_data_crelu_input(ctx_, &u.conv.d, d_pre_, u.conv.w, x, dx));
+    else if (dx != nullptr)
+      RN_STEP_TRY(B::conv2d_backward_data(ctx_, &u.conv.d, d_pre_, u.conv.w, dx));
     return RN_STATUS_OK;
   }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "conv2d_impl.h"
+#include "norm_kernels.h"
 
 namespace {
 
@@ -41,8 +42,8 @@ void expand(rn_context* ctx, const rn_conv2d_desc& d, const float* x, int32_t n0
   });
 }
 
-// The conv's algorithm in this direction (0 forward, 2 backward-filter) is Winograd and
-// can form the CReLU in its pack.
+// The conv's algorithm in this direction (0 forward, 1 backward-data, 2 backward-filter) is
+// Winograd and can form the CReLU (or its gradient) in cache.
 bool in_pack(const rn_conv2d_desc& d, int direction) {
   return rn_conv2d_resolve_algo(&d, direction) == RN_CONV_ALGO_WINOGRAD &&
          rn::conv::winograd_crelu_input_applicable(d);
@@ -95,6 +96,32 @@ int rn_conv2d_forward_crelu_input_epilogue(rn_context* ctx, const rn_conv2d_desc
 int rn_conv2d_crelu_input_in_pack(const rn_conv2d_desc* d) {
   if (check(d) != RN_STATUS_OK) return -1;
   return in_pack(*d, 0) && in_pack(*d, 2) ? 1 : 0;
+}
+
+int rn_conv2d_backward_data_crelu_input(rn_context* ctx, const rn_conv2d_desc* d, const float* dy, const float* w,
+                                        const float* x, float* dx) {
+  if (int st = check(d); st != RN_STATUS_OK) return st;
+  if (!dy || !w || !x || !dx) return RN_STATUS_BAD_ARGUMENT;
+  return rn_guarded(ctx, [&] {
+    if (in_pack(*d, 1)) return rn::conv::winograd_backward_data(ctx, *d, dy, w, dx, x);
+    // dX of a few images at a time in scratch, then folded onto x (rn_crelu_backward's kernel)
+    const int32_t chunk = chunk_images(ctx, *d);
+    const int64_t plane = in_plane(*d), half = int64_t(d->c / 2) * plane;
+    float* staged = static_cast<float*>(ctx->staging.require(sizeof(float) * chunk * d->c * plane));
+    const rn::NormKernels& norm = rn::norm_kernels(ctx->isa);
+    const int64_t dy_image = int64_t(d->k) * d->p * d->q;
+    for (int32_t n0 = 0; n0 < d->n; n0 += chunk) {
+      rn_conv2d_desc part = *d;
+      part.n = std::min(chunk, d->n - n0);
+      if (int st = rn::conv::backward_data(ctx, part, dy + n0 * dy_image, w, staged); st != RN_STATUS_OK) return st;
+      ctx->pool.parallel_for(part.n, 1, [&](int64_t b, int64_t e, int) {
+        for (int64_t i = b; i < e; ++i)
+          norm.crelu_backward(half, x + (n0 + i) * half, staged + i * 2 * half, staged + i * 2 * half + half,
+                              dx + (n0 + i) * half);
+      });
+    }
+    return int(RN_STATUS_OK);
+  });
 }
 
 int rn_conv2d_backward_filter_crelu_input(rn_context* ctx, const rn_conv2d_desc* d, const float* x, const float* dy,

@@ -165,8 +165,11 @@ int im2col_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
 bool winograd_crelu_input_applicable(const rn_conv2d_desc& d);
 int winograd_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* w,
                      const float* bias, float* y, const Epilogue* ep = nullptr, bool crelu_input = false);
+// With crelu_u (x of a CReLU-input conv: d.c/2 channels, winograd_crelu_input_applicable), dx is
+// the gradient with respect to crelu_u: dX[:, c]·[u > 0] - dX[:, c + C]·[u < 0] (d.c/2 channels),
+// formed from each tile row's 2C-channel gradient in cache.
 int winograd_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w,
-                           float* dx);
+                           float* dx, const float* crelu_u = nullptr);
 int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy,
                              float* dw, float* dbias, bool crelu_input = false);
 

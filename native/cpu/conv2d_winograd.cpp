@@ -20,6 +20,7 @@
 
 #include "conv2d_impl.h"
 #include "isa_kernels.h"
+#include "norm_kernels.h"
 #include "winograd.h"
 
 namespace rn::conv {
@@ -134,13 +135,15 @@ struct ThreadBuffers {
   float* m;   // GEMM output (forward) or transformed output gradient (backward-filter)
   float* yt;  // packed output rows (forward) or output-gradient rows (backward-filter)
   float* yt_neg;  // forward with a CReLU epilogue: the negative half of yt
+  float* rows;    // backward-data of a CReLU input: one tile row's 2C-channel gradient, NCHW
 };
 
 size_t thread_bytes(const Plan& pl) {
   return ScratchCarver::round_up(sizeof(float) * pl.cblocks * kPatch * pl.wp * kLanes) +
          ScratchCarver::round_up(sizeof(float) * kPositions * pl.v_stride) +
          ScratchCarver::round_up(sizeof(float) * kPositions * pl.m_stride) +
-         2 * ScratchCarver::round_up(sizeof(float) * pl.kblocks * kTile * kTile * pl.tw * kLanes);
+         2 * ScratchCarver::round_up(sizeof(float) * pl.kblocks * kTile * kTile * pl.tw * kLanes) +
+         ScratchCarver::round_up(sizeof(float) * pl.cout * kTile * pl.q);
 }
 
 ThreadBuffers carve(const Plan& pl, char* base) {
@@ -151,6 +154,7 @@ ThreadBuffers carve(const Plan& pl, char* base) {
   t.m = c.take<float>(size_t(kPositions) * pl.m_stride);
   t.yt = c.take<float>(size_t(pl.kblocks) * kTile * kTile * pl.tw * kLanes);
   t.yt_neg = c.take<float>(size_t(pl.kblocks) * kTile * kTile * pl.tw * kLanes);
+  t.rows = c.take<float>(size_t(pl.cout) * kTile * pl.q);
   return t;
 }
 
@@ -191,9 +195,14 @@ ImageRange images_not_read(const Plan& pl, int64_t row0, int32_t rows, int64_t n
 
 // y = conv(x, filters transformed into u) + bias (bias: cout16 floats or null),
 // then the fused epilogue if there is one (y_image: floats per image of y).
+// crelu_u (backward-data of a CReLU-input conv, no bias or epilogue): the forward form's output
+// is the gradient of [relu(u), relu(-u)] (cout = 2C channels); y gets the gradient of u instead,
+// y[c] = out[c]·[u > 0] - out[C + c]·[u < 0] (C channels, y_image = C planes), each tile row's
+// 2C channels unpacked to a cache-resident buffer first (t.rows) instead of to memory.
 void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* u, const float* bias16,
-                      float* y, int64_t y_image, const Epilogue* ep, char* scratch) {
+                      float* y, int64_t y_image, const Epilogue* ep, char* scratch, const float* crelu_u = nullptr) {
   const IsaKernels& kern = isa_kernels(ctx->isa);
+  const rn::NormKernels& norm = rn::norm_kernels(ctx->isa);
   const int64_t blocks = pl.blocks();
   const int threads = int(std::min<int64_t>(ctx->pool.size(), blocks));
   const size_t per_thread = thread_bytes(pl);
@@ -221,9 +230,10 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
       if (prefetch) {
         const int64_t img0 = row0 / pl.th, img1 = (row0 + rows - 1) / pl.th;
         const ImageRange ahead = images_not_read(pl, row0, rows, after);
+        // (with crelu_u, also this block's images of u, which the fold reads after the GEMMs)
         paced.start(ahead.count ? x + ahead.first * x_image : nullptr, ahead.count * x_image, y + img0 * y_image,
-                    (img1 - img0 + 1) * y_image,
-                    int64_t(kPositions) * rows * pl.tw * pl.cout16 * pl.cin);
+                    (img1 - img0 + 1) * y_image, int64_t(kPositions) * rows * pl.tw * pl.cout16 * pl.cin,
+                    crelu_u ? crelu_u + img0 * y_image : nullptr, (img1 - img0 + 1) * y_image);
       }
       GemmArgs g;
       g.prefetch = prefetch ? &paced : nullptr;
@@ -252,6 +262,18 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
                               ep ? &ep->args : nullptr, t.yt, t.yt_neg);
         const PackStrides st = PackStrides::block_major(kTile, cols);
         float* y_img = y + img * y_image;
+        if (crelu_u != nullptr) {
+          // planes of out_rows x q in t.rows, then each channel's rows in one run (the plane's
+          // rows out_row0 .. out_row0 + out_rows - 1 are contiguous in u and y too)
+          kern.unpack_c16(t.yt, st, pl.cout, out_rows, cols, out_rows, pl.q, 0, t.rows);
+          const int32_t half = pl.cout / 2;
+          const int64_t run = int64_t(out_rows) * pl.q, plane = int64_t(pl.p) * pl.q, at = int64_t(out_row0) * pl.q;
+          const float* u_img = crelu_u + img * y_image;
+          for (int32_t c = 0; c < half; ++c)
+            norm.crelu_backward(run, u_img + c * plane + at, t.rows + c * run, t.rows + (half + c) * run,
+                                y_img + c * plane + at);
+          continue;
+        }
         kern.unpack_c16(t.yt, st, pl.cout, out_rows, cols, pl.p, pl.q, out_row0, y_img);
         if (ep && ep->crelu())
           kern.unpack_c16(t.yt_neg, st, pl.cout, out_rows, cols, pl.p, pl.q, out_row0,
@@ -262,7 +284,7 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
 }
 
 int forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* w, bool rotated, const float* bias,
-                 float* y, int64_t y_image, const Epilogue* ep) {
+                 float* y, int64_t y_image, const Epilogue* ep, const float* crelu_u = nullptr) {
   const size_t u_bytes = ScratchCarver::round_up(sizeof(float) * kPositions * pl.u_plane);
   const size_t bias_bytes = ScratchCarver::round_up(sizeof(float) * pl.cout16);
   const size_t g_bytes = ScratchCarver::round_up(sizeof(float) * pl.cin * 9 * pl.cout16);
@@ -279,7 +301,7 @@ int forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* w
     std::memset(bias16, 0, sizeof(float) * pl.cout16);
     std::memcpy(bias16, bias, sizeof(float) * pl.cout);
   }
-  run_forward_form(ctx, pl, x, u, bias16, y, y_image, ep, base + u_bytes + bias_bytes);
+  run_forward_form(ctx, pl, x, u, bias16, y, y_image, ep, base + u_bytes + bias_bytes, crelu_u);
   return RN_STATUS_OK;
 }
 
@@ -297,11 +319,13 @@ int winograd_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, c
   return forward_form(ctx, pl, x, w, false, bias, y, ep ? ep->image(d) : int64_t(d.k) * d.p * d.q, ep);
 }
 
-int winograd_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx) {
+int winograd_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* dy, const float* w, float* dx,
+                           const float* crelu_u) {
   // dx = correlation of dy (K channels, P x Q) with the rotated filters, padding 2 - pad: H x W.
   Plan pl = make_plan(d.n, d.k, d.p, d.q, d.c, d.h, d.w, 2 - d.pad_h, 2 - d.pad_w);
   pl.u_blocks = b_in_column_blocks(ctx);
-  return forward_form(ctx, pl, dy, w, true, nullptr, dx, int64_t(d.c) * d.h * d.w, nullptr);
+  const int64_t dx_image = int64_t(crelu_u ? d.c / 2 : d.c) * d.h * d.w;
+  return forward_form(ctx, pl, dy, w, true, nullptr, dx, dx_image, nullptr, crelu_u);
 }
 
 int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float* x, const float* dy, float* dw,

@@ -7,7 +7,7 @@
 
 namespace rn {
 
-// Prefetches up to two memory regions (the next image's inputs) a line at a time, in step with
+// Prefetches up to three memory regions (the next image's inputs) a line at a time, in step with
 // the GEMMs computing the current image: start() names the regions and the multiply-adds the
 // GEMMs will do meanwhile; the GEMMs report theirs (GemmArgs::prefetch), and a line is issued
 // per equal share of them. (Issued in slices between GEMM calls instead, a hundred lines and
@@ -15,31 +15,41 @@ namespace rn {
 // always_inline: as a call, GCC finds it free of side effects, prefetches being none to it,
 // and deletes it.
 struct PacedPrefetch {
-  const char* region[2] = {nullptr, nullptr};
-  int64_t lines[2] = {0, 0};
-  int64_t line = 0;           // the next line, counted over region 0 then region 1
+  const char* region[3] = {nullptr, nullptr, nullptr};
+  int64_t lines[3] = {0, 0, 0};
+  int64_t total = 0;          // lines[0] + lines[1] + lines[2]
+  int64_t line = 0;           // the next line, counted over region 0, then 1, then 2
   int64_t work_per_line = 1;  // multiply-adds between two prefetches
   int64_t credit = 0;         // multiply-adds reported since the last one
 
-  void start(const float* a, int64_t a_floats, const float* b, int64_t b_floats, int64_t work) {
-    region[0] = reinterpret_cast<const char*>(a);
-    region[1] = reinterpret_cast<const char*>(b);
-    lines[0] = a ? (a_floats * int64_t(sizeof(float)) + 63) / 64 : 0;
-    lines[1] = b ? (b_floats * int64_t(sizeof(float)) + 63) / 64 : 0;
+  void start(const float* a, int64_t a_floats, const float* b, int64_t b_floats, int64_t work,
+             const float* c = nullptr, int64_t c_floats = 0) {
+    const float* r[3] = {a, b, c};
+    const int64_t f[3] = {a_floats, b_floats, c_floats};
+    total = 0;
+    for (int i = 0; i < 3; ++i) {
+      region[i] = reinterpret_cast<const char*>(r[i]);
+      lines[i] = r[i] ? (f[i] * int64_t(sizeof(float)) + 63) / 64 : 0;
+      total += lines[i];
+    }
     line = 0;
     credit = 0;
-    work_per_line = std::max<int64_t>(1, work / std::max<int64_t>(1, lines[0] + lines[1]));
+    work_per_line = std::max<int64_t>(1, work / std::max<int64_t>(1, total));
   }
   void stop() { start(nullptr, 0, nullptr, 0, 0); }
   // Reports `work` multiply-adds done: issues the lines due by now. (With `work` at start() at
   // least the lines, every line is issued by the time all of it is reported; a GEMM smaller
   // than its prefetch leaves the rest to the hardware.)
   __attribute__((always_inline)) inline void advance(int64_t work) {
-    for (credit += work; credit >= work_per_line && line < lines[0] + lines[1]; credit -= work_per_line, ++line)
+    for (credit += work; credit >= work_per_line && line < total; credit -= work_per_line, ++line)
       __builtin_prefetch(address(line), 0, 3);
   }
-  // Where line i starts: region 0's lines, then region 1's.
-  const char* address(int64_t i) const { return i < lines[0] ? region[0] + 64 * i : region[1] + 64 * (i - lines[0]); }
+  // Where line i starts: region 0's lines, then region 1's, then region 2's.
+  const char* address(int64_t i) const {
+    if (i < lines[0]) return region[0] + 64 * i;
+    i -= lines[0];
+    return i < lines[1] ? region[1] + 64 * i : region[2] + 64 * (i - lines[1]);
+  }
 };
 
 struct GemmArgs {

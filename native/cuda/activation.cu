@@ -109,6 +109,12 @@ struct CreluBackward {
 
 }  // namespace
 
+int crelu_backward_planes(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, const float* x, const float* dy,
+                          float* dx) {
+  if (hw % 4 == 0 && aligned16(x, dy, dx)) return launch_planes<4>(ctx, CreluBackward<4>{x, dy, dx, c, hw}, n, c, hw);
+  return launch_planes<1>(ctx, CreluBackward<1>{x, dy, dx, c, hw}, n, c, hw);
+}
+
 }  // namespace rn::cuda
 
 using namespace rn::cuda;
@@ -138,11 +144,7 @@ RN_API int rn_cuda_crelu_backward(rn_cuda_context* ctx, int32_t n, int32_t c, in
                                   const float* dy, float* dx) {
   if (bad_planes(n, c, hw, x, dy, dx)) return RN_STATUS_BAD_ARGUMENT;
   if (2 * int64_t(n) * c * hw >= kMaxIndex) return RN_STATUS_UNSUPPORTED;
-  return guarded(ctx, [&] {
-    if (hw % 4 == 0 && aligned16(x, dy, dx))
-      return launch_planes<4>(ctx, CreluBackward<4>{x, dy, dx, c, hw}, n, c, hw);
-    return launch_planes<1>(ctx, CreluBackward<1>{x, dy, dx, c, hw}, n, c, hw);
-  });
+  return guarded(ctx, [&] { return crelu_backward_planes(ctx, n, c, hw, x, dy, dx); });
 }
 
 RN_API int rn_cuda_add_relu_forward(rn_cuda_context* ctx, int64_t count, const float* a, const float* b, float* y) {

@@ -197,6 +197,23 @@ RN_API int rn_cuda_conv2d_backward_data(rn_cuda_context* ctx, const rn_conv2d_de
   });
 }
 
+// The 2C-channel gradient into the workspace (always resnorm's own GEMM: a cuDNN route would take
+// the workspace for itself), then folded onto x by its sign: two launches.
+RN_API int rn_cuda_conv2d_backward_data_crelu_input(rn_cuda_context* ctx, const rn_conv2d_desc* d, const float* dy,
+                                                    const float* w, const float* x, float* dx) {
+  if (int st = check_crelu_input(d); st != RN_STATUS_OK) return st;
+  if (!dy || !w || !x || !dx) return RN_STATUS_BAD_ARGUMENT;
+  const int64_t full = int64_t(d->n) * d->c * d->h * d->w;
+  if (full >= rn::cuda::kMaxIndex) return RN_STATUS_UNSUPPORTED;
+  return guarded(ctx, [&] {
+    void* scratch = nullptr;
+    if (int st = rn::cuda::workspace(ctx, sizeof(float) * size_t(full), &scratch); st != RN_STATUS_OK) return st;
+    float* dfull = static_cast<float*>(scratch);
+    if (int st = conv::backward_data(ctx, *d, dy, w, dfull); st != RN_STATUS_OK) return st;
+    return rn::cuda::crelu_backward_planes(ctx, d->n, d->c / 2, d->h * d->w, x, dfull, dx);
+  });
+}
+
 RN_API int rn_cuda_conv2d_backward_filter(rn_cuda_context* ctx, const rn_conv2d_desc* d, const float* x,
                                           const float* dy, float* dw, float* dbias) {
   if (int st = conv::check(d); st != RN_STATUS_OK) return st;

@@ -278,4 +278,9 @@ size_t channel_sum_scratch_bytes(const rn_cuda_context* ctx, int32_t k, int64_t 
 int channel_sum(rn_cuda_context* ctx, int32_t n, int32_t k, int32_t pq, const float* dy, float* out,
                 void* scratch);
 
+// rn_cuda_crelu_backward's launch (activation.cu), inside guarded: dx [n, c, hw] from x [n, c,
+// hw] and dy [n, 2c, hw]; the caller has checked 2 * n * c * hw < kMaxIndex.
+int crelu_backward_planes(rn_cuda_context* ctx, int32_t n, int32_t c, int32_t hw, const float* x, const float* dy,
+                          float* dx);
+
 }  // namespace rn::cuda

@@ -115,8 +115,11 @@ void run_case(const rn_conv2d_desc& d, bool with_bias, rn_context* ctx, std::mt1
   }
 }
 
-// The conv of crelu(x) from x itself (d.c = 2 * x's channels): forward and
-// backward-filter against the plain references on the expanded input.
+// CReLU-input backward-data calls whose dX existed only a tile row at a time (Winograd).
+int g_crelu_data_in_cache = 0;
+
+// The conv of crelu(x) from x itself (d.c = 2 * x's channels): forward, backward-filter and
+// backward-data against the plain references on the expanded input.
 void run_crelu_input(const rn_conv2d_desc& d, rn_context* ctx, std::mt19937_64& rng, const std::string& label) {
   const size_t half = xsize(d) / 2, plane = size_t(d.h) * d.w, half_image = size_t(d.c / 2) * plane;
   Buffer x(half), w(wsize(d)), b(d.k), dy(ysize(d));
@@ -168,6 +171,25 @@ void run_crelu_input(const rn_conv2d_desc& d, rn_context* ctx, std::mt19937_64& 
   RN_EXPECT_OK(rn_conv2d_backward_filter_crelu_input(ctx, &d, x.data(), dy.data(), dw.data(), db.data()));
   expect_close(name.c_str(), dw, dw_ref, 1e-5);
   expect_close((name + " bias").c_str(), db, db_ref, 1e-5);
+
+  // backward-data onto x: the 2C-channel gradient folded by the sign of x
+  std::vector<double> dfull(xsize(d), 0.0), dx_ref(half);
+  for_each_tap(d, [&](size_t xi, size_t wi, size_t yi) { dfull[xi] += double(w[wi]) * dy[yi]; });
+  for (size_t i = 0; i < half; ++i) {
+    const size_t n = i / half_image, j = i % half_image;
+    const double pos = dfull[n * 2 * half_image + j], neg = dfull[n * 2 * half_image + half_image + j];
+    dx_ref[i] = (x[i] > 0 ? pos : 0.0) - (x[i] < 0 ? neg : 0.0);
+  }
+  Buffer dx(half), dfull_f(xsize(d)), dx_two(half);
+  name = label + " backward_data_crelu_input";
+  RN_EXPECT_OK(rn_conv2d_backward_data_crelu_input(ctx, &d, dy.data(), w.data(), x.data(), dx.data()));
+  expect_close(name.c_str(), dx, dx_ref, 1e-5);
+  // the same bits as backward-data, then the standalone CReLU backward
+  RN_EXPECT_OK(rn_conv2d_backward_data(ctx, &d, dy.data(), w.data(), dfull_f.data()));
+  RN_EXPECT_OK(rn_crelu_backward(ctx, d.n, d.c / 2, d.h * d.w, x.data(), dfull_f.data(), dx_two.data()));
+  RN_EXPECT(std::memcmp(dx.data(), dx_two.data(), sizeof(float) * half) == 0,
+            "%s: differs from backward_data, then crelu_backward", name.c_str());
+  if (rn_conv2d_resolve_algo(&d, 1) == RN_CONV_ALGO_WINOGRAD && (d.c / 2) % 16 == 0) ++g_crelu_data_in_cache;
 }
 
 struct Shape { int n, c, h, w, k, r, s, stride, pad; };
@@ -342,6 +364,14 @@ int main() {
   bad = make(1, 3, 4, 4, 1, 3, 3, 1, 1, RN_CONV_ALGO_AUTO);
   RN_EXPECT(rn_conv2d_forward_crelu_input(ctx, &bad, dummy, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT,
             "CReLU input with an odd channel count");
+  RN_EXPECT(rn_conv2d_backward_data_crelu_input(ctx, &bad, dummy, dummy, dummy, dummy) == RN_STATUS_BAD_ARGUMENT,
+            "CReLU-input backward-data with an odd channel count");
+  bad = make(1, 2, 4, 4, 1, 3, 3, 1, 1, RN_CONV_ALGO_AUTO);
+  RN_EXPECT(rn_conv2d_backward_data_crelu_input(ctx, &bad, dummy, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT,
+            "CReLU-input backward-data without x");
+  // the Winograd tile-row path must have run (every ISA level, both thread counts)
+  std::printf("CReLU-input backward-data folded in Winograd tile rows: %d calls\n", g_crelu_data_in_cache);
+  RN_EXPECT(g_crelu_data_in_cache >= 8, "CReLU-input backward-data in cache: %d calls", g_crelu_data_in_cache);
   bad = make(1, 1, 4, 4, 1, 3, 3, 1, 1, RN_CONV_ALGO_IM2COL);
   RN_EXPECT(rn_conv2d_forward(nullptr, &bad, dummy, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT, "null ctx");
   RN_EXPECT(rn_conv2d_forward(ctx, &bad, nullptr, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT, "null x");

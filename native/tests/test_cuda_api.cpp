@@ -25,6 +25,7 @@ void null_context_refused() {
   RN_EXPECT(rn_cuda_conv2d_forward(none, &d, p, p, p, p) == bad, "conv fwd");
   RN_EXPECT(rn_cuda_conv2d_forward_epilogue(none, &d, p, p, &ep, p) == bad, "conv epilogue");
   RN_EXPECT(rn_cuda_conv2d_backward_data(none, &d, p, p, p) == bad, "conv data");
+  RN_EXPECT(rn_cuda_conv2d_backward_data_crelu_input(none, &d, p, p, p, p) == bad, "conv data crelu input");
   RN_EXPECT(rn_cuda_conv2d_backward_filter(none, &d, p, p, p, p) == bad, "conv filter");
   RN_EXPECT(rn_cuda_wnconv_forward(none, &d, RN_ACT_RELU, 1.0f, 0.0f, p, p, p, p, p) == bad, "wnconv fwd");
   RN_EXPECT(rn_cuda_wnconv_backward(none, &d, RN_ACT_RELU, 1.0f, 0.0f, p, p, p, p, p, p + 9, p, p, p, p) == bad,

@@ -103,6 +103,11 @@ void conv_case(rn_cuda_context* g, rn_context* cpu, std::mt19937_64& rng, const 
     RN_CUDA_EXPECT_OK(rn_cuda_conv2d_backward_filter_crelu_input(g, &d2, X.data(), DY.data(), DW.data(), DB.data()));
     expect_match(g, l + " backward_filter_crelu_input", DW, dw, tol);
     expect_match(g, l + " backward_filter_crelu_input dbias", DB, db, kFp32Tol);
+    Buffer dxc(xsize(d));
+    DevBuffer DXC(g, xsize(d));
+    RN_EXPECT_OK(rn_conv2d_backward_data_crelu_input(cpu, &d2, dy.data(), w2.data(), x.data(), dxc.data()));
+    RN_CUDA_EXPECT_OK(rn_cuda_conv2d_backward_data_crelu_input(g, &d2, DY.data(), W2.data(), X.data(), DXC.data()));
+    expect_match(g, l + " backward_data_crelu_input", DXC, dxc, tol);
   }
 }
 
@@ -179,6 +184,9 @@ void bad_arguments(rn_cuda_context* g, std::mt19937_64& rng) {
   RN_EXPECT(rn_cuda_conv2d_forward_crelu_input(g, &d, X.data(), W.data(), nullptr, Y.data()) ==
                 RN_STATUS_BAD_ARGUMENT,
             "odd c for crelu input");
+  RN_EXPECT(rn_cuda_conv2d_backward_data_crelu_input(g, &d, Y.data(), W.data(), X.data(), G.data()) ==
+                RN_STATUS_BAD_ARGUMENT,
+            "odd c for crelu-input backward-data");
   RN_EXPECT(rn_cuda_wnconv_forward(g, &d, RN_ACT_RELU, 0.0f, 0.0f, X.data(), W.data(), G.data(), nullptr, Y.data()) ==
                 RN_STATUS_BAD_ARGUMENT,
             "post_scale 0");

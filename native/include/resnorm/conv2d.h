@@ -70,9 +70,9 @@ RN_API int rn_conv2d_forward_epilogue(rn_context* ctx, const rn_conv2d_desc* d, 
  * extra pass; rn_conv2d_crelu_input_in_pack says 1); otherwise crelu(x) is expanded a
  * few images at a time into cache-sized scratch and the conv runs chunk by chunk,
  * which is slower than the conv of a stored 2C tensor.
- * Backward-data needs nothing new: rn_conv2d_backward_data gives the gradient of
- * crelu(x) (2C channels), which rn_batchnorm_backward with RN_ACT_CRELU (or
- * rn_crelu_backward) folds onto x by the sign of the pre-activation. */
+ * Backward-data: rn_conv2d_backward_data gives the gradient of crelu(x) (2C channels), which
+ * rn_batchnorm_backward with RN_ACT_CRELU (or rn_crelu_backward) folds onto x by the sign of
+ * the pre-activation; rn_conv2d_backward_data_crelu_input does both, see below. */
 RN_API int rn_conv2d_forward_crelu_input(rn_context* ctx, const rn_conv2d_desc* d, const float* x,
                                          const float* w, const float* bias, float* y);
 RN_API int rn_conv2d_backward_filter_crelu_input(rn_context* ctx, const rn_conv2d_desc* d,
@@ -82,7 +82,15 @@ RN_API int rn_conv2d_backward_filter_crelu_input(rn_context* ctx, const rn_conv2
  * channels for an RN_ACT_CRELU epilogue). */
 RN_API int rn_conv2d_forward_crelu_input_epilogue(rn_context* ctx, const rn_conv2d_desc* d, const float* x,
                                                   const float* w, const rn_conv2d_epilogue* ep, float* y);
-/* 1 where both CReLU-input calls above form the CReLU in the conv's pack for this
+/* The gradient with respect to x of the conv of crelu(x): dx [n, c/2, h, w] = dX[:, i]·[x > 0]
+ * - dX[:, c/2 + i]·[x < 0], dX = rn_conv2d_backward_data's 2C-channel gradient, with the same
+ * bits as that call followed by rn_crelu_backward. Where the backward-data conv runs as Winograd
+ * (rn_conv2d_resolve_algo(d, 1)) and c/2 is a multiple of 16, dX exists only a tile row at a
+ * time, in cache; otherwise a few images at a time in scratch. dx must not overlap the other
+ * arguments. */
+RN_API int rn_conv2d_backward_data_crelu_input(rn_context* ctx, const rn_conv2d_desc* d, const float* dy,
+                                               const float* w, const float* x, float* dx);
+/* 1 where the forward and filter-gradient CReLU-input calls above form the CReLU in the conv's pack for this
  * descriptor (the fast case), 0 where they go through chunks, -1 for a bad descriptor
  * (as rn_conv2d_check, or an odd d->c). */
 RN_API int rn_conv2d_crelu_input_in_pack(const rn_conv2d_desc* d);

@@ -155,6 +155,10 @@ RN_API int rn_cuda_conv2d_backward_filter(rn_cuda_context* ctx, const rn_conv2d_
                                           const float* dy, float* dw, float* dbias);
 RN_API int rn_cuda_conv2d_backward_filter_crelu_input(rn_cuda_context* ctx, const rn_conv2d_desc* d,
                                                       const float* x, const float* dy, float* dw, float* dbias);
+/* rn_conv2d_backward_data_crelu_input: the 2C-channel gradient in the workspace, then folded
+ * onto x (resnorm's GEMMs whatever the conv route). */
+RN_API int rn_cuda_conv2d_backward_data_crelu_input(rn_cuda_context* ctx, const rn_conv2d_desc* d, const float* dy,
+                                                    const float* w, const float* x, float* dx);
 
 /* ---------------------------------------------------- weight-normalized conv (weightnorm_conv.h) */
 RN_API int rn_cuda_wnconv_forward(rn_cuda_context* ctx, const rn_conv2d_desc* d, int32_t act, float post_scale,

@@ -119,6 +119,9 @@ public final class CudaNative {
   public static native int rn_cuda_conv2d_backward_filter_crelu_input(rn_cuda_context ctx, @Const rn_conv2d_desc d,
       @Const FloatPointer x, @Const FloatPointer dy, FloatPointer dw, FloatPointer dbias);
 
+  public static native int rn_cuda_conv2d_backward_data_crelu_input(rn_cuda_context ctx, @Const rn_conv2d_desc d,
+      @Const FloatPointer dy, @Const FloatPointer w, @Const FloatPointer x, FloatPointer dx);
+
   public static native int rn_cuda_wnconv_forward(rn_cuda_context ctx, @Const rn_conv2d_desc d, int act,
       float postScale, float postShift, @Const FloatPointer x, @Const FloatPointer v, @Const FloatPointer gamma,
       @Const FloatPointer beta, FloatPointer y);

@@ -178,6 +178,9 @@ public final class ResnormNative {
   public static native int rn_conv2d_backward_filter_crelu_input(rn_context ctx, @Const rn_conv2d_desc d,
       @Const FloatPointer x, @Const FloatPointer dy, FloatPointer dw, FloatPointer dbias);
 
+  public static native int rn_conv2d_backward_data_crelu_input(rn_context ctx, @Const rn_conv2d_desc d,
+      @Const FloatPointer dy, @Const FloatPointer w, @Const FloatPointer x, FloatPointer dx);
+
   public static native int rn_conv2d_crelu_input_in_pack(@Const rn_conv2d_desc d);
 
   public static native int rn_conv2d_forward_crelu_input_epilogue(rn_context ctx, @Const rn_conv2d_desc d,

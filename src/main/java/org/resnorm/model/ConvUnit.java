@@ -20,9 +20,12 @@ import org.resnorm.ops.WeightNormConv2d;
  * <p>A BatchNorm+CReLU unit may leave its CReLU to the next conv ({@code creluOut}): it then
  * stores the C-channel pre-activation u instead of [relu(u), relu(-u)], and the next unit
  * ({@code creluIn}) runs its conv and filter gradient on CReLU(u) formed inside the conv
- * ({@link Conv2d#forwardCreluInput}). Its backward-data still yields the 2C gradient, which this
- * unit's BatchNorm+CReLU backward folds onto u as before. Halves the CReLU layers' stored
- * activations; {@link ResidualBlock} picks it where the conv forms the CReLU in its pack.
+ * ({@link Conv2d#forwardCreluInput}). Its backward-data yields the gradient of u itself
+ * ({@link Conv2d#backwardDataCreluInput}: the 2C gradient folded onto u by its sign, a tile row at
+ * a time in cache), and this unit's batch norm backward runs without the activation on it: the
+ * same floats as the 2C gradient through the BatchNorm+CReLU backward. Halves the CReLU layers'
+ * stored activations and their gradients; {@link ResidualBlock} picks it where the conv forms the
+ * CReLU in its pack.
  */
 final class ConvUnit implements AutoCloseable {
   private final Engine engine;
@@ -36,6 +39,8 @@ final class ConvUnit implements AutoCloseable {
   private final BatchNorm2d bnForward;
   /** x is the previous unit's pre-activation; the conv reads CReLU(x). */
   private final boolean creluIn;
+  /** Whether the CReLU is left to the next conv, whose backward then hands back dL/du (C channels). */
+  private final boolean creluOut;
   private final WeightNormConv2d wn;
   private final Params p;
   /** Output y [N, act(K), P, Q]; [N, K, P, Q] (the pre-activation u) when the CReLU is left to the next conv. */
@@ -80,6 +85,7 @@ final class ConvUnit implements AutoCloseable {
     }
     this.engine = engine;
     this.creluIn = creluIn;
+    this.creluOut = creluOut;
     this.norm = norm;
     this.act = act;
     this.name = cs.name();
@@ -128,7 +134,9 @@ final class ConvUnit implements AutoCloseable {
     pre = keepsPre ? own(Tensor.empty(engine, convOut)) : null;
     boolean plainLinear = conv != null && bn == null && act == Act.NONE;  // backward reads dOut itself
     du = plainLinear ? null : buffers.view(gradSlots[0], convOut);
-    dIn = gradSlots.length > 1 ? buffers.view(gradSlots[1], inShape) : null;
+    // with a CReLU input, dL/dx is the gradient of the C-channel pre-activation the unit reads
+    int[] dxShape = creluIn ? new int[] {inShape[0], inShape[1] / 2, inShape[2], inShape[3]} : inShape;
+    dIn = gradSlots.length > 1 ? buffers.view(gradSlots[1], dxShape) : null;
     saveMean = bn != null ? own(Tensor.empty(engine, cs.outChannels())) : null;
     saveInvstd = bn != null ? own(Tensor.empty(engine, cs.outChannels())) : null;
     foldScale = bn != null ? own(Tensor.empty(engine, cs.outChannels())) : null;
@@ -239,7 +247,10 @@ final class ConvUnit implements AutoCloseable {
     long t = StepProfile.start(profile);
     switch (norm) {
       case BATCHNORM -> {
-        bn.backward(engine, pre, p.gamma(), p.beta(), saveMean, saveInvstd, dOut, du, p.dGamma(), p.dBeta());
+        // creluOut: dOut is already dL/du (the next conv folded the CReLU's gradient onto u)
+        BatchNorm2d bnBackward = creluOut ? bnForward : bn;
+        bnBackward.backward(engine, pre, p.gamma(), p.beta(), saveMean, saveInvstd, dOut, du, p.dGamma(),
+            p.dBeta());
         lap(Op.NORM_BACKWARD, t);
         convBackward(x, du);
       }
@@ -275,7 +286,11 @@ final class ConvUnit implements AutoCloseable {
     }
     t = lap(Op.CONV_BACKWARD_FILTER, t);
     if (dIn != null) {
-      conv.backwardData(engine, g, p.weight(), dIn);
+      if (creluIn) {
+        conv.backwardDataCreluInput(engine, g, p.weight(), x, dIn);
+      } else {
+        conv.backwardData(engine, g, p.weight(), dIn);
+      }
       lap(Op.CONV_BACKWARD_DATA, t);
     }
   }

@@ -253,6 +253,29 @@ public final class Conv2d implements AutoCloseable {
         "conv2d backward_filter (CReLU input)");
   }
 
+  /**
+   * dx = dL/dx for the conv of crelu(x), x [N, C/2, H, W] the pre-activation: the gradient of the
+   * 2C channels the conv sees, folded onto x by its sign (dX[:, c] * [x > 0] - dX[:, C/2 + c] *
+   * [x < 0]), the same floats as {@link #backwardData} followed by {@link Activation#creluBackward}.
+   * On the CPU, where this conv's backward-data runs as Winograd on whole 16-channel halves, the
+   * 2C-channel gradient only ever exists a tile row at a time, in cache.
+   */
+  public void backwardDataCreluInput(Engine engine, Tensor dy, Tensor w, Tensor x, Tensor dx) {
+    Checks.engine(engine);
+    int[] xs = creluInputShape(x);
+    int[] ys = outputShape(xs);
+    Checks.floatTensor("dy", dy, ys);
+    Checks.floatTensor("w", w, weightShape());
+    Checks.floatTensor("dx", dx, x.shape());
+    Checks.noOverlap("dx", dx, new String[] {"dy", "w", "x"}, dy, w, x);
+    fill(xs, ys);
+    NativeStatus.check(engine.isCuda()
+        ? CudaNative.rn_cuda_conv2d_backward_data_crelu_input(engine.cudaHandle(), desc, engine.ptr(dy),
+        engine.ptr(w), engine.ptr(x), engine.ptr(dx))
+        : ResnormNative.rn_conv2d_backward_data_crelu_input(engine.handle(), desc, engine.ptr(dy),
+        engine.ptr(w), engine.ptr(x), engine.ptr(dx)), "conv2d backward_data (CReLU input)");
+  }
+
   /** Checks of the backward-filter outputs for the conv input shape xs; fills the descriptor. */
   private void checkFilterGradients(int[] xs, Tensor x, Tensor dy, Tensor dw, Tensor dbias) {
     int[] ys = outputShape(xs);

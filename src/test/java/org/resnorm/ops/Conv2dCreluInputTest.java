@@ -1,5 +1,6 @@
 package org.resnorm.ops;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -92,6 +93,17 @@ class Conv2dCreluInputTest extends WithEngine {
           conv.backwardFilterCreluInput(engine, tx, tdy, dw, db);
           assertClose(algo + " " + isa + " dw", dw.toFloatArray(), dwRef, 1e-5);
           assertClose(algo + " " + isa + " dbias", db.toFloatArray(), dbRef, 1e-5);
+          // dL/dx: the 2C gradient folded onto x; the bits of backwardData, then creluBackward
+          try (Tensor dx = poisoned(tx.shape()); Tensor dFull = poisoned(g.input());
+              Tensor dTwo = poisoned(tx.shape())) {
+            conv.backwardDataCreluInput(engine, tdy, tw, tx, dx);
+            assertClose(algo + " " + isa + " dx", dx.toFloatArray(),
+                NormReference.creluBackward(g.n(), g.c() / 2, plane, x, Reference.conv2dBackwardData(g, dy, w)),
+                1e-5);
+            conv.backwardData(engine, tdy, tw, dFull);
+            Activation.creluBackward(engine, tx, dFull, dTwo);
+            assertArrayEquals(dTwo.toFloatArray(), dx.toFloatArray(), algo + " " + isa + " dx vs two passes");
+          }
         }
       }
     }
@@ -125,6 +137,14 @@ class Conv2dCreluInputTest extends WithEngine {
       assertThrows(IllegalArgumentException.class, () -> even.forwardCreluInput(engine, full, w6, null, y),
           "x must carry C/2 channels");
       even.forwardCreluInput(engine, x, w6, null, y);
+      try (Tensor dx = Tensor.zeros(1, 3, 5, 5); Tensor dFull = Tensor.zeros(1, 6, 5, 5)) {
+        assertThrows(IllegalArgumentException.class, () -> odd.backwardDataCreluInput(engine, y, w5, x, dx));
+        assertThrows(IllegalArgumentException.class, () -> even.backwardDataCreluInput(engine, y, w6, x, dFull),
+            "dx has x's C/2 channels");
+        assertThrows(IllegalArgumentException.class, () -> even.backwardDataCreluInput(engine, y, w6, x, x),
+            "dx must not be x");
+        even.backwardDataCreluInput(engine, y, w6, x, dx);
+      }
     }
   }
 }
