@@ -56,6 +56,9 @@ struct Plan {
   // x holds cin/2 channels and the conv reads their CReLU [relu(x), relu(-x)] (cin/2 a
   // multiple of 16, so the negative half starts on a channel block of its own)
   bool crelu_input = false;
+  // backward-data of a CReLU-input conv: the output's 2C channels (cout) are folded onto u,
+  // a tile row at a time, from a buffer of cout x 4 rows x q floats (run_forward_form)
+  bool crelu_fold = false;
   int32_t x_channels() const { return crelu_input ? cin / 2 : cin; }
   int64_t total_rows() const { return int64_t(n) * th; }
   // Tile rows of height 4 among tile rows [0, grow) of the whole batch.
@@ -143,7 +146,7 @@ size_t thread_bytes(const Plan& pl) {
          ScratchCarver::round_up(sizeof(float) * kPositions * pl.v_stride) +
          ScratchCarver::round_up(sizeof(float) * kPositions * pl.m_stride) +
          2 * ScratchCarver::round_up(sizeof(float) * pl.kblocks * kTile * kTile * pl.tw * kLanes) +
-         ScratchCarver::round_up(sizeof(float) * pl.cout * kTile * pl.q);
+         (pl.crelu_fold ? ScratchCarver::round_up(sizeof(float) * pl.cout * kTile * pl.q) : 0);
 }
 
 ThreadBuffers carve(const Plan& pl, char* base) {
@@ -154,7 +157,7 @@ ThreadBuffers carve(const Plan& pl, char* base) {
   t.m = c.take<float>(size_t(kPositions) * pl.m_stride);
   t.yt = c.take<float>(size_t(pl.kblocks) * kTile * kTile * pl.tw * kLanes);
   t.yt_neg = c.take<float>(size_t(pl.kblocks) * kTile * kTile * pl.tw * kLanes);
-  t.rows = c.take<float>(size_t(pl.cout) * kTile * pl.q);
+  t.rows = pl.crelu_fold ? c.take<float>(size_t(pl.cout) * kTile * pl.q) : nullptr;
   return t;
 }
 
@@ -324,6 +327,7 @@ int winograd_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float
   // dx = correlation of dy (K channels, P x Q) with the rotated filters, padding 2 - pad: H x W.
   Plan pl = make_plan(d.n, d.k, d.p, d.q, d.c, d.h, d.w, 2 - d.pad_h, 2 - d.pad_w);
   pl.u_blocks = b_in_column_blocks(ctx);
+  pl.crelu_fold = crelu_u != nullptr;
   const int64_t dx_image = int64_t(crelu_u ? d.c / 2 : d.c) * d.h * d.w;
   return forward_form(ctx, pl, dy, w, true, nullptr, dx, dx_image, nullptr, crelu_u);
 }
