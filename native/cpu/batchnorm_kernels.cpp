@@ -31,6 +31,14 @@ namespace {
 constexpr int64_t kUnroll = 4;
 constexpr int64_t kStep = kUnroll * kWidth;
 
+// How a run of len floats ends (see the file comment): whole vectors up to `whole`, then, where
+// `overlap`, the last whole vector at `last` = len - kWidth; else a padded copy of [whole, len).
+struct RunEnd {
+  int64_t whole, last;
+  bool overlap;
+  explicit RunEnd(int64_t len) : whole(len - len % kWidth), last(len - kWidth), overlap(whole != len && len > kWidth) {}
+};
+
 // u = (x - mean)*scale + beta: the one definition of u (see norm_kernels.h).
 inline Vec affine(Vec x, Vec mean, Vec scale, Vec beta) { return vfmadd(vsub(x, mean), scale, beta); }
 
@@ -49,11 +57,10 @@ inline void apply_vec(Vec x, Vec mean, Vec scale, Vec beta, float* y, float* yne
 
 template <int kAct>
 void apply_run(const float* x, int64_t len, Vec mean, Vec scale, Vec beta, float* y, float* yneg) {
-  const int64_t whole = len - len % kWidth;
-  const bool overlap = whole != len && len > kWidth;  // the last vector overlaps the one before
-  const int64_t last = len - kWidth;
+  const RunEnd end(len);
+  const int64_t whole = end.whole, last = end.last;
   Vec tail_pos = vzero(), tail_neg = vzero();
-  if (overlap) {  // from x before any store (y may be x)
+  if (end.overlap) {  // from x before any store (y may be x)
     Vec u = affine(vload(x + last), mean, scale, beta);
     tail_pos = kAct == RN_ACT_NONE ? u : vrelu(u);
     tail_neg = vrelu(vsub(vzero(), u));
@@ -65,7 +72,7 @@ void apply_run(const float* x, int64_t len, Vec mean, Vec scale, Vec beta, float
     apply_vec<kAct>(x1, mean, scale, beta, y + i + kWidth, yneg + i + kWidth);
   }
   for (; i < whole; i += kWidth) apply_vec<kAct>(vload(x + i), mean, scale, beta, y + i, yneg + i);
-  if (overlap) {
+  if (end.overlap) {
     vstore(y + last, tail_pos);
     if (kAct == RN_ACT_CRELU) vstore(yneg + last, tail_neg);
   } else if (i < len) {
@@ -91,8 +98,9 @@ void apply_t(const BnRuns& r, const BnChannel& ch, float* y) {
 // block's ReLU in the normalize pass (the same bits as bn_apply NONE, then add_relu_forward).
 void apply_add_relu_t(const BnRuns& r, const BnChannel& ch, const float* res, float* y) {
   const Vec mean = vset1(ch.mean), scale = vset1(ch.scale), beta = vset1(ch.beta);
-  const int64_t whole = r.len - r.len % kWidth, last = r.len - kWidth;
-  const bool overlap = whole != r.len && r.len > kWidth;  // as in apply_run
+  const RunEnd end(r.len);
+  const int64_t whole = end.whole, last = end.last;
+  const bool overlap = end.overlap;
   for (int64_t p = 0; p < r.planes; ++p) {
     const float* x = r.x + p * r.x_stride;
     const float* rp = res + p * r.other_stride;
@@ -201,8 +209,9 @@ void reduce_t(const BnRuns& r, const BnChannel& ch, const float* dy_base, double
 template <int kAct>
 void dx_run(const float* x, const float* dy, const float* dyneg, int64_t len, Vec mean, Vec scale, Vec beta, Vec a,
             Vec b, Vec c, float* dx) {
-  const int64_t whole = len - len % kWidth, last = len - kWidth;
-  const bool overlap = whole != len && len > kWidth;  // as in apply_run (dx may be dy)
+  const RunEnd end(len);  // as in apply_run (dx may be dy)
+  const int64_t whole = end.whole, last = end.last;
+  const bool overlap = end.overlap;
   Vec tail = vzero();
   if (overlap) {
     Vec xv = vload(x + last);

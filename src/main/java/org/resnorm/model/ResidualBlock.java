@@ -267,12 +267,13 @@ final class ResidualBlock implements AutoCloseable {
    * dL/dx goes to {@link #dIn}.
    */
   Tensor backward(Tensor x, Tensor dOut, boolean dOutIsSum, boolean sumForBelow) {
-    long t = StepProfile.start(profile);
+    long t;
     if (dOutIsSum) {
       if (!dOut.overlaps(dSum) || dOut.numel() != dSum.numel()) {
         throw new IllegalStateException("a block's summed gradient must arrive in its GRAD_B slot");
       }
     } else {
+      t = StepProfile.start(profile);
       Activation.addReluBackward(engine, out, dOut, dSum, null);  // both summands get dSum
       lap(Op.RESIDUAL_ADD, t, true);
     }
