@@ -73,9 +73,9 @@ final class BenchKernelsCommand implements Callable<Integer> {
       }
       System.out.printf("engine: %d threads, isa %s, batch %d%n", engine.threads(), engine.isa().name().toLowerCase(),
           batch);
-      // The median call is the figure to judge by; the best call, next to it, is what the kernel
-      // does when nothing else on a shared machine slows it, and the sgemm ceiling above is also
-      // the best of its runs (on the 2-vCPU development VM the two differ by 10-40 %).
+      // The median call is the figure to judge by; the best call (GFLOP/s), next to it, is what the
+      // kernel does when nothing else on a shared machine slows it, as the sgemm ceiling above is
+      // the best of its runs (on the 2-vCPU development VM the median ran 2-40 % under the best).
       System.out.printf("%-26s %-7s %-9s %9s %9s %8s %9s %8s%n", "case", "dir", "algo", "ms", "GFLOP/s", "%sgemm",
           "best", "%sgemm");
       for (ConvCase cc : selected) {
