@@ -101,4 +101,13 @@ inline rn_conv2d_desc conv_desc_from_args(char** argv) {
   return d;
 }
 
+// The conv that reads a CReLU of c channels at hw x hw: 2c -> k, 3x3, stride 1, pad 1, algo AUTO
+// (the basic block's conv2 whose input is the CReLU; bench_crelu_paths, bench_crelu_backward).
+inline rn_conv2d_desc crelu_input_conv_desc(int n, int c, int hw, int k) {
+  rn_conv2d_desc d{};
+  d.n = n; d.c = 2 * c; d.h = d.w = hw; d.k = k; d.r = d.s = 3;
+  d.stride_h = d.stride_w = 1; d.pad_h = d.pad_w = 1; d.p = d.q = hw; d.algo = RN_CONV_ALGO_AUTO;
+  return d;
+}
+
 }  // namespace rnbench

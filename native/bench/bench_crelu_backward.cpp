@@ -31,9 +31,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "C, HW, K, calls and rounds must be positive\n");
     return 2;
   }
-  rn_conv2d_desc d{};
-  d.n = n; d.c = 2 * c; d.h = d.w = hw; d.k = k; d.r = d.s = 3;
-  d.stride_h = d.stride_w = 1; d.pad_h = d.pad_w = 1; d.p = d.q = hw; d.algo = RN_CONV_ALGO_AUTO;
+  const rn_conv2d_desc d = rnbench::crelu_input_conv_desc(n, c, hw, k);
   const size_t e = size_t(n) * c * hw * hw;
   std::mt19937 rng(1);
   rnbench::Floats x = rnbench::random_floats(e, rng), w = rnbench::random_floats(size_t(k) * 2 * c * 9, rng);

@@ -41,9 +41,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "C, HW, K, reps and rounds must be positive\n");
     return 2;
   }
-  rn_conv2d_desc d{};
-  d.n = n; d.c = 2 * c; d.h = d.w = hw; d.k = k; d.r = d.s = 3;
-  d.stride_h = d.stride_w = 1; d.pad_h = d.pad_w = 1; d.p = d.q = hw; d.algo = RN_CONV_ALGO_AUTO;
+  const rn_conv2d_desc d = rnbench::crelu_input_conv_desc(n, c, hw, k);
   const size_t e = size_t(n) * c * hw * hw;
   std::vector<float> x(e), u(e), both(2 * e), y(size_t(n) * k * hw * hw), w(size_t(k) * 2 * c * 9), dw(w.size());
   std::vector<float> gamma(c, 1.0f), beta(c, 0.0f), mean(c, 0.0f), var(c, 1.0f), save_mean(c), save_invstd(c);
