@@ -266,11 +266,15 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
         const PackStrides st = PackStrides::block_major(kTile, cols);
         float* y_img = y + img * y_image;
         if (crelu_u != nullptr) {
-          // planes of out_rows x q in t.rows, then each channel's rows in one run (the plane's
-          // rows out_row0 .. out_row0 + out_rows - 1 are contiguous in u and y too)
-          kern.unpack_c16(t.yt, st, pl.cout, out_rows, cols, out_rows, pl.q, 0, t.rows);
+          // planes of `rows_in` x q in t.rows, then each channel's rows in one run (the plane's
+          // rows out_row0 .. out_row0 + rows_in - 1 are contiguous in u and y too). rows_in, not
+          // out_rows: where 3-tall tiles cover more than the side (1, 2 and 5 rows: 3, 3 and 6),
+          // the last tile row reaches past the plane, and its run would fold the next channel's
+          // first row (or memory past the tensor) against the wrong u.
+          const int32_t rows_in = std::min(out_rows, pl.p - out_row0);
+          kern.unpack_c16(t.yt, st, pl.cout, rows_in, cols, rows_in, pl.q, 0, t.rows);
           const int32_t half = pl.cout / 2;
-          const int64_t run = int64_t(out_rows) * pl.q, plane = int64_t(pl.p) * pl.q, at = int64_t(out_row0) * pl.q;
+          const int64_t run = int64_t(rows_in) * pl.q, plane = int64_t(pl.p) * pl.q, at = int64_t(out_row0) * pl.q;
           const float* u_img = crelu_u + img * y_image;
           for (int32_t c = 0; c < half; ++c)
             norm.crelu_backward(run, u_img + c * plane + at, t.rows + c * run, t.rows + (half + c) * run,

@@ -117,6 +117,8 @@ void run_case(const rn_conv2d_desc& d, bool with_bias, rn_context* ctx, std::mt1
 
 // CReLU-input backward-data calls whose dX existed only a tile row at a time (Winograd).
 int g_crelu_data_in_cache = 0;
+// ... of which on planes whose last tile row reaches past the plane (sides of 1, 2, 5 rows)
+int g_crelu_data_past_side = 0;
 
 // The conv of crelu(x) from x itself (d.c = 2 * x's channels): forward, backward-filter and
 // backward-data against the plain references on the expanded input.
@@ -189,7 +191,10 @@ void run_crelu_input(const rn_conv2d_desc& d, rn_context* ctx, std::mt19937_64& 
   RN_EXPECT_OK(rn_crelu_backward(ctx, d.n, d.c / 2, d.h * d.w, x.data(), dfull_f.data(), dx_two.data()));
   RN_EXPECT(std::memcmp(dx.data(), dx_two.data(), sizeof(float) * half) == 0,
             "%s: differs from backward_data, then crelu_backward", name.c_str());
-  if (rn_conv2d_resolve_algo(&d, 1) == RN_CONV_ALGO_WINOGRAD && (d.c / 2) % 16 == 0) ++g_crelu_data_in_cache;
+  if (rn_conv2d_resolve_algo(&d, 1) == RN_CONV_ALGO_WINOGRAD && (d.c / 2) % 16 == 0) {
+    ++g_crelu_data_in_cache;
+    if (rn::wino::tiling_for(d.h).covered() > d.h) ++g_crelu_data_past_side;
+  }
 }
 
 struct Shape { int n, c, h, w, k, r, s, stride, pad; };
@@ -257,6 +262,12 @@ int main() {
       {2, 32, 14, 14, 32, 3, 3, 1, 1},
       {2, 64, 7, 7, 48, 3, 3, 1, 1},
       {2, 9, 7, 16, 10, 3, 3, 1, 1},    // Winograd: 3-tall tiles only (7 rows of 16)
+      // Winograd sides of 1, 2 and 5 pixels, whose 3-wide tiles cover more than the side (3, 3, 6):
+      // with 32 channels a half, the CReLU-input backward-data folds those tile rows in cache
+      {3, 32, 5, 5, 16, 3, 3, 1, 1},
+      {3, 64, 2, 2, 16, 3, 3, 1, 1},
+      {2, 32, 1, 7, 8, 3, 3, 1, 1},
+      {3, 32, 5, 9, 8, 3, 3, 1, 0},
       // pixel lanes where the phase planes would be over kPhasePlaneMaxBytes:
       {1, 48, 32, 32, 8, 3, 3, 2, 1},   // ... 16-pixel rows
       {1, 24, 64, 64, 5, 3, 3, 2, 1},   // ... 32-pixel rows, odd output channels
@@ -372,6 +383,8 @@ int main() {
   // the Winograd tile-row path must have run (every ISA level, both thread counts)
   std::printf("CReLU-input backward-data folded in Winograd tile rows: %d calls\n", g_crelu_data_in_cache);
   RN_EXPECT(g_crelu_data_in_cache >= 8, "CReLU-input backward-data in cache: %d calls", g_crelu_data_in_cache);
+  RN_EXPECT(g_crelu_data_past_side >= 8, "CReLU-input backward-data, tiles past the side: %d calls",
+            g_crelu_data_past_side);
   bad = make(1, 1, 4, 4, 1, 3, 3, 1, 1, RN_CONV_ALGO_IM2COL);
   RN_EXPECT(rn_conv2d_forward(nullptr, &bad, dummy, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT, "null ctx");
   RN_EXPECT(rn_conv2d_forward(ctx, &bad, nullptr, dummy, nullptr, dummy) == RN_STATUS_BAD_ARGUMENT, "null x");

@@ -44,7 +44,9 @@ class Conv2dCreluInputTest extends WithEngine {
     // the CReLU is not formed in the pack (8 channels a half, or not Winograd).
     for (ConvShape g : new ConvShape[] {new ConvShape(3, 6, 7, 6, 5, 3, 3, 1, 1),
         new ConvShape(7, 32, 40, 40, 3, 3, 3, 1, 1), new ConvShape(7, 16, 40, 40, 3, 3, 3, 1, 1),
-        new ConvShape(5, 64, 9, 7, 6, 3, 3, 1, 1), new ConvShape(3, 8, 9, 9, 4, 3, 3, 2, 1)}) {
+        new ConvShape(5, 64, 9, 7, 6, 3, 3, 1, 1), new ConvShape(3, 8, 9, 9, 4, 3, 3, 2, 1),
+        // 5 rows: Winograd's two 3-tall tile rows cover 6, one past the plane
+        new ConvShape(3, 64, 5, 5, 6, 3, 3, 1, 1)}) {
       if (!algo.appliesTo(g.r(), g.s(), g.stride(), g.stride())) {
         continue;
       }
