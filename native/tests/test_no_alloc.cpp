@@ -92,6 +92,13 @@ void check_context(rn_context* ctx, const char* isa, int threads, std::mt19937_6
   expect_no_alloc("conv backward-filter, CReLU input", isa, threads, [&] {
     return rn_conv2d_backward_filter_crelu_input(ctx, &d2, x.data(), dy.data(), dw.data(), dbias.data());
   });
+  // backward-data folded onto the C channels: in the Winograd tile rows (16 channels a half), and
+  // through the staging chunks (8)
+  expect_no_alloc("conv backward-data, CReLU input", isa, threads,
+                  [&] { return rn_conv2d_backward_data_crelu_input(ctx, &d2, dy.data(), w.data(), x.data(), dx.data()); });
+  const rn_conv2d_desc d3 = conv_desc(n, c, hw, k, 1, RN_CONV_ALGO_AUTO);
+  expect_no_alloc("conv backward-data, CReLU input of 8 channels", isa, threads,
+                  [&] { return rn_conv2d_backward_data_crelu_input(ctx, &d3, dy.data(), w.data(), x.data(), dx.data()); });
 
   // Weight-normalized conv (normprop2): forward through the fused epilogue, backward.
   const rn_conv2d_desc dn = conv_desc(n, c, hw, k, 1, RN_CONV_ALGO_AUTO);
