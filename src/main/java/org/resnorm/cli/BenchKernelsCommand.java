@@ -114,7 +114,7 @@ final class BenchKernelsCommand implements Callable<Integer> {
     }
   }
 
-  private static String percentOf(double gflops, double sgemm) {
+  static String percentOf(double gflops, double sgemm) {
     return sgemm > 0 ? String.format("%.0f%%", 100 * gflops / sgemm) : "-";
   }
 
@@ -129,8 +129,17 @@ final class BenchKernelsCommand implements Callable<Integer> {
       r.run();
       samples.add((System.nanoTime() - t0) * 1e-9);
     }
-    samples.sort(Double::compare);
-    return new double[] {samples.get(samples.size() / 2), samples.get(0)};
+    return medianAndBest(samples);
+  }
+
+  /** {median, best (shortest)} of the call times; the median of an even count is the upper middle one. */
+  static double[] medianAndBest(List<Double> seconds) {
+    if (seconds.isEmpty()) {
+      throw new IllegalArgumentException("no samples");
+    }
+    List<Double> sorted = new ArrayList<>(seconds);
+    sorted.sort(Double::compare);
+    return new double[] {sorted.get(sorted.size() / 2), sorted.get(0)};
   }
 
   private static Tensor random(int[] shape) {
