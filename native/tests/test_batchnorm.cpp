@@ -244,6 +244,8 @@ void check_shape(rn_context* ctx, std::mt19937_64& rng, const Shape& s, int act,
     Buffer res(xn), u(xn), want(xn), got(xn), sm4(s.c), si4(s.c), sm5(s.c), si5(s.c);
     Buffer rm4(s.c), rv4(s.c), rm5(s.c), rv5(s.c);  // the same running statistics before each call
     res.fill_random(rng, -1.0f, 1.0f);
+    Buffer res2(xn);  // the residual kept for the call in place over x (res is overwritten below)
+    copy(res2, res);
     copy(rm4, rm);
     copy(rv4, rv);
     copy(rm5, rm);
@@ -264,6 +266,11 @@ void check_shape(rn_context* ctx, std::mt19937_64& rng, const Shape& s, int act,
     RN_EXPECT_OK(rn_batchnorm_forward_training_add_relu(ctx, s.n, s.c, s.hw, eps, momentum, x.data(), g, b, nullptr,
                                                         nullptr, sm5.data(), si5.data(), res.data(), res.data()));
     RN_EXPECT(std::memcmp(res.data(), want.data(), sizeof(float) * xn) == 0, "%s: in place over the residual", label);
+    Buffer xi(xn);  // and in place over x (the statistics pass reads each channel before it is written)
+    copy(xi, x);
+    RN_EXPECT_OK(rn_batchnorm_forward_training_add_relu(ctx, s.n, s.c, s.hw, eps, momentum, xi.data(), g, b, nullptr,
+                                                        nullptr, sm5.data(), si5.data(), res2.data(), xi.data()));
+    RN_EXPECT(std::memcmp(xi.data(), want.data(), sizeof(float) * xn) == 0, "%s: in place over x", label);
   }
 }
 
