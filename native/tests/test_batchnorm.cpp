@@ -332,7 +332,38 @@ void check_bad_arguments(rn_context* ctx) {
 
 }  // namespace
 
-int main() {
+// test_batchnorm --fuzz COUNT SEED: COUNT random shapes, each with every activation and both
+// variants (affine and tracked, or neither), on a random thread count of 1-3 and every ISA
+// level: plane sizes around the vector widths (runs with overlapping last vectors, padded
+// copies below one vector) and channel counts that do or do not spread over the threads (the
+// by-channel and the streaming schedules).
+int fuzz(int count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + rng() % v.size()); };
+  rn_context* ctxs[3] = {rn_context_create(1), rn_context_create(2), rn_context_create(3)};
+  for (int i = 0; i < count; ++i) {
+    Shape s{};
+    s.n = pick({1, 2, 3, 4, 7});
+    s.c = pick({1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 16, 17, 32, 33});
+    s.hw = rng() % 2 ? int(1 + rng() % 70) : pick({81, 98, 100, 127, 128, 129, 196, 255, 256, 784, 1000, 1024});
+    // At least 4 values a channel: with 2, x_hat is +-1 whatever x is, so dx is ~0 and its
+    // norm-wise relative error is float32 rounding over a near-zero result.
+    if (s.n * s.hw < 4) s.hw = 4;
+    const int t = int(rng() % 3);
+    for (int isa : isa_levels()) {
+      RN_EXPECT_OK(rn_context_set_isa(ctxs[t], isa));
+      for (int act : {RN_ACT_NONE, RN_ACT_RELU, RN_ACT_CRELU})
+        for (int variant = 0; variant < 2; ++variant)
+          check_shape(ctxs[t], rng, s, act, variant == 0, variant == 0, 0.0f, rn_isa_name(isa), t + 1);
+    }
+  }
+  for (rn_context* ctx : ctxs) rn_context_destroy(ctx);
+  std::printf("fuzz: %d random shapes from seed %llu\n", count, static_cast<unsigned long long>(seed));
+  return finish("test_batchnorm --fuzz");
+}
+
+int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--fuzz") return fuzz(std::atoi(argv[2]), std::strtoull(argv[3], nullptr, 10));
   std::mt19937_64 rng(11);
   // Small shapes run by channel on one thread; with 2 threads {3,5,4001} and {1,1,70001}
   // take the streaming schedule (channels do not spread evenly), {4,6,3001} the by-channel one.
