@@ -202,11 +202,61 @@ void bad_arguments(rn_cuda_context* g, std::mt19937_64& rng) {
   RN_EXPECT(rn_cuda_synchronize(g) == RN_STATUS_OK, "error word not cleared");
 }
 
+
+
+// A random shape for the fuzz mode: sides of 1-17 and a few larger, channel counts at and next
+// to the tiles' edges (M <= 16, 32, 64, > 64 for the forward's output channels and the
+// backward-data's input channels), 1x1 to 7x7 and non-square taps, strides 1-3 and padding per
+// axis; at most ~0.4 M multiply-adds a direction (the host emulation runs every thread of every
+// block) and at least 3 output channels and 48 outputs (see test_conv2d's fuzz mode).
+Case random_case(std::mt19937_64& rng) {
+  auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + rng() % v.size()); };
+  for (;;) {
+    Case cs{};
+    cs.n = pick({1, 2, 3, 5});
+    cs.c = pick({1, 2, 3, 4, 6, 8, 15, 16, 17, 31, 32, 33, 64, 65});
+    cs.k = pick({3, 5, 8, 15, 16, 17, 31, 32, 33, 64, 65});
+    cs.h = pick({1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 14, 16, 17, 28});
+    cs.w = pick({1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 14, 16, 17, 28, 33});
+    cs.r = pick({1, 2, 3, 3, 3, 5, 7});
+    cs.s = rng() % 4 == 0 ? pick({1, 2, 3, 5}) : cs.r;
+    cs.sh = pick({1, 1, 2, 2, 3});
+    cs.sw = rng() % 4 == 0 ? pick({1, 2, 3}) : cs.sh;
+    cs.ph = int(rng() % cs.r);
+    cs.pw = int(rng() % cs.s);
+    if (cs.h + 2 * cs.ph < cs.r || cs.w + 2 * cs.pw < cs.s) continue;
+    const rn_conv2d_desc d = make(cs);
+    if (rn_conv2d_check(&d) != RN_STATUS_OK) continue;
+    if (double(d.n) * d.k * d.p * d.q * d.c * d.r * d.s > 4e5 || d.n * d.k * d.p * d.q < 48) continue;
+    return cs;
+  }
+}
+
+// test_cuda_conv --fuzz COUNT SEED: COUNT random shapes (random_case) through conv_case in FP32
+// and TF32, and wnconv_case on every fourth.
+int fuzz(rn_cuda_context* g, rn_context* cpu, int count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  for (int i = 0; i < count; ++i) {
+    const Case cs = random_case(rng);
+    for (int math : {RN_CUDA_MATH_FP32, RN_CUDA_MATH_TF32}) {
+      if (rn_cuda_context_set_math(g, math) != RN_STATUS_OK) continue;  // TF32 below sm 80
+      const double tol = math == RN_CUDA_MATH_TF32 ? kTf32Tol : kFp32Tol;
+      const char* mode = math == RN_CUDA_MATH_TF32 ? "tf32" : "fp32";
+      conv_case(g, cpu, rng, cs, tol, mode);
+      if (i % 4 == 0) wnconv_case(g, cpu, rng, cs, tol, mode);
+    }
+  }
+  RN_EXPECT(rn_cuda_context_set_math(g, RN_CUDA_MATH_FP32) == RN_STATUS_OK, "set_math back");
+  std::printf("cuda conv2d fuzz: %d random shapes from seed %llu\n", count, static_cast<unsigned long long>(seed));
+  return finish_cuda("cuda conv2d --fuzz", g, cpu);
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   rn_cuda_context* g = context_or_skip("cuda conv2d");
   rn_context* cpu = rn_context_create(0);
+  if (argc == 4 && std::string(argv[1]) == "--fuzz") return fuzz(g, cpu, std::atoi(argv[2]), std::strtoull(argv[3], nullptr, 10));
   std::mt19937_64 rng(2024);
   const Case cases[] = {
       {3, 5, 7, 6, 4, 3, 3, 1, 1, 1, 1},      // the odd 3x3, M <= 16
