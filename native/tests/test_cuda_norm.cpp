@@ -38,6 +38,22 @@ void fill_input(rn_context* cpu, std::mt19937_64& rng, const Shape& s, Buffer& x
   }
 }
 
+// save_mean against the CPU's, each channel's error in units of its standard deviation (the
+// invstd the CPU saved): a mean near zero has no meaningful relative error, and the two sides
+// sum in other orders (as test_batchnorm judges the mean against the float64 one).
+void expect_mean_match(rn_cuda_context* g, const std::string& what, const DevBuffer& gpu, const Buffer& mean,
+                       const Buffer& invstd, double tol) {
+  expect_sync(g, what);
+  const std::vector<float> all = gpu.download_all();
+  RN_EXPECT(gpu.guard_intact(all), "%s: wrote past the end of its output", what.c_str());
+  for (size_t c = 0; c < mean.size(); ++c) {
+    const double err = std::fabs(double(all[c]) - mean[c]) * invstd[c];
+    const double rounding = std::fabs(mean[c]) * 6e-8 * invstd[c];  // the mean stored as float
+    RN_EXPECT(err <= tol + rounding, "%s[%zu]: %.9g, the CPU's %.9g (off by %.3g of the std)", what.c_str(), c,
+              double(all[c]), double(mean[c]), err);
+  }
+}
+
 void bn_case(rn_cuda_context* g, rn_context* cpu, std::mt19937_64& rng, const Shape& s, int act, bool affine,
              bool track, float offset) {
   char buf[160];
@@ -68,7 +84,7 @@ void bn_case(rn_cuda_context* g, rn_context* cpu, std::mt19937_64& rng, const Sh
                                                        track ? RM.data() : nullptr, track ? RV.data() : nullptr,
                                                        SM.data(), SI.data(), Y.data()));
   expect_match(g, l + " y", Y, y, tol);
-  expect_match(g, l + " save_mean", SM, sm, tol);
+  expect_mean_match(g, l + " save_mean", SM, sm, si, tol);
   expect_match(g, l + " save_invstd", SI, si, kFp32Tol);
   if (track) {
     expect_match(g, l + " running_mean", RM, rm, tol);
@@ -87,7 +103,7 @@ void bn_case(rn_cuda_context* g, rn_context* cpu, std::mt19937_64& rng, const Sh
                                                                   dbt, nullptr, nullptr, SMA.data(), SIA.data(),
                                                                   RES.data(), YA.data()));
     expect_match(g, l + " add_relu y", YA, ya, tol);
-    expect_match(g, l + " add_relu save_mean", SMA, sma, tol);
+    expect_mean_match(g, l + " add_relu save_mean", SMA, sma, sia, tol);
   }
 
   // Backward from the CPU's saved statistics (the same u on both sides).
@@ -257,9 +273,35 @@ void bad_arguments(rn_cuda_context* g) {
 
 }  // namespace
 
-int main() {
+// test_cuda_norm --fuzz COUNT SEED: COUNT random shapes, each through bn_case (every
+// activation, affine and tracked or not) and crelu_case, and an activation_case of a random
+// count: plane sizes on and off the vector widths, channel counts around the splits' grid,
+// batches of 1-9 (at least 4 values a channel, see test_batchnorm's fuzz mode).
+int fuzz(rn_cuda_context* g, rn_context* cpu, int count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + rng() % v.size()); };
+  for (int i = 0; i < count; ++i) {
+    Shape s{};
+    s.n = pick({1, 2, 3, 4, 9});
+    // (3 channels or more: the norm-wise error of dgamma, dbeta over one or two channels is
+    // that of one or two sums that can cancel to near zero)
+    s.c = pick({3, 5, 8, 16, 17, 33, 64});
+    s.hw = rng() % 2 ? int(1 + rng() % 70) : pick({81, 98, 100, 196, 255, 256, 784, 1024});
+    if (s.n * s.hw < 4) s.hw = 4;
+    for (int act : {RN_ACT_NONE, RN_ACT_RELU, RN_ACT_CRELU})
+      for (int variant = 0; variant < 2; ++variant) bn_case(g, cpu, rng, s, act, variant == 0, variant == 0, 0.0f);
+    crelu_case(g, cpu, rng, s);
+    activation_case(g, cpu, rng, int64_t(1 + rng() % 5000), int(rng() % 2));
+  }
+  std::printf("cuda batchnorm/activation fuzz: %d random shapes from seed %llu\n", count,
+              static_cast<unsigned long long>(seed));
+  return finish_cuda("cuda batchnorm/activation --fuzz", g, cpu);
+}
+
+int main(int argc, char** argv) {
   rn_cuda_context* g = context_or_skip("cuda batchnorm/activation");
   rn_context* cpu = rn_context_create(0);
+  if (argc == 4 && std::string(argv[1]) == "--fuzz") return fuzz(g, cpu, std::atoi(argv[2]), std::strtoull(argv[3], nullptr, 10));
   std::mt19937_64 rng(77);
   const Shape shapes[] = {
       {3, 5, 42},      // 7x6 planes: hw % 4 != 0, the scalar path
