@@ -339,7 +339,7 @@ void check_bad_arguments(rn_context* ctx) {
 // by-channel and the streaming schedules).
 int fuzz(int count, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + rng() % v.size()); };
+  auto pick = [&](std::initializer_list<int> v) { return pick_one(rng, v); };
   rn_context* ctxs[3] = {rn_context_create(1), rn_context_create(2), rn_context_create(3)};
   for (int i = 0; i < count; ++i) {
     Shape s{};
@@ -363,7 +363,9 @@ int fuzz(int count, uint64_t seed) {
 }
 
 int main(int argc, char** argv) {
-  if (argc == 4 && std::string(argv[1]) == "--fuzz") return fuzz(std::atoi(argv[2]), std::strtoull(argv[3], nullptr, 10));
+  int fuzz_count;
+  uint64_t fuzz_seed;
+  if (fuzz_args(argc, argv, &fuzz_count, &fuzz_seed)) return fuzz(fuzz_count, fuzz_seed);
   std::mt19937_64 rng(11);
   // Small shapes run by channel on one thread; with 2 threads {3,5,4001} and {1,1,70001}
   // take the streaming schedule (channels do not spread evenly), {4,6,3001} the by-channel one.

@@ -231,7 +231,7 @@ void run_shape(rn_context* ctx, int threads, int isa, const Shape& s, std::mt199
 // ~1.5 M multiply-adds, so that the float64 references stay cheap, and at least 3 output
 // channels and 48 outputs (see the end).
 Shape random_shape(std::mt19937_64& rng) {
-  auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + rng() % v.size()); };
+  auto pick = [&](std::initializer_list<int> v) { return pick_one(rng, v); };
   for (;;) {
     Shape s{};
     s.n = pick({1, 2, 3});
@@ -276,7 +276,9 @@ int fuzz(int count, uint64_t seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 4 && std::string(argv[1]) == "--fuzz") return fuzz(std::atoi(argv[2]), std::strtoull(argv[3], nullptr, 10));
+  int fuzz_count;
+  uint64_t fuzz_seed;
+  if (fuzz_args(argc, argv, &fuzz_count, &fuzz_seed)) return fuzz(fuzz_count, fuzz_seed);
   const Shape shapes[] = {
       {3, 5, 7, 6, 4, 3, 3, 1, 1},    // odd sizes, 3x3 same
       {3, 5, 7, 6, 4, 3, 3, 2, 1},    // stride 2

@@ -202,15 +202,13 @@ void bad_arguments(rn_cuda_context* g, std::mt19937_64& rng) {
   RN_EXPECT(rn_cuda_synchronize(g) == RN_STATUS_OK, "error word not cleared");
 }
 
-
-
 // A random shape for the fuzz mode: sides of 1-17 and a few larger, channel counts at and next
 // to the tiles' edges (M <= 16, 32, 64, > 64 for the forward's output channels and the
 // backward-data's input channels), 1x1 to 7x7 and non-square taps, strides 1-3 and padding per
 // axis; at most ~0.4 M multiply-adds a direction (the host emulation runs every thread of every
 // block) and at least 3 output channels and 48 outputs (see test_conv2d's fuzz mode).
 Case random_case(std::mt19937_64& rng) {
-  auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + rng() % v.size()); };
+  auto pick = [&](std::initializer_list<int> v) { return pick_one(rng, v); };
   for (;;) {
     Case cs{};
     cs.n = pick({1, 2, 3, 5});
@@ -256,7 +254,9 @@ int fuzz(rn_cuda_context* g, rn_context* cpu, int count, uint64_t seed) {
 int main(int argc, char** argv) {
   rn_cuda_context* g = context_or_skip("cuda conv2d");
   rn_context* cpu = rn_context_create(0);
-  if (argc == 4 && std::string(argv[1]) == "--fuzz") return fuzz(g, cpu, std::atoi(argv[2]), std::strtoull(argv[3], nullptr, 10));
+  int fuzz_count;
+  uint64_t fuzz_seed;
+  if (fuzz_args(argc, argv, &fuzz_count, &fuzz_seed)) return fuzz(g, cpu, fuzz_count, fuzz_seed);
   std::mt19937_64 rng(2024);
   const Case cases[] = {
       {3, 5, 7, 6, 4, 3, 3, 1, 1, 1, 1},      // the odd 3x3, M <= 16

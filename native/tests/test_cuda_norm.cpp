@@ -279,7 +279,7 @@ void bad_arguments(rn_cuda_context* g) {
 // batches of 1-9 (at least 4 values a channel, see test_batchnorm's fuzz mode).
 int fuzz(rn_cuda_context* g, rn_context* cpu, int count, uint64_t seed) {
   std::mt19937_64 rng(seed);
-  auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + rng() % v.size()); };
+  auto pick = [&](std::initializer_list<int> v) { return pick_one(rng, v); };
   for (int i = 0; i < count; ++i) {
     Shape s{};
     s.n = pick({1, 2, 3, 4, 9});
@@ -301,7 +301,9 @@ int fuzz(rn_cuda_context* g, rn_context* cpu, int count, uint64_t seed) {
 int main(int argc, char** argv) {
   rn_cuda_context* g = context_or_skip("cuda batchnorm/activation");
   rn_context* cpu = rn_context_create(0);
-  if (argc == 4 && std::string(argv[1]) == "--fuzz") return fuzz(g, cpu, std::atoi(argv[2]), std::strtoull(argv[3], nullptr, 10));
+  int fuzz_count;
+  uint64_t fuzz_seed;
+  if (fuzz_args(argc, argv, &fuzz_count, &fuzz_seed)) return fuzz(g, cpu, fuzz_count, fuzz_seed);
   std::mt19937_64 rng(77);
   const Shape shapes[] = {
       {3, 5, 42},      // 7x6 planes: hw % 4 != 0, the scalar path

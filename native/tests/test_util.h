@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <initializer_list>
 #include <random>
 #include <string>
 #include <vector>
@@ -96,6 +97,26 @@ inline void expect_close(const char* what, const Buffer& out, const std::vector<
   RN_EXPECT(out.all_finite(), "%s: output not fully written (NaN poison left) or not finite", what);
   double err = rel_error(out.data(), ref);
   RN_EXPECT(err < tol, "%s: relative error %.3g >= %.3g", what, err, tol);
+}
+
+// A test's fuzz mode: `--fuzz COUNT SEED` as its arguments (COUNT random shapes from SEED instead
+// of its fixed list). False without them; anything else on the command line is a usage error.
+inline bool fuzz_args(int argc, char** argv, int* count, uint64_t* seed) {
+  if (argc == 1) return false;
+  if (argc == 4 && std::string(argv[1]) == "--fuzz") {
+    char* end = nullptr;
+    *count = int(std::strtol(argv[2], &end, 10));
+    const bool count_ok = *end == '\0' && *count >= 1;
+    *seed = std::strtoull(argv[3], &end, 10);
+    if (count_ok && *end == '\0' && argv[3][0] != '\0') return true;
+  }
+  std::fprintf(stderr, "usage: %s [--fuzz COUNT SEED]  (COUNT >= 1 random shapes from SEED)\n", argv[0]);
+  std::exit(2);
+}
+
+// One of `values`, uniformly (the fuzz modes' shape generators).
+inline int pick_one(std::mt19937_64& rng, std::initializer_list<int> values) {
+  return *(values.begin() + rng() % values.size());
 }
 
 // The ISA levels this CPU can run: every test runs on each.
