@@ -264,8 +264,8 @@ class ResNetTest extends WithEngine {
   /**
    * Random CIFAR networks (fixed seed): widths of 16-48 channels (so CReLU convs form their input in
    * the Winograd pack), every normalization, both activations and shortcuts, inputs of 5-20
-   * pixels, whose stages run on planes of 1 to 20 pixels a side: the Winograd tilings of every
-   * side length, where the fused backward-data once wrote past planes of 1, 2 or 5 rows.
+   * pixels, whose stages run on planes of 2 to 20 pixels a side: Winograd tilings of those side
+   * lengths, among them 2 and 5, past whose planes the fused backward-data once wrote.
    */
   static Stream<Arguments> randomNetworks() {
     SplittableRandom rng = new SplittableRandom(2029);
