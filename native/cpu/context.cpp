@@ -18,15 +18,18 @@ void* Workspace::require(size_t bytes) {
   // Grow geometrically-ish so a sequence of slightly larger requests does not
   // reallocate every time.
   size_t want = bytes + bytes / 8;
-  void* p = rn_alloc(want);
+  // rn_alloc aligns to 64 bytes: a page more, to start data_ on a page
+  void* p = rn_alloc(want + kPageBytes - 64);
   if (p == nullptr) throw std::bad_alloc();
-  data_ = p;
+  block_ = p;
+  data_ = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(p) + kPageBytes - 1) & ~uintptr_t(kPageBytes - 1));
   capacity_ = want;
   return data_;
 }
 
 void Workspace::release() {
-  rn_free(data_);
+  rn_free(block_);
+  block_ = nullptr;
   data_ = nullptr;
   capacity_ = 0;
 }

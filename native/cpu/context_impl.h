@@ -21,14 +21,37 @@ class Workspace {
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
 
-  // Returns at least `bytes` bytes, 64-byte aligned. Throws std::bad_alloc.
+  // Returns at least `bytes` bytes, starting on a page boundary (kPageBytes), so that the
+  // page-aligned offsets of a ScratchPlan are page-aligned in memory. Throws std::bad_alloc.
   void* require(size_t bytes);
   size_t capacity() const { return capacity_; }
   void release();
 
  private:
+  void* block_ = nullptr;  // as rn_alloc returned it (data_ rounded up to a page)
   void* data_ = nullptr;
   size_t capacity_ = 0;
+};
+
+constexpr size_t kPageBytes = 4096;
+
+// Left unused after each region of scratch that one thread writes while others write the
+// regions beside it (ScratchPlan::add_regions). A core's hardware prefetchers run on past the
+// end of the buffer it streams through, into the first few KiB of the next region, and pull
+// those lines away from the core that is writing them, which then waits for them to come
+// back: a cross-core transfer, ~0.2 us where the VM's two vCPUs sit on different L3s (a
+// ping-pong round trip of 400-500 ns rather than ~100). Zen 3 VM, 3x3/2 32->64 @16x16 forward,
+// batch 128, 2 threads, us per image on the thread whose phase planes came second (the first's
+// ran at 27.5-29.5 throughout): next to the first thread's region 35-40, a 6 KiB gap 30, 10 KiB
+// 27.6, 1 MiB 27.6-27.8; the whole call 140 -> 165 GFLOP/s in that state. On adjacent vCPUs
+// (round trip ~100 ns) the cost was 1-2 us per image.
+constexpr size_t kRegionGuardBytes = size_t(16) << 10;
+
+// Equal regions of a ScratchPlan, one per thread or per work group: region i at of(i).
+struct Regions {
+  size_t at = 0;      // offset of region 0 in the block
+  size_t stride = 0;  // bytes from one region to the next
+  size_t of(int i) const { return at + stride * size_t(i); }
 };
 
 // Carves 64-byte aligned pieces out of one workspace block.
@@ -58,9 +81,20 @@ class ScratchPlan {
   }
   template <class T>
   size_t add_array(size_t count) { return add(count * sizeof(T)); }
+  // `count` regions of `bytes` each that different threads write at the same time: where there
+  // are several, each starts on a page of its own and is followed by kRegionGuardBytes that
+  // nothing uses (see there); one region is added as add() would.
+  Regions add_regions(size_t bytes, int count) {
+    if (count <= 1) return Regions{add(bytes), ScratchCarver::round_up(bytes)};
+    total_ = round_up_to_page(total_);
+    const Regions r{total_, round_up_to_page(bytes) + kRegionGuardBytes};
+    total_ += r.stride * size_t(count);
+    return r;
+  }
   size_t total() const { return total_; }
 
  private:
+  static size_t round_up_to_page(size_t bytes) { return (bytes + kPageBytes - 1) & ~(kPageBytes - 1); }
   size_t total_ = 0;
 };
 

@@ -309,8 +309,7 @@ int forward_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const float* x, 
   const size_t gemms_at = plan.add_array<BorderGemm>(border.max_gemms());
   const size_t aoff_at = plan.add_array<int64_t>(border.max_segments());
   const size_t boff_at = plan.add_array<int64_t>(border.max_segments());
-  const size_t per_thread = fc.yt_bytes + fc.neg_bytes;
-  const size_t per_thread_at = plan.add(per_thread * threads);
+  const Regions per_thread = plan.add_regions(fc.yt_bytes + fc.neg_bytes, threads);
   void* base = ctx->workspace.require(plan.total());
   fc.set_up(base, w, bias);
 
@@ -330,7 +329,7 @@ int forward_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const float* x, 
 
   const int64_t x_image = int64_t(d.c) * d.h * d.w;
   for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
-    char* scratch = at_offset<char>(base, per_thread_at + per_thread * tid);
+    char* scratch = at_offset<char>(base, per_thread.of(tid));
     float* yt = reinterpret_cast<float*>(scratch);
     float* yt_neg = reinterpret_cast<float*>(scratch + fc.yt_bytes);
     fc.fill_bias(yt, int64_t(d.p) * d.q);
@@ -358,8 +357,8 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   fc.plan(plan);
   const size_t aoff_at = plan.add_array<int64_t>(taps), boff_at = plan.add_array<int64_t>(taps);
   const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * rows * pitch * d.c);
-  const size_t per_thread = 2 * xt_bytes + fc.yt_bytes + fc.neg_bytes;  // xt: this image's and the next's
-  const size_t per_thread_at = plan.add(per_thread * threads);
+  // xt: this image's and the next's
+  const Regions per_thread = plan.add_regions(2 * xt_bytes + fc.yt_bytes + fc.neg_bytes, threads);
   void* base = ctx->workspace.require(plan.total());
   fc.set_up(base, w, bias);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
@@ -378,7 +377,7 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   // it took the place of a software prefetch of the next image).
   std::atomic<int32_t> counter{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
-    char* scratch = at_offset<char>(base, per_thread_at + per_thread * tid);
+    char* scratch = at_offset<char>(base, per_thread.of(tid));
     float* xt_buf[2] = {reinterpret_cast<float*>(scratch), reinterpret_cast<float*>(scratch + xt_bytes)};
     float* yt = reinterpret_cast<float*>(scratch + 2 * xt_bytes);
     float* yt_neg = reinterpret_cast<float*>(scratch + 2 * xt_bytes + fc.yt_bytes);
@@ -449,7 +448,7 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   const size_t aoff_at = plan.add_array<int64_t>(taps);
   const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * ring * row_pitch);
   const size_t boff_bytes = ScratchCarver::round_up(sizeof(int64_t) * taps);  // per thread: this row's offsets
-  const size_t per_thread_at = plan.add((xt_bytes + boff_bytes) * threads);
+  const Regions per_thread = plan.add_regions(xt_bytes + boff_bytes, threads);
   void* base = ctx->workspace.require(plan.total());
   float* wt = at_offset<float>(base, wt_at);
   tap_major_weights(ctx->pool, d, w, false, TapWeights{false, taps, d.c, d.k}, wt);
@@ -472,7 +471,7 @@ int forward_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   // on Zen 3 (2 threads, median ms of three alternations): none 4.2-5.4, x rows 3.4-4.4, x and
   // y rows 3.2-4.8, so y is left to the hardware. (always_inline: see PacedPrefetch.)
   for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
-    char* scratch = at_offset<char>(base, per_thread_at + (xt_bytes + boff_bytes) * tid);
+    char* scratch = at_offset<char>(base, per_thread.of(tid));
     float* xt = reinterpret_cast<float*>(scratch);
     int64_t* b_off = reinterpret_cast<int64_t*>(scratch + xt_bytes);
     // Prefetches the x rows new to output row p of image n (nothing past the batch).
@@ -568,8 +567,7 @@ int forward_phase_planes(rn_context* ctx, const rn_conv2d_desc& d, const float* 
   fc.plan(plan);
   const size_t aoff_at = plan.add_array<int64_t>(taps), boff_at = plan.add_array<int64_t>(taps);
   const size_t xt_bytes = ScratchCarver::round_up(sizeof(float) * pl.floats);
-  const size_t per_thread = xt_bytes + fc.yt_bytes + fc.neg_bytes;
-  const size_t per_thread_at = plan.add(per_thread * threads);
+  const Regions per_thread = plan.add_regions(xt_bytes + fc.yt_bytes + fc.neg_bytes, threads);
   void* base = ctx->workspace.require(plan.total());
   fc.set_up(base, w, bias);
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
@@ -589,7 +587,7 @@ int forward_phase_planes(rn_context* ctx, const rn_conv2d_desc& d, const float* 
   const int64_t image_work = pixels * g.k16 * d.c * taps;  // the GEMM's multiply-adds, as PacedPrefetch counts them
   const int64_t y_image = ep ? ep->image(d) : int64_t(d.k) * pixels;
   for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
-    char* scratch = at_offset<char>(base, per_thread_at + per_thread * tid);
+    char* scratch = at_offset<char>(base, per_thread.of(tid));
     float* xt = reinterpret_cast<float*>(scratch);
     float* yt = reinterpret_cast<float*>(scratch + xt_bytes);
     float* yt_neg = reinterpret_cast<float*>(scratch + xt_bytes + fc.yt_bytes);
@@ -683,7 +681,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
   const size_t boff_at = plan.add_array<int64_t>(size_t(phases_h) * sw * taps);
   const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * pad.rows * pad.cols * d.k);
   const size_t tmp_bytes = ScratchCarver::round_up(sizeof(float) * sw * d.c * pair * nj);  // [aw][c][row][j]
-  const size_t per_thread_at = plan.add((dyt_bytes + tmp_bytes) * threads);
+  const Regions per_thread = plan.add_regions(dyt_bytes + tmp_bytes, threads);
   const size_t padded_at = plan.add_array<uint8_t>(threads);  // per thread: its dy copy's zero padding written
   void* base = ctx->workspace.require(plan.total());
   uint8_t* padded = at_offset<uint8_t>(base, padded_at);
@@ -721,7 +719,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
       for (int32_t aw = 0; aw < sw; ++aw)
         image_work += int64_t(d.c) * std::min(pair, phase_rows(d, ah) - i) * nj * d.k * tap_count[ah * sw + aw];
   for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
-    char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + tmp_bytes) * tid);
+    char* scratch = at_offset<char>(base, per_thread.of(tid));
     PacedPrefetch prefetch;
     if (prefetch_next && next >= 0) prefetch.start(dy + next * dy_image, dy_image, nullptr, 0, image_work);
     float* dyt = reinterpret_cast<float*>(scratch);
@@ -730,7 +728,7 @@ int backward_data_pixel_lanes(rn_context* ctx, const rn_conv2d_desc& d, const fl
     // transition half of every row: 16 columns of dy, then 16 of zeros).
     kern.pack_planar(dy + n * dy_image, d.k, d.p, d.q, -pad.top, pad.rows, -pad.left, pad.cols, pad.cols, dyt,
                      padded[tid] != 0);
-    padded[tid] = 1;
+    if (padded[tid] == 0) padded[tid] = 1;  // (once: the flags share a line, which a store per image would bounce between cores)
     float* dxn = dx + int64_t(n) * d.c * hw;
     GemmArgs ga;
     ga.m = d.c;  // rows: input channels, broadcast from the weights
@@ -828,7 +826,7 @@ int backward_data_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const floa
   const size_t gemms_at = plan.add_array<BorderGemm>(max_gemms);
   const size_t aoff_at = plan.add_array<int64_t>(max_segments), boff_at = plan.add_array<int64_t>(max_segments);
   const size_t dxt_bytes = ScratchCarver::round_up(sizeof(float) * d.h * d.w * g.c16);
-  const size_t per_thread_at = plan.add(dxt_bytes * threads);
+  const Regions per_thread = plan.add_regions(dxt_bytes, threads);
   void* base = ctx->workspace.require(plan.total());
 
   float* wt = at_offset<float>(base, wt_at);
@@ -865,7 +863,7 @@ int backward_data_from_nchw(rn_context* ctx, const rn_conv2d_desc& d, const floa
   for (int32_t i = 0; i < count; ++i) image_work += gemms[i].m * gemms[i].nseg * int64_t(g.c16) * d.k;
   const int64_t dy_image = int64_t(d.k) * d.p * d.q, dx_image = int64_t(d.c) * d.h * d.w;
   for_each_image_ahead(ctx, threads, d.n, [&](int32_t n, int32_t next, int tid) {
-    float* dxt = at_offset<float>(base, per_thread_at + dxt_bytes * tid);
+    float* dxt = at_offset<float>(base, per_thread.of(tid));
     PacedPrefetch paced;
     if (prefetch)
       paced.start(next >= 0 ? dy + next * dy_image : nullptr, dy_image, dx + n * dx_image, dx_image, image_work);
@@ -906,7 +904,7 @@ int backward_data_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const fl
   const size_t boff_at = plan.add_array<int64_t>(size_t(phases) * taps);
   const size_t dyt_bytes = ScratchCarver::round_up(sizeof(float) * rows * pitch * d.k);
   const size_t dxt_bytes = ScratchCarver::round_up(sizeof(float) * d.h * d.w * g.c16);
-  const size_t per_thread_at = plan.add((dyt_bytes + dxt_bytes) * threads);
+  const Regions per_thread = plan.add_regions(dyt_bytes + dxt_bytes, threads);
   const size_t padded_at = plan.add_array<uint8_t>(threads);  // per thread: its dy copy's zero padding written
   void* base = ctx->workspace.require(plan.total());
   uint8_t* padded = at_offset<uint8_t>(base, padded_at);
@@ -928,12 +926,12 @@ int backward_data_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const fl
     }
 
   for_each_image(ctx, threads, d.n, [&](int32_t n, int tid) {
-    char* scratch = at_offset<char>(base, per_thread_at + (dyt_bytes + dxt_bytes) * tid);
+    char* scratch = at_offset<char>(base, per_thread.of(tid));
     float* dyt = reinterpret_cast<float*>(scratch);
     float* dxt = reinterpret_cast<float*>(scratch + dyt_bytes);
     kern.pack_planar(dy + int64_t(n) * d.k * d.p * d.q, d.k, d.p, d.q, -pad_t, rows, -pad_l, cols, pitch, dyt,
                      padded[tid] != 0);
-    padded[tid] = 1;
+    if (padded[tid] == 0) padded[tid] = 1;  // (once: the flags share a line, which a store per image would bounce between cores)
     for (int32_t ah = 0; ah < phases_h; ++ah)
       for (int32_t aw = 0; aw < phases_w; ++aw) {
         const int32_t ph = ah * phases_w + aw;
@@ -1009,8 +1007,8 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   const size_t aoff_at = plan.add_array<int64_t>(size_t(taps) * seg_stride);
   const size_t boff_at = plan.add_array<int64_t>(size_t(taps) * seg_stride);
   const size_t nseg_at = plan.add_array<int32_t>(taps), len_at = plan.add_array<int32_t>(taps);
-  const size_t per_thread_at = plan.add((dyt_bytes + xt_bytes) * threads);
-  const size_t acc_at = plan.add(acc_bytes * groups);
+  const Regions per_thread = plan.add_regions(dyt_bytes + xt_bytes, threads);
+  const Regions accumulators = plan.add_regions(acc_bytes, groups);
   void* base = ctx->workspace.require(plan.total());
   int64_t* a_off = at_offset<int64_t>(base, aoff_at);
   int64_t* b_off = at_offset<int64_t>(base, boff_at);
@@ -1052,7 +1050,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
           b_off[at] = j * dyt_image + (int64_t(p) * d.q + cols.lo) * dyt_pixel;
         }
     }
-  auto acc_of = [&](int group) { return at_offset<float>(base, acc_at + acc_bytes * group); };
+  auto acc_of = [&](int group) { return at_offset<float>(base, accumulators.of(group)); };
 
   // With three filter rows and channels in fours, the three row taps of a column tap s
   // share one 12x2 register tile (gemm_bcast_grouped: four channels of each row tap, the
@@ -1092,8 +1090,8 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   for (int32_t t = 0; t < taps; ++t) image_work += int64_t(d.c) * g.k16 * nseg[t] * seg_len[t];
   std::atomic<int64_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
-    float* dyt = at_offset<float>(base, per_thread_at + (dyt_bytes + xt_bytes) * tid);
-    float* xt = at_offset<float>(base, per_thread_at + (dyt_bytes + xt_bytes) * tid + dyt_bytes);
+    float* dyt = at_offset<float>(base, per_thread.of(tid));
+    float* xt = at_offset<float>(base, per_thread.of(tid) + dyt_bytes);
     PacedPrefetch prefetch;
     GemmArgs ga;
     ga.m = d.c;  // rows: input channels

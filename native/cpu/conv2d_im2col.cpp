@@ -93,10 +93,12 @@ int im2col_forward(rn_context* ctx, const rn_conv2d_desc& d, const float* x, con
   const bool direct = is_pointwise(d);
   const int64_t crs = filter_size(d), pq = out_plane(d);
   const int threads = std::min<int>(ctx->pool.size(), d.n);
-  float* cols = direct ? nullptr
-                       : static_cast<float*>(ctx->workspace.require(sizeof(float) * crs * pq * threads));
+  // a column buffer per thread
+  ScratchPlan plan;
+  const Regions cols = plan.add_regions(sizeof(float) * crs * pq, threads);
+  char* base = direct ? nullptr : static_cast<char*>(ctx->workspace.require(plan.total()));
   ctx->pool.run_each(threads, [&](int tid, int nt) {
-    float* col = direct ? nullptr : cols + crs * pq * tid;
+    float* col = direct ? nullptr : at_offset<float>(base, cols.of(tid));
     for (int32_t n = tid; n < d.n; n += nt) {
       const float* xn = x + int64_t(n) * d.c * in_plane(d);
       float* yn = y + n * (ep ? ep->image(d) : d.k * pq);
@@ -118,10 +120,12 @@ int im2col_backward_data(rn_context* ctx, const rn_conv2d_desc& d, const float* 
   const bool direct = is_pointwise(d);
   const int64_t crs = filter_size(d), pq = out_plane(d);
   const int threads = std::min<int>(ctx->pool.size(), d.n);
-  float* cols = direct ? nullptr
-                       : static_cast<float*>(ctx->workspace.require(sizeof(float) * crs * pq * threads));
+  // a column buffer per thread
+  ScratchPlan plan;
+  const Regions cols = plan.add_regions(sizeof(float) * crs * pq, threads);
+  char* base = direct ? nullptr : static_cast<char*>(ctx->workspace.require(plan.total()));
   ctx->pool.run_each(threads, [&](int tid, int nt) {
-    float* col = direct ? nullptr : cols + crs * pq * tid;
+    float* col = direct ? nullptr : at_offset<float>(base, cols.of(tid));
     for (int32_t n = tid; n < d.n; n += nt) {
       const float* dyn = dy + int64_t(n) * d.k * pq;
       float* dxn = dx + int64_t(n) * d.c * in_plane(d);
@@ -146,11 +150,12 @@ int im2col_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   // straight into dw); summed at the end in a fixed order so the result does not
   // depend on timing.
   const size_t col_floats = direct ? 0 : size_t(crs * pq);
-  const size_t per_thread =
-      ScratchCarver::round_up(sizeof(float) * col_floats) + ScratchCarver::round_up(sizeof(float) * kcrs);
-  char* base = static_cast<char*>(ctx->workspace.require(per_thread * threads));
+  ScratchPlan plan;
+  const Regions per_thread = plan.add_regions(
+      ScratchCarver::round_up(sizeof(float) * col_floats) + ScratchCarver::round_up(sizeof(float) * kcrs), threads);
+  char* base = static_cast<char*>(ctx->workspace.require(plan.total()));
   auto buffers = [&](int t) {
-    ScratchCarver carve(base + per_thread * t);
+    ScratchCarver carve(base + per_thread.of(t));
     float* col = carve.take<float>(col_floats);
     return std::make_pair(col, t == 0 ? dw : carve.take<float>(kcrs));
   };

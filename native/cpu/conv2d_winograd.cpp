@@ -203,12 +203,12 @@ ImageRange images_not_read(const Plan& pl, int64_t row0, int32_t rows, int64_t n
 // y[c] = out[c]·[u > 0] - out[C + c]·[u < 0] (C channels, y_image = C planes), each tile row's
 // 2C channels unpacked to a cache-resident buffer first (t.rows) instead of to memory.
 void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* u, const float* bias16,
-                      float* y, int64_t y_image, const Epilogue* ep, char* scratch, const float* crelu_u = nullptr) {
+                      float* y, int64_t y_image, const Epilogue* ep, char* base, const Regions& per_thread,
+                      const float* crelu_u = nullptr) {
   const IsaKernels& kern = isa_kernels(ctx->isa);
   const rn::NormKernels& norm = rn::norm_kernels(ctx->isa);
   const int64_t blocks = pl.blocks();
   const int threads = int(std::min<int64_t>(ctx->pool.size(), blocks));
-  const size_t per_thread = thread_bytes(pl);
   // Paced over each block's GEMMs (PacedPrefetch, as in the direct convs): the input images of
   // the block this thread takes next that this block has not read (pack_c16 waited on memory for
   // them), and this block's output images (the unpack's stores read each line first). Zen 3,
@@ -220,7 +220,7 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
   const int64_t x_image = int64_t(pl.x_channels()) * pl.h * pl.w;
   std::atomic<int64_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
-    const ThreadBuffers t = carve(pl, scratch + per_thread * tid);
+    const ThreadBuffers t = carve(pl, base + per_thread.of(tid));
     PacedPrefetch paced;
     OrderedClaims claims(next);
     for (int64_t b = claims.next(); b < blocks; b = claims.next()) {
@@ -296,19 +296,21 @@ int forward_form(rn_context* ctx, const Plan& pl, const float* x, const float* w
   const size_t bias_bytes = ScratchCarver::round_up(sizeof(float) * pl.cout16);
   const size_t g_bytes = ScratchCarver::round_up(sizeof(float) * pl.cin * 9 * pl.cout16);
   const int threads = int(std::min<int64_t>(ctx->pool.size(), pl.blocks()));
-  // g (regrouped filters) shares the threads' part: it is dead before they start
-  const size_t tail = std::max(g_bytes, thread_bytes(pl) * threads);
-  char* base = static_cast<char*>(ctx->workspace.require(u_bytes + bias_bytes + tail));
-  float* u = reinterpret_cast<float*>(base);
-  transform_filters(ctx->pool, isa_kernels(ctx->isa), pl, w, rotated, u,
-                    reinterpret_cast<float*>(base + u_bytes + bias_bytes));
+  ScratchPlan plan;
+  const size_t u_at = plan.add(u_bytes), bias_at = plan.add(bias_bytes);
+  const Regions per_thread = plan.add_regions(thread_bytes(pl), threads);
+  // g (regrouped filters) shares the threads' regions: it is dead before they start
+  const size_t g_at = per_thread.at;
+  char* base = static_cast<char*>(ctx->workspace.require(std::max(plan.total(), g_at + g_bytes)));
+  float* u = at_offset<float>(base, u_at);
+  transform_filters(ctx->pool, isa_kernels(ctx->isa), pl, w, rotated, u, at_offset<float>(base, g_at));
   float* bias16 = nullptr;
   if (bias != nullptr) {
-    bias16 = reinterpret_cast<float*>(base + u_bytes);
+    bias16 = at_offset<float>(base, bias_at);
     std::memset(bias16, 0, sizeof(float) * pl.cout16);
     std::memcpy(bias16, bias, sizeof(float) * pl.cout);
   }
-  run_forward_form(ctx, pl, x, u, bias16, y, y_image, ep, base + u_bytes + bias_bytes, crelu_u);
+  run_forward_form(ctx, pl, x, u, bias16, y, y_image, ep, base, per_thread, crelu_u);
   return RN_STATUS_OK;
 }
 
@@ -352,11 +354,11 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
   const WorkGroups split(blocks, threads, WorkGroups::min_units_for(blocks, threads, acc_floats, block_work));
   const int groups = split.count();
   const size_t acc_bytes = ScratchCarver::round_up(sizeof(float) * acc_floats);
-  const size_t per_thread = thread_bytes(pl);
-  char* base = static_cast<char*>(ctx->workspace.require(per_thread * threads + acc_bytes * groups));
-  auto accumulator = [&](int group) {
-    return reinterpret_cast<float*>(base + per_thread * threads + acc_bytes * group);
-  };
+  ScratchPlan plan;
+  const Regions per_thread = plan.add_regions(thread_bytes(pl), threads);
+  const Regions accumulators = plan.add_regions(acc_bytes, groups);
+  char* base = static_cast<char*>(ctx->workspace.require(plan.total()));
+  auto accumulator = [&](int group) { return at_offset<float>(base, accumulators.of(group)); };
 
   // Paced over each block's GEMMs, as in the forward form: the images of x and dy that the
   // thread's next block reads and this one has not (both packs waited on memory for them:
@@ -371,7 +373,7 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
   const int64_t x_image = int64_t(pl.x_channels()) * pl.h * pl.w, dy_image = int64_t(pl.cout) * pl.p * pl.q;
   std::atomic<int64_t> next{0};
   ctx->pool.run_each(threads, [&](int tid, int) {
-    const ThreadBuffers t = carve(pl, base + per_thread * tid);
+    const ThreadBuffers t = carve(pl, base + per_thread.of(tid));
     PacedPrefetch paced;
     GemmArgs g;
     g.prefetch = prefetch ? &paced : nullptr;
