@@ -114,17 +114,17 @@ void tap_major_weights(ThreadPool& pool, const rn_conv2d_desc& d, const float* w
   });
 }
 
-// Hands images to the pool's threads one at a time (an atomic counter: the two
-// cores of a VM are rarely equally fast, so static splits leave one waiting);
-// body(n, tid). (The next image's input used to be prefetched into L2 in bursts of
-// software prefetches while n was computed: on this machine that measured no faster
-// than leaving it to the hardware, and the bursts stalled the core on full fill
+// Hands images to the pool's threads one at a time (ImageShares: each thread its own run of
+// images first, then the others' leftovers, taken as they come, as the two cores of a VM are
+// rarely equally fast); body(n, tid). (The next image's input used to be prefetched into L2
+// in bursts of software prefetches while n was computed: on this machine that measured no
+// faster than leaving it to the hardware, and the bursts stalled the core on full fill
 // buffers, so it went; forward packs its next image between GEMM rows instead.)
 template <class Body>
 void for_each_image(rn_context* ctx, int threads, int32_t images, const Body& body) {
-  std::atomic<int32_t> next{0};
+  ImageShares claims(images, threads);
   ctx->pool.run_each(threads, [&](int tid, int) {
-    for (int32_t n = next.fetch_add(1); n < images; n = next.fetch_add(1)) body(n, tid);
+    for (int32_t n = claims.claim(tid); n >= 0; n = claims.claim(tid)) body(n, tid);
   });
 }
 
@@ -142,11 +142,11 @@ bool streams_result(const float* out, int64_t floats, int threads) {
 // that it can prefetch that image's input meanwhile: body(n, next, tid), next = -1 at the end.
 template <class Body>
 void for_each_image_ahead(rn_context* ctx, int threads, int32_t images, const Body& body) {
-  std::atomic<int32_t> counter{0};
+  ImageShares claims(images, threads);
   ctx->pool.run_each(threads, [&](int tid, int) {
-    for (int32_t n = counter.fetch_add(1); n < images;) {
-      const int32_t next = counter.fetch_add(1);
-      body(n, next < images ? next : -1, tid);
+    for (int32_t n = claims.claim(tid); n >= 0;) {
+      const int32_t next = claims.claim(tid);
+      body(n, next, tid);
       n = next;
     }
   });
@@ -375,8 +375,12 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   // rows, so that its loads from L3 or memory overlap the multiply-adds (measured: up to
   // 8 % faster on one thread, the same on two, against packing each image when it comes;
   // it took the place of a software prefetch of the next image).
-  std::atomic<int32_t> counter{0};
+  ImageShares claims(d.n, threads);
   ctx->pool.run_each(threads, [&](int tid, int) {
+    auto claim = [&] {  // d.n: none left
+      const int32_t n = claims.claim(tid);
+      return n >= 0 ? n : d.n;
+    };
     char* scratch = at_offset<char>(base, per_thread.of(tid));
     float* xt_buf[2] = {reinterpret_cast<float*>(scratch), reinterpret_cast<float*>(scratch + xt_bytes)};
     float* yt = reinterpret_cast<float*>(scratch + 2 * xt_bytes);
@@ -391,12 +395,12 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
     ga.ldc = g.k16;
     int cur = 0;  // xt_buf[cur] holds image n: the first packed here, each later one during its predecessor
     bool padded[2] = {false, false};  // the buffer holds its zero padding (written once)
-    int32_t n = counter.fetch_add(1);
+    int32_t n = claim();
     if (n < d.n)
       kern.pack_planar(x + n * x_image, d.c, d.h, d.w, -d.pad_h, rows, -d.pad_w, cols, pitch, xt_buf[0], false);
     padded[0] = true;
     while (n < d.n) {
-      const int32_t next = counter.fetch_add(1);
+      const int32_t next = claim();
       float* xt = xt_buf[cur];
       fc.fill_bias(yt, int64_t(d.p) * d.q);
       for (int32_t p = 0; p < d.p; ++p) {

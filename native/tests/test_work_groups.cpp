@@ -2,6 +2,9 @@
 // the ranges tile the work exactly, shrink toward the end, respect the least size and
 // the group cap, and depend only on their arguments; and the filter gradients that use
 // it give the same dW, bit for bit, call after call on a context with several threads.
+#include <thread>
+#include <vector>
+
 #include "conv2d_impl.h"
 #include "test_util.h"
 
@@ -9,6 +12,54 @@ using namespace rntest;
 using rn::conv::WorkGroups;
 
 namespace {
+
+// ImageShares: every image handed out exactly once, whether the threads claim one after
+// another or at once on a pool; a thread alone takes its own share front to back first.
+void check_image_shares(int32_t count, int threads) {
+  char what[64];
+  std::snprintf(what, sizeof what, "ImageShares(%d, %d)", count, threads);
+  {
+    rn::conv::ImageShares claims(count, threads);
+    const int32_t own_lo = int32_t(int64_t(count) * 0 / std::max(threads, 1));
+    const int32_t own_hi = threads <= rn::conv::ImageShares::kMaxShares ? int32_t(int64_t(count) / std::max(threads, 1))
+                                                                           : count;
+    std::vector<int> seen(size_t(count), 0);
+    int32_t expect = own_lo, taken = 0;
+    for (int32_t n = claims.claim(0); n >= 0; n = claims.claim(0), ++taken) {
+      RN_EXPECT(n < count, "%s: image %d out of range", what, n);
+      if (n >= count) break;
+      ++seen[size_t(n)];
+      if (expect < own_hi) {
+        RN_EXPECT(n == expect, "%s: thread 0 took %d before its own %d", what, n, expect);
+        ++expect;
+      }
+    }
+    RN_EXPECT(taken == count, "%s: one thread took %d images", what, taken);
+    for (int32_t n = 0; n < count; ++n) RN_EXPECT(seen[size_t(n)] == 1, "%s: image %d taken %d times", what, n, seen[size_t(n)]);
+  }
+  // at once, a std::thread per claimer, started together
+  rn::conv::ImageShares claims(count, threads);
+  std::vector<std::atomic<int>> seen(static_cast<size_t>(count));
+  for (auto& c : seen) c.store(0);
+  std::atomic<int> bad{0}, ready{0};
+  std::vector<std::thread> claimers;
+  for (int tid = 0; tid < threads; ++tid)
+    claimers.emplace_back([&, tid] {
+      ready.fetch_add(1);
+      while (ready.load() < threads) std::this_thread::yield();
+      for (int32_t n = claims.claim(tid); n >= 0; n = claims.claim(tid)) {
+        if (n >= count) {
+          bad.fetch_add(1);
+          break;
+        }
+        seen[size_t(n)].fetch_add(1);
+      }
+    });
+  for (auto& t : claimers) t.join();
+  RN_EXPECT(bad.load() == 0, "%s: images out of range at once", what);
+  for (int32_t n = 0; n < count; ++n)
+    RN_EXPECT(seen[size_t(n)].load() == 1, "%s: image %d taken %d times at once", what, n, seen[size_t(n)].load());
+}
 
 void check_split(int64_t units, int threads, int64_t min_units) {
   const WorkGroups g(units, threads, min_units);
@@ -50,6 +101,10 @@ void check_split(int64_t units, int threads, int64_t min_units) {
 }  // namespace
 
 int main() {
+  for (int32_t count : {0, 1, 2, 3, 7, 64, 127, 128, 1000})
+    for (int threads : {1, 2, 3, 8, 70})
+      for (int rep = 0; rep < 5; ++rep) check_image_shares(count, threads);
+
   for (int64_t units : {0, 1, 2, 3, 7, 13, 64, 127, 128, 129, 1000, 100000})
     for (int threads : {1, 2, 3, 8})
       for (int64_t min_units : {0, 1, 2, 4, 17}) check_split(units, threads, min_units);
