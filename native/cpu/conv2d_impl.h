@@ -178,6 +178,30 @@ class ImageShares {
   Share share_[kMaxShares];
 };
 
+// OrderedClaims' interface over ImageShares, for one thread: work units in per-thread shares
+// (Winograd's blocks of tile rows, which write neighbouring rows of the same output planes).
+// next() and claim_ahead() return `count` when none is left.
+class ShareClaims {
+ public:
+  ShareClaims(ImageShares& shares, int tid, int64_t count) : shares_(shares), tid_(tid), count_(count) {}
+  int64_t claim_ahead() { return ahead_ = take(); }
+  int64_t next() {
+    const int64_t unit = ahead_ >= 0 ? ahead_ : take();
+    ahead_ = -1;
+    return unit;
+  }
+
+ private:
+  int64_t take() {
+    const int32_t unit = shares_.claim(tid_);
+    return unit >= 0 ? unit : count_;
+  }
+  ImageShares& shares_;
+  const int tid_;
+  const int64_t count_;
+  int64_t ahead_ = -1;
+};
+
 // A thread's turn at work units (Winograd blocks, WorkGroups' groups) that the threads take in
 // increasing order from a shared counter. A thread that prefetches the input of its next unit
 // claims that unit before finishing the current one (claim_ahead); next() then returns it

@@ -181,18 +181,23 @@ void input_block(const IsaKernels& kern, const Plan& pl, const float* x, int64_t
   }
 }
 
-// The images that block nb reads and the block of tile rows [row0, row0 + rows) has not (blocks
-// are taken in increasing order, so those are the ones after this block's last): what a thread
-// prefetches for its next block. Empty past the last block.
+// The images that block nb reads and the block of tile rows [row0, row0 + rows) has not (the
+// ones after this block's last where nb comes later, before its first where nb comes earlier,
+// as when a thread takes from the back of another's share): what a thread prefetches for its
+// next block. Empty past the last block.
 struct ImageRange {
   int64_t first = 0, count = 0;
 };
 ImageRange images_not_read(const Plan& pl, int64_t row0, int32_t rows, int64_t nb) {
   if (nb < 0 || nb >= pl.blocks()) return {};
-  const int64_t last_read = (row0 + rows - 1) / pl.th;
+  const int64_t first_read = row0 / pl.th, last_read = (row0 + rows - 1) / pl.th;
   const int64_t n0 = nb * pl.rows_per_block;
   const int64_t n1 = std::min<int64_t>(n0 + pl.rows_per_block, pl.total_rows()) - 1;
-  const int64_t i0 = std::max(n0 / pl.th, last_read + 1), i1 = n1 / pl.th;
+  int64_t i0 = n0 / pl.th, i1 = n1 / pl.th;
+  if (n0 > row0)
+    i0 = std::max(i0, last_read + 1);
+  else
+    i1 = std::min(i1, first_read - 1);
   return i1 >= i0 ? ImageRange{i0, i1 - i0 + 1} : ImageRange{};
 }
 
@@ -218,11 +223,13 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
   // the samples, unpack_c16 14.4 -> 11.4 %.
   const bool prefetch = prefetches_next_image(ctx);
   const int64_t x_image = int64_t(pl.x_channels()) * pl.h * pl.w;
-  std::atomic<int64_t> next{0};
+  // Blocks in per-thread shares (ImageShares): neighbouring blocks write neighbouring rows of
+  // every output plane, whose lines each core's prefetchers pull from the other.
+  ImageShares shares(int32_t(blocks), threads);
   ctx->pool.run_each(threads, [&](int tid, int) {
     const ThreadBuffers t = carve(pl, base + per_thread.of(tid));
     PacedPrefetch paced;
-    OrderedClaims claims(next);
+    ShareClaims claims(shares, tid, blocks);
     for (int64_t b = claims.next(); b < blocks; b = claims.next()) {
       // the block after this one, claimed now where its input is prefetched (else as usual, when
       // this one is done: a claimed block waits for its thread)
