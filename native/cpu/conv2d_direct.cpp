@@ -29,7 +29,6 @@
 //             x[c][p*sh + r][q*sw + s] * dy[p][q][k]: one segment per output row, the
 //             rows and columns whose tap falls in the padding left out.
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 
 #include <immintrin.h>
@@ -114,7 +113,7 @@ void tap_major_weights(ThreadPool& pool, const rn_conv2d_desc& d, const float* w
   });
 }
 
-// Hands images to the pool's threads one at a time (ImageShares: each thread its own run of
+// Hands images to the pool's threads one at a time (WorkShares: each thread its own run of
 // images first, then the others' leftovers, taken as they come, as the two cores of a VM are
 // rarely equally fast); body(n, tid). (The next image's input used to be prefetched into L2
 // in bursts of software prefetches while n was computed: on this machine that measured no
@@ -122,7 +121,7 @@ void tap_major_weights(ThreadPool& pool, const rn_conv2d_desc& d, const float* w
 // buffers, so it went; forward packs its next image between GEMM rows instead.)
 template <class Body>
 void for_each_image(rn_context* ctx, int threads, int32_t images, const Body& body) {
-  ImageShares claims(images, threads);
+  WorkShares claims(images, threads);
   ctx->pool.run_each(threads, [&](int tid, int) {
     for (int32_t n = claims.claim(tid); n >= 0; n = claims.claim(tid)) body(n, tid);
   });
@@ -142,7 +141,7 @@ bool streams_result(const float* out, int64_t floats, int threads) {
 // that it can prefetch that image's input meanwhile: body(n, next, tid), next = -1 at the end.
 template <class Body>
 void for_each_image_ahead(rn_context* ctx, int threads, int32_t images, const Body& body) {
-  ImageShares claims(images, threads);
+  WorkShares claims(images, threads);
   ctx->pool.run_each(threads, [&](int tid, int) {
     for (int32_t n = claims.claim(tid); n >= 0;) {
       const int32_t next = claims.claim(tid);
@@ -375,7 +374,7 @@ int forward_from_planar(rn_context* ctx, const rn_conv2d_desc& d, const float* x
   // rows, so that its loads from L3 or memory overlap the multiply-adds (measured: up to
   // 8 % faster on one thread, the same on two, against packing each image when it comes;
   // it took the place of a software prefetch of the next image).
-  ImageShares claims(d.n, threads);
+  WorkShares claims(d.n, threads);
   ctx->pool.run_each(threads, [&](int tid, int) {
     auto claim = [&] {  // d.n: none left
       const int32_t n = claims.claim(tid);
@@ -1092,7 +1091,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
   const bool prefetch_next = prefetches_next_image(ctx);
   int64_t image_work = 0;  // the GEMMs' multiply-adds per image: C x K16 per tap, row and column
   for (int32_t t = 0; t < taps; ++t) image_work += int64_t(d.c) * g.k16 * nseg[t] * seg_len[t];
-  std::atomic<int64_t> next{0};
+  WorkShares in_order(groups, 1);  // one share: the groups in increasing order (WorkGroups' sizes shrink toward the end)
   ctx->pool.run_each(threads, [&](int tid, int) {
     float* dyt = at_offset<float>(base, per_thread.of(tid));
     float* xt = at_offset<float>(base, per_thread.of(tid) + dyt_bytes);
@@ -1123,7 +1122,7 @@ int direct_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const float
     for (int32_t r = 0; r < 3; ++r) a_grp[r] = int64_t(r) * d.w;
     g3.a_grp = a_grp;
     g3.c_grp = c_grp;
-    OrderedClaims claims(next);
+    ShareClaims claims(in_order, tid, groups);
     for (int32_t group = int32_t(claims.next()); group < groups; group = int32_t(claims.next())) {
       float* acc = acc_of(group);
       const int32_t first = int32_t(split.begin(group)), last = int32_t(split.end(group));

@@ -115,9 +115,11 @@ class WorkGroups {
   int count_ = 0;
 };
 
-// Hands the images [0, count) to `threads` threads, each image once: thread t takes its own
-// contiguous share from the front, one image at a time; a thread whose share is done takes
-// from the back of the share with the most images left. One shared counter would have the
+// Hands the work units [0, count) (images, Winograd blocks) to `threads` threads, each unit
+// once: thread t takes its own contiguous share from the front, one unit at a time; a thread
+// whose share is done takes from the back of the share with the most units left. With
+// threads = 1 (or more than kMaxShares) there is one share, taken front to back by every
+// thread: one counter, units in increasing order. One shared counter would have the
 // threads write neighbouring images of the output at the same time, and each core's
 // prefetchers, running on past the end of the image it writes, pull the lines of the next
 // image from the core writing those (as between scratch regions, kRegionGuardBytes); with
@@ -126,17 +128,17 @@ class WorkGroups {
 // forward and backward-data, new / old time: 0.946-0.990 while the vCPUs sat on different L3s,
 // 0.974-1.015 with them on one.
 // More threads than kMaxShares: one shared counter, as before.
-class ImageShares {
+class WorkShares {
  public:
   static constexpr int kMaxShares = 64;
 
-  ImageShares(int32_t count, int threads) : shares_(threads <= kMaxShares ? std::max(threads, 1) : 1) {
+  WorkShares(int32_t count, int threads) : shares_(threads <= kMaxShares ? std::max(threads, 1) : 1) {
     for (int s = 0; s < shares_; ++s)
       share_[s].ends.store(pack(int32_t(int64_t(count) * s / shares_), int32_t(int64_t(count) * (s + 1) / shares_)),
                            std::memory_order_relaxed);
   }
-  ImageShares(const ImageShares&) = delete;
-  ImageShares& operator=(const ImageShares&) = delete;
+  WorkShares(const WorkShares&) = delete;
+  WorkShares& operator=(const WorkShares&) = delete;
 
   // The next image for thread tid, or -1 when every image is taken.
   int32_t claim(int tid) {
@@ -178,12 +180,14 @@ class ImageShares {
   Share share_[kMaxShares];
 };
 
-// OrderedClaims' interface over ImageShares, for one thread: work units in per-thread shares
-// (Winograd's blocks of tile rows, which write neighbouring rows of the same output planes).
-// next() and claim_ahead() return `count` when none is left.
+// One thread's turn at the units of a WorkShares (Winograd's blocks of tile rows, the filter
+// gradients' groups). A thread that prefetches the input of its next unit claims that unit
+// before finishing the current one (claim_ahead); next() then returns it instead of taking
+// another. Both return `count` when none is left. (For the filter gradients, which thread runs
+// a group changes no bit: the groups are summed in group order.)
 class ShareClaims {
  public:
-  ShareClaims(ImageShares& shares, int tid, int64_t count) : shares_(shares), tid_(tid), count_(count) {}
+  ShareClaims(WorkShares& shares, int tid, int64_t count) : shares_(shares), tid_(tid), count_(count) {}
   int64_t claim_ahead() { return ahead_ = take(); }
   int64_t next() {
     const int64_t unit = ahead_ >= 0 ? ahead_ : take();
@@ -196,29 +200,9 @@ class ShareClaims {
     const int32_t unit = shares_.claim(tid_);
     return unit >= 0 ? unit : count_;
   }
-  ImageShares& shares_;
+  WorkShares& shares_;
   const int tid_;
   const int64_t count_;
-  int64_t ahead_ = -1;
-};
-
-// A thread's turn at work units (Winograd blocks, WorkGroups' groups) that the threads take in
-// increasing order from a shared counter. A thread that prefetches the input of its next unit
-// claims that unit before finishing the current one (claim_ahead); next() then returns it
-// instead of taking another. (For the filter gradients, which thread runs a group changes no
-// bit: the groups are summed in group order.)
-class OrderedClaims {
- public:
-  explicit OrderedClaims(std::atomic<int64_t>& counter) : counter_(counter) {}
-  int64_t claim_ahead() { return ahead_ = counter_.fetch_add(1); }
-  int64_t next() {
-    const int64_t group = ahead_ >= 0 ? ahead_ : counter_.fetch_add(1);
-    ahead_ = -1;
-    return group;
-  }
-
- private:
-  std::atomic<int64_t>& counter_;
   int64_t ahead_ = -1;
 };
 

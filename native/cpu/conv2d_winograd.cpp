@@ -15,7 +15,6 @@
 // channel-blocked form, transforms, multiplies and writes back while the block is
 // in cache, so NCHW stays the layout everywhere outside this file.
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 
 #include "conv2d_impl.h"
@@ -223,9 +222,9 @@ void run_forward_form(rn_context* ctx, const Plan& pl, const float* x, const flo
   // the samples, unpack_c16 14.4 -> 11.4 %.
   const bool prefetch = prefetches_next_image(ctx);
   const int64_t x_image = int64_t(pl.x_channels()) * pl.h * pl.w;
-  // Blocks in per-thread shares (ImageShares): neighbouring blocks write neighbouring rows of
+  // Blocks in per-thread shares (WorkShares): neighbouring blocks write neighbouring rows of
   // every output plane, whose lines each core's prefetchers pull from the other.
-  ImageShares shares(int32_t(blocks), threads);
+  WorkShares shares(int32_t(blocks), threads);
   ctx->pool.run_each(threads, [&](int tid, int) {
     const ThreadBuffers t = carve(pl, base + per_thread.of(tid));
     PacedPrefetch paced;
@@ -378,7 +377,7 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
   // 2.45 / 2.56 (within the noise).
   const bool prefetch = prefetches_next_image(ctx);
   const int64_t x_image = int64_t(pl.x_channels()) * pl.h * pl.w, dy_image = int64_t(pl.cout) * pl.p * pl.q;
-  std::atomic<int64_t> next{0};
+  WorkShares in_order(groups, 1);  // one share: the groups in increasing order (WorkGroups' sizes shrink toward the end)
   ctx->pool.run_each(threads, [&](int tid, int) {
     const ThreadBuffers t = carve(pl, base + per_thread.of(tid));
     PacedPrefetch paced;
@@ -390,7 +389,7 @@ int winograd_backward_filter(rn_context* ctx, const rn_conv2d_desc& d, const flo
     g.a_step = pl.cout16;
     g.b_step = pl.cin16;
     g.ldc = pl.cin16;
-    OrderedClaims claims(next);
+    ShareClaims claims(in_order, tid, groups);
     for (int64_t group = claims.next(); group < groups; group = claims.next()) {
       float* acc = accumulator(int(group));
       for (int64_t b = split.begin(int(group)); b < split.end(int(group)); ++b) {

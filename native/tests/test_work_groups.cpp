@@ -13,15 +13,15 @@ using rn::conv::WorkGroups;
 
 namespace {
 
-// ImageShares: every image handed out exactly once, whether the threads claim one after
+// WorkShares: every image handed out exactly once, whether the threads claim one after
 // another or at once on a pool; a thread alone takes its own share front to back first.
 void check_image_shares(int32_t count, int threads) {
   char what[64];
-  std::snprintf(what, sizeof what, "ImageShares(%d, %d)", count, threads);
+  std::snprintf(what, sizeof what, "WorkShares(%d, %d)", count, threads);
   {
-    rn::conv::ImageShares claims(count, threads);
+    rn::conv::WorkShares claims(count, threads);
     const int32_t own_lo = int32_t(int64_t(count) * 0 / std::max(threads, 1));
-    const int32_t own_hi = threads <= rn::conv::ImageShares::kMaxShares ? int32_t(int64_t(count) / std::max(threads, 1))
+    const int32_t own_hi = threads <= rn::conv::WorkShares::kMaxShares ? int32_t(int64_t(count) / std::max(threads, 1))
                                                                            : count;
     std::vector<int> seen(size_t(count), 0);
     int32_t expect = own_lo, taken = 0;
@@ -38,7 +38,7 @@ void check_image_shares(int32_t count, int threads) {
     for (int32_t n = 0; n < count; ++n) RN_EXPECT(seen[size_t(n)] == 1, "%s: image %d taken %d times", what, n, seen[size_t(n)]);
   }
   // at once, a std::thread per claimer, started together
-  rn::conv::ImageShares claims(count, threads);
+  rn::conv::WorkShares claims(count, threads);
   std::vector<std::atomic<int>> seen(static_cast<size_t>(count));
   for (auto& c : seen) c.store(0);
   std::atomic<int> bad{0}, ready{0};
