@@ -119,15 +119,14 @@ class WorkGroups {
 // once: thread t takes its own contiguous share from the front, one unit at a time; a thread
 // whose share is done takes from the back of the share with the most units left. With
 // threads = 1 (or more than kMaxShares) there is one share, taken front to back by every
-// thread: one counter, units in increasing order. One shared counter would have the
-// threads write neighbouring images of the output at the same time, and each core's
+// thread: one counter, units in increasing order. With one counter for all threads, they
+// would write neighbouring images of the output at the same time, and each core's
 // prefetchers, running on past the end of the image it writes, pull the lines of the next
 // image from the core writing those (as between scratch regions, kRegionGuardBytes); with
 // shares the threads meet once or twice a call. Still dynamic: the VM's two cores are rarely
 // equally fast. Zen 3 VM, batch 128, 2 threads, alternating processes, the 3x3/2 transitions'
 // forward and backward-data, new / old time: 0.946-0.990 while the vCPUs sat on different L3s,
 // 0.974-1.015 with them on one.
-// More threads than kMaxShares: one shared counter, as before.
 class WorkShares {
  public:
   static constexpr int kMaxShares = 64;

@@ -13,18 +13,17 @@ using rn::conv::WorkGroups;
 
 namespace {
 
-// WorkShares: every image handed out exactly once, whether the threads claim one after
+// WorkShares: every unit handed out exactly once, whether the threads claim one after
 // another or at once on a pool; a thread alone takes its own share front to back first.
-void check_image_shares(int32_t count, int threads) {
+void check_work_shares(int32_t count, int threads) {
   char what[64];
   std::snprintf(what, sizeof what, "WorkShares(%d, %d)", count, threads);
   {
     rn::conv::WorkShares claims(count, threads);
-    const int32_t own_lo = int32_t(int64_t(count) * 0 / std::max(threads, 1));
     const int32_t own_hi = threads <= rn::conv::WorkShares::kMaxShares ? int32_t(int64_t(count) / std::max(threads, 1))
                                                                            : count;
     std::vector<int> seen(size_t(count), 0);
-    int32_t expect = own_lo, taken = 0;
+    int32_t expect = 0, taken = 0;  // thread 0's own share is [0, own_hi)
     for (int32_t n = claims.claim(0); n >= 0; n = claims.claim(0), ++taken) {
       RN_EXPECT(n < count, "%s: image %d out of range", what, n);
       if (n >= count) break;
@@ -103,7 +102,7 @@ void check_split(int64_t units, int threads, int64_t min_units) {
 int main() {
   for (int32_t count : {0, 1, 2, 3, 7, 64, 127, 128, 1000})
     for (int threads : {1, 2, 3, 8, 70})
-      for (int rep = 0; rep < 5; ++rep) check_image_shares(count, threads);
+      for (int rep = 0; rep < 5; ++rep) check_work_shares(count, threads);
 
   for (int64_t units : {0, 1, 2, 3, 7, 13, 64, 127, 128, 129, 1000, 100000})
     for (int threads : {1, 2, 3, 8})
